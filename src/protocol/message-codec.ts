@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { xml, type Element } from '@xmpp/xml';
+import { parse as parseXml } from 'ltx';
+import type { Command } from './commands';
+import { commandFromInfo, commandToInfo } from './command-codec';
+import { infoNodeFromElement, infoNodeToElement } from './info-node';
+import { ProtocolError } from './protocol-error';
+
+/** Largest stanza accepted, in characters of serialized XML. Generous for JDL and job data. */
+export const DEFAULT_MAX_STANZA_CHARS = 256 * 1024;
+
+/** The XMPP message type; Co-Pilot uses 'normal' (omitted) and 'chat' for MUC private messages. */
+export type MessageType = 'normal' | 'chat' | 'groupchat';
+
+interface Addressed {
+  to: string;
+  from: string;
+  type?: MessageType;
+}
+
+/** Listing 2.1: an empty body and the acknowledged message's id in the `ack` attribute. */
+export interface AckMessage extends Addressed {
+  kind: 'ack';
+  ackedId: string;
+}
+
+export interface CommandMessage extends Addressed {
+  kind: 'command';
+  id: string;
+  /** Listing 2.2: the recipient must not acknowledge. */
+  noack: boolean;
+  command: Command;
+}
+
+/** A type='error' message: the server bounced one of ours (e.g. the recipient is offline). */
+export interface BounceMessage extends Addressed {
+  kind: 'bounce';
+  id: string;
+  reason: string;
+}
+
+export type ProtocolMessage = AckMessage | CommandMessage | BounceMessage;
+
+export interface DecodeOptions {
+  maxStanzaChars?: number;
+}
+
+export function newMessageId(): string {
+  return randomUUID();
+}
+
+function messageType(raw: string | undefined): MessageType | undefined {
+  return raw === 'chat' || raw === 'groupchat' || raw === 'normal' ? raw : undefined;
+}
+
+function bounceReason(stanza: Element): string {
+  const error = stanza.getChild('error');
+  const condition = error?.children.find((child) => typeof child !== 'string');
+  return typeof condition === 'object' ? condition.name : 'unknown error';
+}
+
+/** Decodes one XMPP <message> into a typed Co-Pilot message, or throws a ProtocolError. */
+export function decodeStanza(stanza: Element, options: DecodeOptions = {}): ProtocolMessage {
+  if (stanza.name !== 'message') {
+    throw new ProtocolError('not-a-message', `expected <message>, got <${stanza.name}>`);
+  }
+  const maxChars = options.maxStanzaChars ?? DEFAULT_MAX_STANZA_CHARS;
+  if (stanza.toString().length > maxChars) {
+    throw new ProtocolError('oversize', `stanza larger than ${maxChars} characters`);
+  }
+  const to = stanza.attrs.to ?? '';
+  const from = stanza.attrs.from ?? '';
+  const addressed: Addressed = { to, from };
+  const type = messageType(stanza.attrs.type);
+  if (type) addressed.type = type;
+
+  if (stanza.attrs.type === 'error') {
+    return { kind: 'bounce', ...addressed, id: stanza.attrs.id ?? '', reason: bounceReason(stanza) };
+  }
+  if (stanza.attrs.ack !== undefined) {
+    return { kind: 'ack', ...addressed, ackedId: stanza.attrs.ack };
+  }
+  const body = stanza.getChild('body');
+  if (!body) throw new ProtocolError('no-body', 'message has no <body>');
+  const info = body.getChild('info');
+  if (!info) throw new ProtocolError('no-info', '<body> has no <info>');
+  return {
+    kind: 'command',
+    ...addressed,
+    id: stanza.attrs.id ?? '',
+    noack: stanza.attrs.noack !== undefined && stanza.attrs.noack !== '0',
+    command: commandFromInfo(infoNodeFromElement(info)),
+  };
+}
+
+export function encodeMessage(message: ProtocolMessage): Element {
+  const attrs: Record<string, string> = { to: message.to };
+  if (message.from) attrs.from = message.from;
+  if (message.type && message.type !== 'normal') attrs.type = message.type;
+  switch (message.kind) {
+    case 'ack':
+      attrs.ack = message.ackedId;
+      return xml('message', attrs, xml('body', {}));
+    case 'bounce':
+      return xml('message', { ...attrs, id: message.id, type: 'error' }, xml('error', {}));
+    case 'command':
+      attrs.id = message.id;
+      if (message.noack) attrs.noack = '1';
+      return xml('message', attrs, xml('body', {}, infoNodeToElement(commandToInfo(message.command))));
+  }
+}
+
+/** Parses XML text and decodes it; malformed XML becomes a ProtocolError like any other fault. */
+export function decodeStanzaXml(text: string, options: DecodeOptions = {}): ProtocolMessage {
+  const maxChars = options.maxStanzaChars ?? DEFAULT_MAX_STANZA_CHARS;
+  if (text.length > maxChars) {
+    throw new ProtocolError('oversize', `stanza larger than ${maxChars} characters`);
+  }
+  let element: Element | null;
+  try {
+    element = parseXml(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ProtocolError('malformed-xml', `malformed XML: ${reason}`);
+  }
+  if (!element) throw new ProtocolError('malformed-xml', 'malformed XML: unclosed root element');
+  return decodeStanza(element, options);
+}
