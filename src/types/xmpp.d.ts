@@ -66,6 +66,7 @@ declare module '@xmpp/client' {
 
   export interface Reconnect extends EventEmitter {
     delay: number;
+    reconnect(): Promise<void>;
     stop(): void;
     start(): void;
   }

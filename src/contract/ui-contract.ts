@@ -1,0 +1,216 @@
+/**
+ * The one UI contract. Electron's main process serves it over IPC, the preload exposes it as
+ * `window.copilot`, and the headless agent serves it over HTTP on localhost with a token (like
+ * BOINC's GUI RPC). The renderer knows nothing else.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type ConnectionState = 'not-configured' | 'connecting' | 'online' | 'offline' | 'auth-failed';
+
+/** What the agent is doing, most important first; drives the tray icon and status line. */
+export type AgentActivity =
+  | 'running'
+  | 'waiting-for-work'
+  | 'paused'
+  | 'waiting-for-idle'
+  | 'docker-unavailable'
+  | 'not-connected'
+  | 'stopped';
+
+export type JobPhase =
+  | 'fetching'
+  | 'downloading'
+  | 'starting'
+  | 'running'
+  | 'paused'
+  | 'validating'
+  | 'uploading'
+  | 'reporting';
+
+export type JobState =
+  | 'running'
+  | 'done'
+  | 'failed'
+  | 'timeout'
+  | 'validation-failed'
+  | 'download-failed'
+  | 'upload-failed'
+  | 'aborted';
+
+export interface RunningJob {
+  jobId: string;
+  manager: string;
+  command: string;
+  phase: JobPhase;
+  receivedAt: string;
+  startedAt: string | null;
+  elapsedMs: number;
+  wallClockLimitMs: number;
+  cpuSeconds: number;
+}
+
+export interface JobRecord {
+  jobId: string;
+  manager: string;
+  command: string;
+  state: JobState;
+  exitCode: number | null;
+  receivedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  cpuSeconds: number;
+  wallSeconds: number;
+  error?: string;
+}
+
+export interface JobTotals {
+  jobs: number;
+  succeeded: number;
+  failed: number;
+  cpuHours: number;
+  /** Oldest first; `day` is YYYY-MM-DD in local time. */
+  perDay: Array<{ day: string; jobs: number }>;
+}
+
+export interface JobsView {
+  running: RunningJob[];
+  history: JobRecord[];
+  totals: JobTotals;
+}
+
+export interface DockerState {
+  available: boolean;
+  message: string;
+  version?: string;
+}
+
+export interface IdleState {
+  required: boolean;
+  idleSeconds: number;
+  thresholdSeconds: number;
+  isIdle: boolean;
+}
+
+export interface AgentStatus {
+  activity: AgentActivity;
+  /** One line for the tray tooltip and the status view, e.g. "Running job 42 (3 min)". */
+  statusLine: string;
+  connection: ConnectionState;
+  connectionMessage: string;
+  jid: string | null;
+  jobManager: string;
+  docker: DockerState;
+  paused: boolean;
+  /** ISO time a timed pause ends, or null. */
+  pausedUntil: string | null;
+  idle: IdleState;
+  slots: { total: number; busy: number };
+  /** Fraction of the host's cores jobs may use, 0..1. */
+  cpuShare: number;
+  running: RunningJob[];
+}
+
+export interface AgentSettings {
+  /** JM_JABBER_ADDRESS: where want_getJob is broadcast. */
+  jobManagerAddress: string;
+  /** AGENT_JABBER_SERVER, as host or host:port. */
+  xmppServer: string;
+  /** AGENT_JABBER_DOMAIN */
+  xmppDomain: string;
+  /** AGENT_JABBER_ID (local part) */
+  xmppUsername: string;
+  /** AGENT_JABBER_PASSWORD */
+  xmppPassword: string;
+  cpuLimitPercent: number;
+  runOnlyWhenIdle: boolean;
+  idleMinutes: number;
+  memoryLimitMb: number;
+  diskLimitMb: number;
+  jobSlots: number;
+  startAtLogin: boolean;
+  paused: boolean;
+  /** HB_CHAT_SERVER, e.g. conference.localhost; empty disables the Heartbeat. */
+  heartbeatChatServer: string;
+  /** HB_CHAT_ROOM, e.g. pilots-lounge */
+  heartbeatChatRoom: string;
+}
+
+export interface LogEntry {
+  time: string;
+  level: LogLevel;
+  component: string;
+  message: string;
+  fields?: Record<string, string | number | boolean | null>;
+}
+
+export interface SettingsError {
+  field: keyof AgentSettings;
+  message: string;
+}
+
+export type SetSettingsResult =
+  | { ok: true; settings: AgentSettings }
+  | { ok: false; errors: SettingsError[] };
+
+/** Every command: its argument tuple and its result. */
+export interface UiCommands {
+  getStatus: { args: []; result: AgentStatus };
+  getJobs: { args: [limit?: number]; result: JobsView };
+  getSettings: { args: []; result: AgentSettings };
+  setSettings: { args: [patch: Partial<AgentSettings>]; result: SetSettingsResult };
+  pause: { args: [minutes?: number]; result: AgentStatus };
+  resume: { args: []; result: AgentStatus };
+  getLog: { args: [limit?: number]; result: LogEntry[] };
+}
+
+/** Every event the UI can subscribe to, with its payload. */
+export interface UiEvents {
+  status: AgentStatus;
+  job: JobRecord;
+  log: LogEntry;
+}
+
+export type UiCommandName = keyof UiCommands;
+export type UiEventName = keyof UiEvents;
+
+export const UI_COMMAND_NAMES = [
+  'getStatus',
+  'getJobs',
+  'getSettings',
+  'setSettings',
+  'pause',
+  'resume',
+  'getLog',
+] as const satisfies readonly UiCommandName[];
+
+export const UI_EVENT_NAMES = ['status', 'job', 'log'] as const satisfies readonly UiEventName[];
+
+export type Unsubscribe = () => void;
+
+/** What `window.copilot` is: each command as an async method, plus `on` for events. */
+export type CopilotApi = {
+  [K in UiCommandName]: (...args: UiCommands[K]['args']) => Promise<UiCommands[K]['result']>;
+} & {
+  on<E extends UiEventName>(event: E, listener: (payload: UiEvents[E]) => void): Unsubscribe;
+};
+
+/** The handlers a host (Electron main or the headless RPC server) binds to the agent. */
+export type UiCommandHandlers = {
+  [K in UiCommandName]: (...args: UiCommands[K]['args']) => Promise<UiCommands[K]['result']>;
+};
+
+/** IPC channel names: `copilot:<command>` for invoke, `copilot:event:<event>` for pushes. */
+export const ipcCommandChannel = (name: UiCommandName): string => `copilot:${name}`;
+export const ipcEventChannel = (name: UiEventName): string => `copilot:event:${name}`;
+
+/** Headless GUI RPC: POST /api/<command> with a JSON array of args; GET /api/events is SSE. */
+export const RPC_TOKEN_HEADER = 'x-copilot-token';
+export const rpcCommandPath = (name: UiCommandName): string => `/api/${name}`;
+export const RPC_EVENTS_PATH = '/api/events';
+
+declare global {
+  interface Window {
+    copilot: CopilotApi;
+  }
+}

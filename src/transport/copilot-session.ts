@@ -1,0 +1,379 @@
+import { client as createClient, type Client } from '@xmpp/client';
+import { xml, type Element } from '@xmpp/xml';
+import {
+  decodeStanza,
+  encodeMessage,
+  isProtocolError,
+  newMessageId,
+  type BounceMessage,
+  type Command,
+  type CommandMessage,
+  type MessageType,
+  type ProtocolError,
+} from '../protocol';
+import { backoffDelay, type BackoffOptions } from './backoff';
+import { silentLogger, type Logger } from './logger';
+import { SeenIds } from './seen-ids';
+import { TypedEmitter } from './typed-emitter';
+
+export interface CopilotSessionOptions {
+  /** e.g. `xmpp://127.0.0.1:5222`; STARTTLS is used whenever the server offers it. */
+  service: string;
+  domain: string;
+  username: string;
+  password: string;
+  resource?: string;
+  logger?: Logger;
+  /** First wait for an ack before the message is sent again (doubling, with jitter). */
+  ackTimeoutMs?: number;
+  /** Sends of one message before send() gives up. */
+  maxSendAttempts?: number;
+  reconnect?: BackoffOptions;
+  maxStanzaChars?: number;
+  /** Presence priority; must be >= 0 to receive messages sent to the bare JID. */
+  priority?: number;
+}
+
+export interface SendOptions {
+  noack?: boolean;
+  type?: MessageType;
+  /** Reuse an id, e.g. when a caller resends a message it persisted before a restart. */
+  id?: string;
+}
+
+export type CommandHandler = (message: CommandMessage) => void | Promise<void>;
+
+export type SessionEvents = {
+  online: [jid: string];
+  offline: [];
+  error: [error: Error];
+  'protocol-error': [error: ProtocolError, from: string];
+  bounce: [message: BounceMessage];
+  acked: [id: string, from: string];
+};
+
+/** Why a send() failed: nobody acknowledged, or the session was stopped first. */
+export class SendError extends Error {
+  constructor(
+    message: string,
+    readonly reason: 'unacknowledged' | 'stopped',
+  ) {
+    super(message);
+    this.name = 'SendError';
+  }
+}
+
+interface PendingSend {
+  id: string;
+  to: string;
+  stanza: Element;
+  attempts: number;
+  timer: NodeJS.Timeout | undefined;
+  resolve: (id: string) => void;
+  reject: (error: Error) => void;
+}
+
+const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: 0.5 };
+
+/**
+ * One XMPP connection speaking the Co-Pilot protocol: every command is acknowledged unless it
+ * carries noack, unacknowledged sends are repeated with back-off, duplicates (same sender, same
+ * id) are acknowledged again but handled once, and the connection comes back by itself.
+ */
+export class CopilotSession {
+  readonly events = new TypedEmitter<SessionEvents>();
+  private readonly options: CopilotSessionOptions;
+  private readonly logger: Logger;
+  private readonly handlers: CommandHandler[] = [];
+  private readonly pending = new Map<string, PendingSend>();
+  private readonly seen = new SeenIds(20_000);
+  private readonly rooms = new Map<string, Element>();
+  private xmpp: Client | undefined;
+  private online = false;
+  private stopping = false;
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private mechanism: string | undefined;
+  private fullJid = '';
+
+  constructor(options: CopilotSessionOptions) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  get jid(): string {
+    return this.fullJid;
+  }
+
+  get bareJid(): string {
+    return `${this.options.username}@${this.options.domain}`;
+  }
+
+  get isOnline(): boolean {
+    return this.online;
+  }
+
+  /** The SASL mechanism the server accepted, e.g. SCRAM-SHA-1. */
+  get saslMechanism(): string | undefined {
+    return this.mechanism;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  onCommand(handler: CommandHandler): void {
+    this.handlers.push(handler);
+  }
+
+  /** Connects and resolves once online. Rejects with the server's reason, e.g. bad credentials. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    const xmpp = createClient({
+      service: this.options.service,
+      domain: this.options.domain,
+      resource: this.options.resource,
+      credentials: async (authenticate, mechanisms) => {
+        const preferred = mechanisms.find((name) => name.startsWith('SCRAM-')) ?? mechanisms[0];
+        if (preferred === undefined) throw new Error('the server offers no SASL mechanism');
+        this.mechanism = preferred;
+        await (
+          authenticate as unknown as (
+            credentials: { username: string; password: string },
+            mechanism: string,
+          ) => Promise<void>
+        )({ username: this.options.username, password: this.options.password }, preferred);
+      },
+    });
+    // Our own reconnect below has back-off with jitter; the built-in one retries every second.
+    xmpp.reconnect.stop();
+    this.xmpp = xmpp;
+    xmpp.on('stanza', (stanza) => this.onStanza(stanza));
+    xmpp.on('online', (address) => void this.onOnline(address.toString()));
+    xmpp.on('offline', () => this.onOffline());
+    xmpp.on('disconnect', () => this.onDisconnect());
+    xmpp.on('error', (error) => {
+      this.logger.warn('XMPP connection error', { error: error.message });
+      if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
+    });
+    try {
+      await xmpp.start();
+    } catch (error) {
+      this.xmpp = undefined;
+      await xmpp.stop().catch(() => undefined);
+      throw describeConnectError(error, this.options);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new SendError(`session stopped before ${pending.id} was acknowledged`, 'stopped'));
+    }
+    this.pending.clear();
+    const xmpp = this.xmpp;
+    this.xmpp = undefined;
+    this.online = false;
+    if (xmpp) await xmpp.stop().catch(() => undefined);
+  }
+
+  /**
+   * Sends a command. Resolves with the message id once acknowledged (at once for noack), and
+   * rejects with a SendError when no ack came after every attempt.
+   */
+  send(to: string, command: Command, options: SendOptions = {}): Promise<string> {
+    const id = options.id ?? newMessageId();
+    const message: CommandMessage = {
+      kind: 'command',
+      to,
+      from: this.fullJid,
+      id,
+      noack: options.noack ?? false,
+      command,
+    };
+    if (options.type) message.type = options.type;
+    const stanza = encodeMessage(message);
+    if (message.noack) {
+      this.transmit(stanza);
+      return Promise.resolve(id);
+    }
+    return new Promise<string>((resolve, reject) => {
+      const pending: PendingSend = { id, to, stanza, attempts: 0, timer: undefined, resolve, reject };
+      this.pending.set(id, pending);
+      this.attempt(pending);
+    });
+  }
+
+  /** Sends a raw stanza (presence, MUC) now if online; it is dropped when offline. */
+  sendStanza(stanza: Element): void {
+    this.transmit(stanza);
+  }
+
+  /** Joins a MUC room (e.g. the Heartbeat room) and rejoins it after every reconnect. */
+  joinRoom(roomJid: string, nick: string): void {
+    const presence = xml(
+      'presence',
+      { to: `${roomJid}/${nick}` },
+      xml('x', { xmlns: 'http://jabber.org/protocol/muc' }, xml('history', { maxchars: '0' })),
+    );
+    this.rooms.set(roomJid, presence);
+    this.transmit(presence);
+  }
+
+  leaveRoom(roomJid: string): void {
+    const presence = this.rooms.get(roomJid);
+    this.rooms.delete(roomJid);
+    if (presence) this.transmit(xml('presence', { to: presence.attrs.to, type: 'unavailable' }));
+  }
+
+  private transmit(stanza: Element): boolean {
+    if (!this.online || !this.xmpp) return false;
+    this.xmpp.send(stanza).catch((error: unknown) => {
+      this.logger.debug('send failed', { error: error instanceof Error ? error.message : String(error) });
+    });
+    return true;
+  }
+
+  private attempt(pending: PendingSend): void {
+    const maxAttempts = this.options.maxSendAttempts ?? 6;
+    if (pending.attempts >= maxAttempts) {
+      this.pending.delete(pending.id);
+      pending.reject(
+        new SendError(`no acknowledgement from ${pending.to} after ${maxAttempts} attempts`, 'unacknowledged'),
+      );
+      return;
+    }
+    // While offline the message waits; onOnline() sends everything that is pending.
+    if (!this.transmit(pending.stanza)) return;
+    pending.attempts += 1;
+    if (pending.attempts > 1) this.logger.debug('resending', { id: pending.id, to: pending.to });
+    const delay = backoffDelay(pending.attempts - 1, {
+      initialMs: this.options.ackTimeoutMs ?? 3000,
+      maxMs: 60_000,
+      jitter: 0.2,
+    });
+    clearTimeout(pending.timer);
+    pending.timer = setTimeout(() => this.attempt(pending), delay);
+  }
+
+  private async onOnline(address: string): Promise<void> {
+    this.fullJid = address;
+    this.online = true;
+    this.reconnectAttempt = 0;
+    this.transmit(xml('presence', {}, xml('priority', {}, String(this.options.priority ?? 0))));
+    for (const presence of this.rooms.values()) this.transmit(presence);
+    for (const pending of this.pending.values()) {
+      pending.stanza.attrs.from = address;
+      if (pending.timer === undefined || pending.attempts === 0) this.attempt(pending);
+    }
+    this.logger.info('online', { jid: address });
+    this.events.emit('online', address);
+  }
+
+  private onOffline(): void {
+    this.online = false;
+    this.events.emit('offline');
+  }
+
+  private onDisconnect(): void {
+    const wasOnline = this.online;
+    this.online = false;
+    if (wasOnline) this.events.emit('offline');
+    if (this.stopping || !this.xmpp) return;
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.timer = undefined;
+    }
+    const delay = backoffDelay(this.reconnectAttempt, this.options.reconnect ?? DEFAULT_RECONNECT);
+    this.reconnectAttempt += 1;
+    this.logger.info('disconnected; reconnecting', { inMs: delay, attempt: this.reconnectAttempt });
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => void this.reconnect(), delay);
+  }
+
+  private async reconnect(): Promise<void> {
+    const xmpp = this.xmpp;
+    if (this.stopping || !xmpp || xmpp.status !== 'disconnect') return;
+    try {
+      await xmpp.reconnect.reconnect();
+    } catch (error) {
+      this.logger.debug('reconnect failed', { error: error instanceof Error ? error.message : String(error) });
+      // A failed connect attempt emits no 'disconnect' of its own every time; make sure we retry.
+      if (!this.online && xmpp.status === 'disconnect') this.onDisconnect();
+    }
+  }
+
+  private onStanza(stanza: Element): void {
+    if (stanza.name !== 'message') return;
+    let message;
+    try {
+      message = decodeStanza(stanza, { maxStanzaChars: this.options.maxStanzaChars });
+    } catch (error) {
+      if (!isProtocolError(error)) throw error;
+      const from = stanza.attrs.from ?? '';
+      // Room subjects and chatter in the Heartbeat room are not ours to complain about.
+      const level = stanza.attrs.type === 'groupchat' ? 'debug' : 'warn';
+      this.logger[level]('rejected stanza', { from, code: error.code, reason: error.message });
+      this.events.emit('protocol-error', error, from);
+      return;
+    }
+    switch (message.kind) {
+      case 'ack':
+        this.onAck(message.ackedId, message.from);
+        return;
+      case 'bounce':
+        this.events.emit('bounce', message);
+        return;
+      case 'command':
+        this.onCommandMessage(message);
+    }
+  }
+
+  private onAck(id: string, from: string): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.pending.delete(id);
+    pending.resolve(id);
+    this.events.emit('acked', id, from);
+  }
+
+  private onCommandMessage(message: CommandMessage): void {
+    if (!message.noack && message.id) {
+      this.transmit(
+        encodeMessage({ kind: 'ack', to: message.from, from: this.fullJid, ackedId: message.id }),
+      );
+    }
+    if (message.id && !this.seen.remember(`${message.from}|${message.id}`)) {
+      this.logger.debug('duplicate dropped', { id: message.id, from: message.from });
+      return;
+    }
+    for (const handler of this.handlers) {
+      Promise.resolve()
+        .then(() => handler(message))
+        .catch((error: unknown) => {
+          this.logger.error('command handler failed', {
+            command: message.command.command,
+            from: message.from,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        });
+    }
+  }
+}
+
+function describeConnectError(error: unknown, options: CopilotSessionOptions): Error {
+  const text = error instanceof Error ? error.message : String(error);
+  const condition = (error as { condition?: string } | null)?.condition;
+  if (condition === 'not-authorized' || /not-authorized/.test(text)) {
+    return new Error(
+      `XMPP login refused for ${options.username}@${options.domain}: wrong user name or password`,
+    );
+  }
+  if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
+    return new Error(`cannot reach the XMPP server at ${options.service}: ${text}`);
+  }
+  return new Error(`XMPP connection to ${options.service} failed: ${text}`);
+}

@@ -1,0 +1,5 @@
+export * from './logger';
+export * from './backoff';
+export * from './seen-ids';
+export * from './typed-emitter';
+export * from './copilot-session';
