@@ -81,10 +81,14 @@ export function validateSettingsPatch(patch: Readonly<Record<string, unknown>>):
       } else if (rule.integer && !Number.isInteger(value)) {
         errors.push({ field, message: `${rule.label} must be a whole number` });
       } else if (value < rule.min || value > rule.max) {
-        errors.push({ field, message: `${rule.label} must be between ${rule.min} and ${rule.max}` });
+        errors.push({
+          field,
+          message: `${rule.label} must be between ${rule.min} and ${rule.max}`,
+        });
       }
     } else if (BOOLEAN_FIELDS.has(field)) {
-      if (typeof value !== 'boolean') errors.push({ field, message: `${field} must be true or false` });
+      if (typeof value !== 'boolean')
+        errors.push({ field, message: `${field} must be true or false` });
     } else if (typeof value !== 'string') {
       errors.push({ field, message: `${field} must be text` });
     } else {

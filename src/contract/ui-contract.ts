@@ -6,7 +6,8 @@
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-export type ConnectionState = 'not-configured' | 'connecting' | 'online' | 'offline' | 'auth-failed';
+export type ConnectionState =
+  'not-configured' | 'connecting' | 'online' | 'offline' | 'auth-failed';
 
 /** What the agent is doing, most important first; drives the tray icon and status line. */
 export type AgentActivity =
@@ -150,8 +151,7 @@ export interface SettingsError {
 }
 
 export type SetSettingsResult =
-  | { ok: true; settings: AgentSettings }
-  | { ok: false; errors: SettingsError[] };
+  { ok: true; settings: AgentSettings } | { ok: false; errors: SettingsError[] };
 
 /** Every command: its argument tuple and its result. */
 export interface UiCommands {

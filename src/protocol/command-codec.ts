@@ -53,17 +53,6 @@ const FLAT_COMMANDS: Readonly<Record<string, FlatSpec>> = {
   pong: { required: [], optional: [], numeric: [] },
 };
 
-const JOB_REQUIRED = ['id', 'command'] as const;
-const JOB_DEFAULTED = [
-  'arguments',
-  'environment',
-  'packages',
-  'inputFiles',
-  'chirpUrl',
-  'inputDir',
-  'outputDir',
-] as const;
-
 /** Listing 2.5 spells jobDone's job id `jobId`; the text says `jobID`. Both are read. */
 const ATTRIBUTE_ALIASES: Readonly<Record<string, string>> = { jobId: 'jobID' };
 
@@ -201,7 +190,9 @@ export function commandToInfo(command: Command): InfoNode {
       return {
         name: 'info',
         attributes: stringAttributes(command, SKIP_JOB_AND_INFO),
-        children: [{ name: 'job', attributes: stringAttributes(command.job, SKIP_NONE), children: [] }],
+        children: [
+          { name: 'job', attributes: stringAttributes(command.job, SKIP_NONE), children: [] },
+        ],
       };
     case 'redirect':
       return {

@@ -75,7 +75,12 @@ export function decodeStanza(stanza: Element, options: DecodeOptions = {}): Prot
   if (type) addressed.type = type;
 
   if (stanza.attrs.type === 'error') {
-    return { kind: 'bounce', ...addressed, id: stanza.attrs.id ?? '', reason: bounceReason(stanza) };
+    return {
+      kind: 'bounce',
+      ...addressed,
+      id: stanza.attrs.id ?? '',
+      reason: bounceReason(stanza),
+    };
   }
   if (stanza.attrs.ack !== undefined) {
     return { kind: 'ack', ...addressed, ackedId: stanza.attrs.ack };
@@ -106,7 +111,11 @@ export function encodeMessage(message: ProtocolMessage): Element {
     case 'command':
       attrs.id = message.id;
       if (message.noack) attrs.noack = '1';
-      return xml('message', attrs, xml('body', {}, infoNodeToElement(commandToInfo(message.command))));
+      return xml(
+        'message',
+        attrs,
+        xml('body', {}, infoNodeToElement(commandToInfo(message.command))),
+      );
   }
 }
 

@@ -32,6 +32,7 @@ export interface CopilotSessionOptions {
   maxStanzaChars?: number;
   /** Presence priority; must be >= 0 to receive messages sent to the bare JID. */
   priority?: number;
+  layers?: MessageLayer[];
 }
 
 export interface SendOptions {
@@ -42,6 +43,17 @@ export interface SendOptions {
 }
 
 export type CommandHandler = (message: CommandMessage) => void | Promise<void>;
+
+/**
+ * A transformation of commands on their way out and in, e.g. secure mode's encryption. Layers
+ * run in order on the way out and in reverse order on the way in. `incoming` throws a
+ * ProtocolError to reject a message (tampered, replayed, wrong key); the session logs it and
+ * does not dispatch it.
+ */
+export interface MessageLayer {
+  outgoing(to: string, id: string, command: Command): Command;
+  incoming(from: string, to: string, id: string, command: Command): Command;
+}
 
 export type SessionEvents = {
   online: [jid: string];
@@ -170,7 +182,9 @@ export class CopilotSession {
     clearTimeout(this.reconnectTimer);
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
-      pending.reject(new SendError(`session stopped before ${pending.id} was acknowledged`, 'stopped'));
+      pending.reject(
+        new SendError(`session stopped before ${pending.id} was acknowledged`, 'stopped'),
+      );
     }
     this.pending.clear();
     const xmpp = this.xmpp;
@@ -185,13 +199,16 @@ export class CopilotSession {
    */
   send(to: string, command: Command, options: SendOptions = {}): Promise<string> {
     const id = options.id ?? newMessageId();
+    let wireCommand = command;
+    for (const layer of this.options.layers ?? [])
+      wireCommand = layer.outgoing(to, id, wireCommand);
     const message: CommandMessage = {
       kind: 'command',
       to,
       from: this.fullJid,
       id,
       noack: options.noack ?? false,
-      command,
+      command: wireCommand,
     };
     if (options.type) message.type = options.type;
     const stanza = encodeMessage(message);
@@ -200,7 +217,15 @@ export class CopilotSession {
       return Promise.resolve(id);
     }
     return new Promise<string>((resolve, reject) => {
-      const pending: PendingSend = { id, to, stanza, attempts: 0, timer: undefined, resolve, reject };
+      const pending: PendingSend = {
+        id,
+        to,
+        stanza,
+        attempts: 0,
+        timer: undefined,
+        resolve,
+        reject,
+      };
       this.pending.set(id, pending);
       this.attempt(pending);
     });
@@ -231,7 +256,9 @@ export class CopilotSession {
   private transmit(stanza: Element): boolean {
     if (!this.online || !this.xmpp) return false;
     this.xmpp.send(stanza).catch((error: unknown) => {
-      this.logger.debug('send failed', { error: error instanceof Error ? error.message : String(error) });
+      this.logger.debug('send failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
     });
     return true;
   }
@@ -241,7 +268,10 @@ export class CopilotSession {
     if (pending.attempts >= maxAttempts) {
       this.pending.delete(pending.id);
       pending.reject(
-        new SendError(`no acknowledgement from ${pending.to} after ${maxAttempts} attempts`, 'unacknowledged'),
+        new SendError(
+          `no acknowledgement from ${pending.to} after ${maxAttempts} attempts`,
+          'unacknowledged',
+        ),
       );
       return;
     }
@@ -299,7 +329,9 @@ export class CopilotSession {
     try {
       await xmpp.reconnect.reconnect();
     } catch (error) {
-      this.logger.debug('reconnect failed', { error: error instanceof Error ? error.message : String(error) });
+      this.logger.debug('reconnect failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
       // A failed connect attempt emits no 'disconnect' of its own every time; make sure we retry.
       if (!this.online && xmpp.status === 'disconnect') this.onDisconnect();
     }
@@ -340,6 +372,31 @@ export class CopilotSession {
     this.events.emit('acked', id, from);
   }
 
+  private unwrapLayers(message: CommandMessage): CommandMessage | undefined {
+    let command = message.command;
+    const layers = this.options.layers ?? [];
+    try {
+      for (let index = layers.length - 1; index >= 0; index -= 1) {
+        command = (layers[index] as MessageLayer).incoming(
+          message.from,
+          message.to,
+          message.id,
+          command,
+        );
+      }
+    } catch (error) {
+      if (!isProtocolError(error)) throw error;
+      this.logger.warn('rejected message', {
+        from: message.from,
+        code: error.code,
+        reason: error.message,
+      });
+      this.events.emit('protocol-error', error, message.from);
+      return undefined;
+    }
+    return command === message.command ? message : { ...message, command };
+  }
+
   private onCommandMessage(message: CommandMessage): void {
     if (!message.noack && message.id) {
       this.transmit(
@@ -350,9 +407,11 @@ export class CopilotSession {
       this.logger.debug('duplicate dropped', { id: message.id, from: message.from });
       return;
     }
+    const plain = this.unwrapLayers(message);
+    if (!plain) return;
     for (const handler of this.handlers) {
       Promise.resolve()
-        .then(() => handler(message))
+        .then(() => handler(plain))
         .catch((error: unknown) => {
           this.logger.error('command handler failed', {
             command: message.command.command,

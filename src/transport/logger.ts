@@ -22,7 +22,11 @@ const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn
 
 export type LogSink = (record: LogRecord) => void;
 
-export function createLogger(component: string, sink: LogSink, minimum: LogLevel = 'debug'): Logger {
+export function createLogger(
+  component: string,
+  sink: LogSink,
+  minimum: LogLevel = 'debug',
+): Logger {
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (LEVEL_RANK[level] < LEVEL_RANK[minimum]) return;
     const record: LogRecord = { time: new Date().toISOString(), level, component, message };
