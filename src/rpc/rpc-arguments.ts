@@ -1,0 +1,53 @@
+import type { AgentSettings, UiCommandName, UiCommands } from '../contract/ui-contract';
+
+export class RpcArgumentError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RpcArgumentError';
+  }
+}
+
+function optionalNumber(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RpcArgumentError(`${name} must be a non-negative number`);
+  }
+  return value;
+}
+
+function settingsPatch(value: unknown): Partial<AgentSettings> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RpcArgumentError('setSettings takes one object of settings');
+  }
+  // Field-level checks happen in the agent with the shared settings rules.
+  return value as Partial<AgentSettings>;
+}
+
+/** Checks the JSON argument array of one RPC call against the command's signature. */
+export function parseRpcArguments<K extends UiCommandName>(
+  name: K,
+  args: readonly unknown[],
+): UiCommands[K]['args'] {
+  const checked = ((): unknown[] => {
+    switch (name) {
+      case 'getStatus':
+      case 'getSettings':
+      case 'resume':
+        if (args.length > 0) throw new RpcArgumentError(`${name} takes no arguments`);
+        return [];
+      case 'getJobs':
+      case 'getLog':
+        if (args.length > 1) throw new RpcArgumentError(`${name} takes at most one argument`);
+        return args.length === 0 ? [] : [optionalNumber(args[0], 'limit')];
+      case 'pause':
+        if (args.length > 1) throw new RpcArgumentError('pause takes at most one argument');
+        return args.length === 0 ? [] : [optionalNumber(args[0], 'minutes')];
+      case 'setSettings':
+        if (args.length !== 1) throw new RpcArgumentError('setSettings takes exactly one argument');
+        return [settingsPatch(args[0])];
+      default:
+        throw new RpcArgumentError(`unknown command ${String(name)}`);
+    }
+  })();
+  return checked as UiCommands[K]['args'];
+}
