@@ -7,3 +7,5 @@ export * from './message-codec';
 export * from './jdl';
 export * from './job-fields';
 export * from './storage-url';
+export * from './classad-match';
+export * from './config-file';
