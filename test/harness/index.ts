@@ -1,0 +1,26 @@
+// The real-server test harness: private Prosody and Redis on free loopback ports, the Docker
+// daemon and the job image. See each module for details.
+export { freePort, canConnect, waitForPort } from './ports';
+export type { WaitForPortOptions } from './ports';
+export { REPO_ROOT, logsDir, startProcess, runCommand, ProcessStartError } from './processes';
+export type {
+  ExitInfo,
+  StartProcessOptions,
+  ServiceProcess,
+  RunCommandOptions,
+  RunCommandResult,
+} from './processes';
+export { startProsody, connectXmpp, withUnverifiedTls } from './prosody';
+export type { ProsodyOptions, ProsodyServer, XmppUser, XmppEndpoint, XmppSession } from './prosody';
+export { startRedis, redisPing } from './redis';
+export type { RedisOptions, RedisServer } from './redis';
+export {
+  JOB_IMAGE,
+  JOB_IMAGE_SCRIPT,
+  JOB_IMAGE_RECIPE_LABEL,
+  ensureDocker,
+  ensureJobImage,
+  runContainer,
+  demuxDockerLog,
+} from './docker';
+export type { RunContainerOptions, RunContainerResult } from './docker';
