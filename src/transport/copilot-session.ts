@@ -10,6 +10,7 @@ import {
   type CommandMessage,
   type MessageType,
   type ProtocolError,
+  type ProtocolMessage,
 } from '../protocol';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { silentLogger, type Logger } from './logger';
@@ -62,6 +63,8 @@ export type SessionEvents = {
   'protocol-error': [error: ProtocolError, from: string];
   bounce: [message: BounceMessage];
   acked: [id: string, from: string];
+  /** Every <presence> received, e.g. MUC occupants joining and leaving the Heartbeat room. */
+  presence: [stanza: Element];
 };
 
 /** Why a send() failed: nobody acknowledged, or the session was stopped first. */
@@ -338,6 +341,10 @@ export class CopilotSession {
   }
 
   private onStanza(stanza: Element): void {
+    if (stanza.name === 'presence') {
+      this.events.emit('presence', stanza);
+      return;
+    }
     if (stanza.name !== 'message') return;
     let message;
     try {
@@ -399,9 +406,15 @@ export class CopilotSession {
 
   private onCommandMessage(message: CommandMessage): void {
     if (!message.noack && message.id) {
-      this.transmit(
-        encodeMessage({ kind: 'ack', to: message.from, from: this.fullJid, ackedId: message.id }),
-      );
+      const ack: ProtocolMessage = {
+        kind: 'ack',
+        to: message.from,
+        from: this.fullJid,
+        ackedId: message.id,
+      };
+      // A MUC room relays private messages between occupants only as type='chat'.
+      if (message.type === 'chat') ack.type = 'chat';
+      this.transmit(encodeMessage(ack));
     }
     if (message.id && !this.seen.remember(`${message.from}|${message.id}`)) {
       this.logger.debug('duplicate dropped', { id: message.id, from: message.from });

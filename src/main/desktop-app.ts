@@ -1,0 +1,160 @@
+import { app, ipcMain, powerMonitor, type BrowserWindow } from 'electron';
+import type { AgentSettings } from '../contract/ui-contract';
+import type { AgentHost, AgentHostOptions } from '../core/agent-host';
+import { startIdleMonitor } from './idle-monitor';
+import { forwardAgentEvents, registerCommandHandlers } from './ipc-bridge';
+import { applyStartAtLogin, type LoginItemTarget } from './login-item';
+import { createMainWindow, showWindow, type RendererSource } from './main-window';
+import type { SettingsRepository } from './settings-repository';
+import { createTrayController, type TrayController } from './tray-controller';
+
+export type AgentFactory = (options: AgentHostOptions) => AgentHost;
+
+export interface DesktopAppOptions {
+  /** `createAgent` from src/core/agent.ts; tests pass a fake. */
+  createAgent: AgentFactory;
+  settings: SettingsRepository;
+  paths: {
+    preload: string;
+    renderer: RendererSource;
+    trayIconDir: string;
+    appIcon: string;
+    /** The agent's work dirs, job history and state. */
+    dataDir: string;
+  };
+  /** Started by the login item: stay in the tray, no window. */
+  startHidden: boolean;
+  loginItem: Omit<LoginItemTarget, 'setLoginItemSettings'>;
+  idlePollMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface DesktopApp {
+  readonly agent: AgentHost;
+  readonly tray: TrayController;
+  window(): BrowserWindow | null;
+  openWindow(): void;
+  /** Stops the agent and tears everything down (what Quit does before the process exits). */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Wires the agent to Electron: single-instance lock, tray, window, IPC, settings persistence,
+ * start at login and idle detection. All agent logic stays in src/core.
+ * Resolves to null when another instance already runs (that one is focused instead).
+ */
+export async function startDesktopApp(options: DesktopAppOptions): Promise<DesktopApp | null> {
+  const log = options.log ?? ((message: string) => console.log(`[desktop] ${message}`));
+  if (!app.requestSingleInstanceLock()) {
+    log('another instance is running; asking it to show its window');
+    app.quit();
+    return null;
+  }
+
+  let window: BrowserWindow | null = null;
+  let quitting = false;
+  let shutDown = false;
+  const makeWindow = (show: boolean): BrowserWindow =>
+    createMainWindow({
+      preloadPath: options.paths.preload,
+      renderer: options.paths.renderer,
+      iconPath: options.paths.appIcon,
+      isQuitting: () => quitting,
+      show,
+    });
+  const openWindow = (): void => {
+    if (!window || window.isDestroyed()) window = makeWindow(true);
+    else showWindow(window);
+  };
+  app.on('second-instance', openWindow);
+  app.on('activate', openWindow);
+  // Without this listener Electron quits when the window closes; we live on in the tray.
+  app.on('window-all-closed', () => undefined);
+
+  await app.whenReady();
+
+  const loginItem: LoginItemTarget = {
+    ...options.loginItem,
+    setLoginItemSettings: (settings) => app.setLoginItemSettings(settings),
+  };
+  const initial = options.settings.load();
+  let startAtLogin = initial.startAtLogin;
+  applyStartAtLogin(loginItem, startAtLogin);
+
+  const persistSettings = (settings: AgentSettings): void => {
+    options.settings.save(settings);
+    if (settings.startAtLogin !== startAtLogin) {
+      startAtLogin = settings.startAtLogin;
+      applyStartAtLogin(loginItem, startAtLogin);
+    }
+  };
+  const agent = options.createAgent({
+    settings: initial,
+    dataDir: options.paths.dataDir,
+    persistSettings,
+  });
+
+  const unregister = registerCommandHandlers(
+    ipcMain,
+    agent.commands,
+    (event) => window !== null && !window.isDestroyed() && event.sender === window.webContents,
+  );
+  const unforward = forwardAgentEvents(agent.events, (channel, payload) => {
+    if (window && !window.isDestroyed()) window.webContents.send(channel, payload);
+  });
+
+  const tray = createTrayController(options.paths.trayIconDir, {
+    pause: (minutes) => void agent.commands.pause(minutes).catch(reportError(log, 'pause')),
+    resume: () => void agent.commands.resume().catch(reportError(log, 'resume')),
+    openWindow,
+    quit: () => app.quit(),
+  });
+  agent.events.on('status', (status) => tray.update(status));
+
+  const stopIdle = startIdleMonitor({
+    idleSeconds: () => powerMonitor.getSystemIdleTime(),
+    report: (seconds) => agent.reportIdleSeconds(seconds),
+    ...(options.idlePollMs === undefined ? {} : { intervalMs: options.idlePollMs }),
+  });
+
+  const shutdown = async (): Promise<void> => {
+    if (shutDown) return;
+    shutDown = true;
+    quitting = true;
+    stopIdle();
+    unforward();
+    unregister();
+    try {
+      await agent.stop();
+    } catch (error) {
+      reportError(log, 'stop')(error);
+    }
+    tray.destroy();
+  };
+  app.on('before-quit', (event) => {
+    quitting = true;
+    if (shutDown) return;
+    event.preventDefault();
+    void shutdown().finally(() => app.quit());
+  });
+
+  window = makeWindow(!options.startHidden);
+
+  try {
+    await agent.start();
+  } catch (error) {
+    reportError(log, 'start')(error);
+  }
+  try {
+    tray.update(await agent.commands.getStatus());
+  } catch (error) {
+    reportError(log, 'getStatus')(error);
+  }
+
+  return { agent, tray, window: () => window, openWindow, shutdown };
+}
+
+function reportError(log: (message: string) => void, what: string): (error: unknown) => void {
+  return (error) =>
+    log(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+}

@@ -1,0 +1,67 @@
+import Store, { type Schema } from 'electron-store';
+import { DEFAULT_SETTINGS, NUMBER_RULES, validateSettingsPatch } from '../contract/settings';
+import type { AgentSettings } from '../contract/ui-contract';
+
+/** Keys older builds wrote, and what they are called now. Applied by the 0.1.0 migration. */
+export const RENAMED_KEYS_0_1_0: Readonly<Record<string, keyof AgentSettings>> = {
+  managerJid: 'jobManagerAddress',
+  cpuPercent: 'cpuLimitPercent',
+};
+
+interface LegacyStore {
+  has(key: string): boolean;
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+  delete(key: string): void;
+}
+
+/** Renames old keys; an old value that no longer validates is dropped, so the default applies. */
+export function migrateTo010(store: LegacyStore): void {
+  for (const [oldKey, newKey] of Object.entries(RENAMED_KEYS_0_1_0)) {
+    if (!store.has(oldKey)) continue;
+    const value = store.get(oldKey);
+    store.delete(oldKey);
+    if (validateSettingsPatch({ [newKey]: value }).length === 0) store.set(newKey, value);
+  }
+}
+
+/** JSON schema for electron-store, derived from the defaults and the contract's number rules. */
+export function settingsSchema(): Schema<AgentSettings> {
+  const schema: Record<string, object> = {};
+  for (const [key, value] of Object.entries(DEFAULT_SETTINGS)) {
+    const rule = NUMBER_RULES[key as keyof AgentSettings];
+    if (rule) {
+      schema[key] = {
+        type: rule.integer ? 'integer' : 'number',
+        minimum: rule.min,
+        maximum: rule.max,
+        default: value,
+      };
+    } else {
+      schema[key] = { type: typeof value === 'boolean' ? 'boolean' : 'string', default: value };
+    }
+  }
+  return schema as Schema<AgentSettings>;
+}
+
+export interface ElectronSettingsStoreOptions {
+  /** The app version (`app.getVersion()`); migrations are keyed by it. */
+  projectVersion: string;
+  /** Absolute directory; by default electron-store uses the app's userData directory. */
+  cwd?: string;
+}
+
+export function createElectronSettingsStore(
+  options: ElectronSettingsStoreOptions,
+): Store<AgentSettings> {
+  return new Store<AgentSettings>({
+    name: 'settings',
+    schema: settingsSchema(),
+    projectVersion: options.projectVersion,
+    migrations: {
+      '0.1.0': (store) => migrateTo010(store as unknown as LegacyStore),
+    },
+    clearInvalidConfig: true,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+}

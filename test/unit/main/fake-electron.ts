@@ -1,0 +1,156 @@
+/**
+ * A stand-in for the `electron` module in unit tests of src/main (the real binary is not
+ * installed here, and unit tests must not open windows). Each test file does
+ * `vi.mock('electron', () => import('./fake-electron'))` and inspects `fake` below.
+ */
+import { EventEmitter } from 'node:events';
+import type { MenuItemConstructorOptions } from 'electron';
+import { vi } from 'vitest';
+
+export class FakeWebContents extends EventEmitter {
+  readonly sent: Array<{ channel: string; payload: unknown }> = [];
+  send(channel: string, payload: unknown): void {
+    this.sent.push({ channel, payload });
+  }
+  setWindowOpenHandler = vi.fn();
+}
+
+export class FakeBrowserWindow extends EventEmitter {
+  static instances: FakeBrowserWindow[] = [];
+  readonly webContents = new FakeWebContents();
+  visible = false;
+  destroyed = false;
+  minimized = false;
+  loaded: { url?: string; file?: string } = {};
+  show = vi.fn(() => {
+    this.visible = true;
+  });
+  hide = vi.fn(() => {
+    this.visible = false;
+  });
+  focus = vi.fn();
+  restore = vi.fn(() => {
+    this.minimized = false;
+  });
+  constructor(readonly options: Record<string, unknown>) {
+    super();
+    FakeBrowserWindow.instances.push(this);
+  }
+  isDestroyed(): boolean {
+    return this.destroyed;
+  }
+  isMinimized(): boolean {
+    return this.minimized;
+  }
+  loadURL(url: string): Promise<void> {
+    this.loaded = { url };
+    return Promise.resolve();
+  }
+  loadFile(file: string): Promise<void> {
+    this.loaded = { file };
+    return Promise.resolve();
+  }
+  /** What a user clicking the window's close button does; returns whether it was prevented. */
+  userCloses(): boolean {
+    let prevented = false;
+    this.emit('close', { preventDefault: () => (prevented = true) });
+    if (!prevented) this.destroyed = true;
+    return prevented;
+  }
+}
+
+export class FakeTray extends EventEmitter {
+  static instances: FakeTray[] = [];
+  image: string;
+  tooltip = '';
+  menu: MenuItemConstructorOptions[] = [];
+  destroyed = false;
+  constructor(image: string) {
+    super();
+    this.image = image;
+    FakeTray.instances.push(this);
+  }
+  setImage(image: string): void {
+    this.image = image;
+  }
+  setToolTip(tooltip: string): void {
+    this.tooltip = tooltip;
+  }
+  setContextMenu(menu: { template: MenuItemConstructorOptions[] }): void {
+    this.menu = menu.template;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  item(id: string): MenuItemConstructorOptions | undefined {
+    return this.menu.find((entry) => entry.id === id);
+  }
+  /** Clicks a menu item as Electron would (the click handler ignores its arguments here). */
+  click(id: string): void {
+    const entry = this.item(id);
+    if (!entry?.click) throw new Error(`no clickable tray menu item '${id}'`);
+    (entry.click as () => void)();
+  }
+}
+
+type Handler = (event: { sender: unknown }, ...args: unknown[]) => unknown;
+
+class FakeApp extends EventEmitter {
+  hasLock = true;
+  requestSingleInstanceLock = vi.fn(() => this.hasLock);
+  whenReady = vi.fn(() => Promise.resolve());
+  quit = vi.fn(() => {
+    let prevented = false;
+    this.emit('before-quit', { preventDefault: () => (prevented = true) });
+    if (!prevented) this.quitted = true;
+  });
+  quitted = false;
+  exit = vi.fn();
+  setLoginItemSettings = vi.fn();
+  getVersion = vi.fn(() => '0.1.0');
+  getAppPath = vi.fn(() => '/app');
+  getPath = vi.fn(() => '/tmp/userData');
+  isPackaged = false;
+}
+
+export const fake = {
+  app: new FakeApp(),
+  handlers: new Map<string, Handler>(),
+  idleSeconds: 0,
+  reset(): void {
+    fake.app.removeAllListeners();
+    fake.app.hasLock = true;
+    fake.app.quitted = false;
+    fake.app.quit.mockClear();
+    fake.app.setLoginItemSettings.mockClear();
+    fake.app.requestSingleInstanceLock.mockClear();
+    fake.handlers.clear();
+    fake.idleSeconds = 0;
+    FakeBrowserWindow.instances = [];
+    FakeTray.instances = [];
+  },
+  /** Calls an ipcMain.handle handler as a renderer would. */
+  invoke(channel: string, sender: unknown, ...args: unknown[]): unknown {
+    const handler = fake.handlers.get(channel);
+    if (!handler) throw new Error(`no handler for ${channel}`);
+    return handler({ sender }, ...args);
+  },
+};
+
+export const app = fake.app;
+export const BrowserWindow = FakeBrowserWindow;
+export const Tray = FakeTray;
+export const Menu = {
+  buildFromTemplate: (template: MenuItemConstructorOptions[]) => ({ template }),
+};
+export const ipcMain = {
+  handle: vi.fn((channel: string, handler: Handler) => {
+    if (fake.handlers.has(channel)) throw new Error(`second handler for ${channel}`);
+    fake.handlers.set(channel, handler);
+  }),
+  removeHandler: vi.fn((channel: string) => fake.handlers.delete(channel)),
+};
+export const powerMonitor = { getSystemIdleTime: () => fake.idleSeconds };
+export const shell = { openExternal: vi.fn(() => Promise.resolve()) };
+
+export default { app, BrowserWindow, Tray, Menu, ipcMain, powerMonitor, shell };
