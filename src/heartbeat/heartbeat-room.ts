@@ -1,0 +1,231 @@
+import { xml, type Element } from '@xmpp/xml';
+import type { Command, CommandMessage } from '../protocol';
+import type { CopilotSession } from '../transport';
+import { sameJid } from './jid-parts';
+import { MucRoster, type RoomOccupant } from './muc-roster';
+import type { HeartbeatTarget } from './target-resolution';
+
+/** Presence status of command-line clients, so that "everyone" does not include them. */
+export const HEARTBEAT_CLIENT_STATUS = 'copilot-heartbeat';
+
+/** The question sent: a status component (`systemLoad`, …) or `ping`. */
+export type HeartbeatQuestion = { kind: 'status'; component: string } | { kind: 'ping' };
+
+export type HeartbeatAnswer =
+  { kind: 'status'; component: string; status: string } | { kind: 'pong' };
+
+export interface HeartbeatReply {
+  target: HeartbeatTarget;
+  /** Undefined when the target did not answer in time. */
+  answer?: HeartbeatAnswer;
+  /** Why there is no answer: `timeout`, or the server's error (e.g. `item-not-found`). */
+  failure?: string;
+  /** Milliseconds from sending to the answer. */
+  elapsedMs?: number;
+}
+
+export interface HeartbeatRoomOptions {
+  roomJid: string;
+  nick: string;
+  /** Presence status shown to the room; default HEARTBEAT_CLIENT_STATUS. */
+  presenceStatus?: string;
+}
+
+function questionCommand(question: HeartbeatQuestion): Command {
+  return question.kind === 'ping'
+    ? { command: 'Heartbeat:ping' }
+    : { command: 'Heartbeat:getStatus', component: question.component };
+}
+
+function answerOf(question: HeartbeatQuestion, command: Command): HeartbeatAnswer | undefined {
+  if (question.kind === 'ping') return command.command === 'pong' ? { kind: 'pong' } : undefined;
+  if (command.command !== 'haveStatus' || command.component !== question.component)
+    return undefined;
+  return { kind: 'status', component: command.component, status: command.status };
+}
+
+interface Waiter {
+  question: HeartbeatQuestion;
+  pending: Map<string, { target: HeartbeatTarget; sentAt: number }>;
+  settle: (address: string, reply: Omit<HeartbeatReply, 'target'>) => void;
+}
+
+/**
+ * The asking side of the Heartbeat service: joins the room as an observer, knows its members
+ * from MUC presence, and sends getStatus/ping to targets, collecting the answers until all
+ * have answered or the timeout passes. Used by copilot-heartbeat and by the Monitor.
+ */
+export class HeartbeatRoom {
+  readonly roster: MucRoster;
+  private readonly waiters = new Set<Waiter>();
+  private joined = false;
+  private joinListeners: ((error?: Error) => void)[] = [];
+  private active = true;
+  private readonly presenceStanza: Element;
+
+  constructor(
+    private readonly session: CopilotSession,
+    private readonly options: HeartbeatRoomOptions,
+  ) {
+    this.roster = new MucRoster(options.roomJid);
+    this.presenceStanza = xml(
+      'presence',
+      { to: `${options.roomJid}/${options.nick}` },
+      xml('x', { xmlns: 'http://jabber.org/protocol/muc' }, xml('history', { maxchars: '0' })),
+      xml('status', {}, options.presenceStatus ?? HEARTBEAT_CLIENT_STATUS),
+    );
+    session.events.on('presence', this.onPresence);
+    session.events.on('online', this.onOnline);
+    session.events.on('bounce', this.onBounce);
+    session.onCommand((message) => this.onCommand(message));
+  }
+
+  get nick(): string {
+    return this.options.nick;
+  }
+
+  get roomJid(): string {
+    return this.options.roomJid;
+  }
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  /** Everyone in the room but us. */
+  members(): RoomOccupant[] {
+    return this.roster.members().filter((member) => member.nick !== this.options.nick);
+  }
+
+  /**
+   * Enters the room; resolves once the room has sent us every occupant and then our own
+   * presence (so members() is complete), rejects on a room error or after timeoutMs.
+   */
+  join(timeoutMs = 10_000): Promise<void> {
+    if (this.joined) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        finish(new Error(`no answer from the room ${this.options.roomJid} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        this.joinListeners = this.joinListeners.filter((listener) => listener !== finish);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.joinListeners.push(finish);
+      this.session.sendStanza(this.presenceStanza);
+    });
+  }
+
+  leave(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.session.events.off('presence', this.onPresence);
+    this.session.events.off('online', this.onOnline);
+    this.session.events.off('bounce', this.onBounce);
+    this.session.sendStanza(
+      xml('presence', { to: `${this.options.roomJid}/${this.options.nick}`, type: 'unavailable' }),
+    );
+    this.joined = false;
+    for (const waiter of this.waiters) {
+      for (const address of [...waiter.pending.keys()]) waiter.settle(address, { failure: 'left' });
+    }
+  }
+
+  /** Sends the question to every target and resolves with one reply per target, in order. */
+  ask(
+    question: HeartbeatQuestion,
+    targets: readonly HeartbeatTarget[],
+    timeoutMs: number,
+  ): Promise<HeartbeatReply[]> {
+    const replies = new Map<string, HeartbeatReply>();
+    return new Promise<HeartbeatReply[]>((resolve) => {
+      const waiter: Waiter = {
+        question,
+        pending: new Map(),
+        settle: (address, reply) => {
+          const entry = waiter.pending.get(address);
+          if (!entry) return;
+          waiter.pending.delete(address);
+          replies.set(address, { target: entry.target, ...reply });
+          if (waiter.pending.size === 0) done();
+        },
+      };
+      const timer = setTimeout(() => {
+        for (const address of [...waiter.pending.keys()])
+          waiter.settle(address, { failure: 'timeout' });
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        resolve(
+          targets.map((target) => replies.get(target.address) ?? { target, failure: 'timeout' }),
+        );
+      };
+      if (targets.length === 0) {
+        done();
+        return;
+      }
+      this.waiters.add(waiter);
+      const command = questionCommand(question);
+      for (const target of targets) {
+        if (waiter.pending.has(target.address)) continue;
+        const viaRoom = sameJid(target.address.split('/')[0] ?? '', this.options.roomJid);
+        waiter.pending.set(target.address, { target, sentAt: Date.now() });
+        this.session
+          .send(target.address, command, { noack: true, type: viaRoom ? 'chat' : undefined })
+          .catch((error: unknown) => {
+            waiter.settle(target.address, {
+              failure: error instanceof Error ? error.message : String(error),
+            });
+          });
+      }
+    });
+  }
+
+  private readonly onPresence = (stanza: Element): void => {
+    const outcome = this.roster.apply(stanza);
+    if (
+      outcome.kind === 'self-joined' ||
+      (outcome.kind === 'joined' && outcome.occupant.nick === this.options.nick)
+    ) {
+      this.joined = true;
+      for (const listener of [...this.joinListeners]) listener();
+    } else if (outcome.kind === 'error' && outcome.nick === this.options.nick) {
+      const error = new Error(
+        `cannot join ${this.options.roomJid} as ${this.options.nick}: ${outcome.condition}`,
+      );
+      for (const listener of [...this.joinListeners]) listener(error);
+    } else if (outcome.kind === 'left' || outcome.kind === 'self-left') {
+      // A target that leaves will not answer; do not wait for the timeout.
+      for (const waiter of this.waiters)
+        waiter.settle(outcome.occupant.roomJid, { failure: 'left the room' });
+    }
+  };
+
+  private readonly onOnline = (): void => {
+    if (!this.active) return;
+    // After a reconnect the room has forgotten us: enter again.
+    this.joined = false;
+    this.roster.clear();
+    this.session.sendStanza(this.presenceStanza);
+  };
+
+  private readonly onBounce = (message: { from: string; reason: string }): void => {
+    for (const waiter of this.waiters) waiter.settle(message.from, { failure: message.reason });
+  };
+
+  private onCommand(message: CommandMessage): void {
+    for (const waiter of this.waiters) {
+      const address = [...waiter.pending.keys()].find((candidate) =>
+        sameJid(candidate, message.from),
+      );
+      if (address === undefined) continue;
+      const answer = answerOf(waiter.question, message.command);
+      if (!answer) continue;
+      const entry = waiter.pending.get(address);
+      waiter.settle(address, { answer, elapsedMs: entry ? Date.now() - entry.sentAt : undefined });
+    }
+  }
+}

@@ -1,0 +1,16 @@
+/** Splits JIDs without a full parser: Co-Pilot addresses are plain `local@domain/resource`. */
+export function bareJid(jid: string): string {
+  const slash = jid.indexOf('/');
+  return slash === -1 ? jid : jid.slice(0, slash);
+}
+
+/** The resource (for a room JID, the occupant's nickname), or '' when there is none. */
+export function jidResource(jid: string): string {
+  const slash = jid.indexOf('/');
+  return slash === -1 ? '' : jid.slice(slash + 1);
+}
+
+/** Case-insensitive comparison of the bare parts, exact comparison of the resources. */
+export function sameJid(a: string, b: string): boolean {
+  return bareJid(a).toLowerCase() === bareJid(b).toLowerCase() && jidResource(a) === jidResource(b);
+}
