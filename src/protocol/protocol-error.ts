@@ -8,7 +8,9 @@ export type ProtocolErrorCode =
   | 'unknown-command'
   | 'missing-attribute'
   | 'invalid-attribute'
-  | 'oversize';
+  | 'oversize'
+  /** Secure mode refused the message: tampered, replayed, too old, wrong key or not encrypted. */
+  | 'rejected-secure';
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;

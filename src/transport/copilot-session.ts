@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import { client as createClient, type Client } from '@xmpp/client';
 import { xml, type Element } from '@xmpp/xml';
 import {
@@ -15,6 +16,7 @@ import {
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { silentLogger, type Logger } from './logger';
 import { SeenIds } from './seen-ids';
+import { installStartTls, tlsSocketOf, type SessionTlsOptions } from './tls-options';
 import { TypedEmitter } from './typed-emitter';
 
 export interface CopilotSessionOptions {
@@ -34,6 +36,8 @@ export interface CopilotSessionOptions {
   /** Presence priority; must be >= 0 to receive messages sent to the bare JID. */
   priority?: number;
   layers?: MessageLayer[];
+  /** STARTTLS options (private CA, refuse plain); without it xmpp.js's own STARTTLS is used. */
+  tls?: SessionTlsOptions;
 }
 
 export interface SendOptions {
@@ -133,6 +137,11 @@ export class CopilotSession {
     return this.mechanism;
   }
 
+  /** The TLS socket under the stream while connected with TLS, else undefined. */
+  get tlsSocket(): TLSSocket | undefined {
+    return this.xmpp ? tlsSocketOf(this.xmpp) : undefined;
+  }
+
   get pendingCount(): number {
     return this.pending.size;
   }
@@ -162,6 +171,7 @@ export class CopilotSession {
     });
     // Our own reconnect below has back-off with jitter; the built-in one retries every second.
     xmpp.reconnect.stop();
+    if (this.options.tls) installStartTls(xmpp, this.options.domain, this.options.tls);
     this.xmpp = xmpp;
     xmpp.on('stanza', (stanza) => this.onStanza(stanza));
     xmpp.on('online', (address) => void this.onOnline(address.toString()));
@@ -404,24 +414,26 @@ export class CopilotSession {
     return command === message.command ? message : { ...message, command };
   }
 
+  private acknowledge(message: CommandMessage): void {
+    if (message.noack || !message.id) return;
+    this.transmit(
+      encodeMessage({ kind: 'ack', to: message.from, from: this.fullJid, ackedId: message.id }),
+    );
+  }
+
   private onCommandMessage(message: CommandMessage): void {
-    if (!message.noack && message.id) {
-      const ack: ProtocolMessage = {
-        kind: 'ack',
-        to: message.from,
-        from: this.fullJid,
-        ackedId: message.id,
-      };
-      // A MUC room relays private messages between occupants only as type='chat'.
-      if (message.type === 'chat') ack.type = 'chat';
-      this.transmit(encodeMessage(ack));
-    }
-    if (message.id && !this.seen.remember(`${message.from}|${message.id}`)) {
+    const seenKey = `${message.from}|${message.id}`;
+    if (message.id && this.seen.has(seenKey)) {
+      this.acknowledge(message);
       this.logger.debug('duplicate dropped', { id: message.id, from: message.from });
       return;
     }
+    // A message the layers reject (tampered, replayed, plain in secure mode) is neither
+    // acknowledged nor remembered: the sender resends it, and an intact copy is still accepted.
     const plain = this.unwrapLayers(message);
     if (!plain) return;
+    if (message.id) this.seen.remember(seenKey);
+    this.acknowledge(message);
     for (const handler of this.handlers) {
       Promise.resolve()
         .then(() => handler(plain))

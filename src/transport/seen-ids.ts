@@ -4,6 +4,10 @@ export class SeenIds {
 
   constructor(private readonly capacity: number) {}
 
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
   /** Records the id; returns false if it had been seen already. */
   remember(id: string): boolean {
     if (this.ids.has(id)) return false;
