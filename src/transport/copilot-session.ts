@@ -416,9 +416,15 @@ export class CopilotSession {
 
   private acknowledge(message: CommandMessage): void {
     if (message.noack || !message.id) return;
-    this.transmit(
-      encodeMessage({ kind: 'ack', to: message.from, from: this.fullJid, ackedId: message.id }),
-    );
+    const ack: ProtocolMessage = {
+      kind: 'ack',
+      to: message.from,
+      from: this.fullJid,
+      ackedId: message.id,
+    };
+    // A MUC room relays private messages between occupants only as type='chat'.
+    if (message.type === 'chat') ack.type = 'chat';
+    this.transmit(encodeMessage(ack));
   }
 
   private onCommandMessage(message: CommandMessage): void {
