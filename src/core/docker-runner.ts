@@ -1,0 +1,415 @@
+/**
+ * Runs one job in a hardened Docker container (dockerode):
+ *
+ * - the job's input dir is bind-mounted read-write at /work (the working directory) and its
+ *   output dir at /work/output; stdout and stderr are demultiplexed into two files outside both;
+ * - User 1000:1000, CapDrop ALL, no-new-privileges, read-only root file system, a small tmpfs
+ *   /tmp, NetworkMode none unless the job asked for network and the volunteer allows it;
+ * - NanoCpus, Memory = MemorySwap (no swap) and PidsLimit from the resource policy, changed live
+ *   with `container.update`;
+ * - disk: vfs has no per-container size quota (StorageOpt needs overlay2 on xfs), so the root
+ *   file system is read-only, /tmp is a size-capped tmpfs, and the job dir (work dir, outputs,
+ *   stdout, stderr) is measured every few seconds: a job over its disk cap is killed ('failed');
+ * - a wall-clock limit (time spent paused does not count): the container is killed, 'timeout';
+ * - pause/resume freeze and thaw the container (`container.pause()` / `unpause()`);
+ * - CPU seconds are sampled from the container's cgroup stats while it runs.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import Docker from 'dockerode';
+import type { DockerState } from '../contract/ui-contract';
+import type { ContainerLimits } from './resource-policy';
+import { silentLogger, type Logger } from '../transport/logger';
+
+export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';
+export const JOB_LABEL = 'copilot.job';
+export const AGENT_LABEL = 'copilot.agent';
+
+export type RunState = 'done' | 'failed' | 'timeout' | 'validation-failed';
+
+export interface RunSpec {
+  jobId: string;
+  image: string;
+  argv: string[];
+  env: Record<string, string>;
+  network: boolean;
+  /** Host dirs: inputs (mounted at /work) and outputs (mounted at /work/output). */
+  inputDir: string;
+  outputDir: string;
+  stdoutPath: string;
+  stderrPath: string;
+  /** Measured against limits.diskBytes. */
+  jobRoot: string;
+  limits: ContainerLimits;
+  wallClockLimitMs: number;
+  validationArgv?: string[];
+  /** Start frozen (the policy says not now). */
+  startPaused?: boolean;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  state: RunState;
+  cpuSeconds: number;
+  startedAt: string;
+  finishedAt: string;
+  error?: string;
+}
+
+export interface JobRunner {
+  run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome>;
+  pause(jobId: string): Promise<void>;
+  resume(jobId: string): Promise<void>;
+  update(jobId: string, limits: ContainerLimits): Promise<void>;
+  /** CPU seconds used so far by a running job, 0 when unknown. */
+  cpuSeconds(jobId: string): number;
+  /** Removes containers left over from an earlier run of the agent for this job. */
+  cleanup(jobId: string): Promise<void>;
+  /** Kills every running job (agent shutdown with abort). */
+  killAll(): Promise<void>;
+}
+
+export interface DockerRunnerOptions {
+  docker?: Docker;
+  logger?: Logger;
+  /** tmpfs size for /tmp, bytes; default 64 MB (or the disk cap when smaller). */
+  tmpBytes?: number;
+  /** How often disk use and CPU are measured; default 2000 ms. */
+  sampleMs?: number;
+  /** Label that tells this agent's containers from others' (e.g. a data dir hash). */
+  agentId?: string;
+}
+
+interface Active {
+  container: Docker.Container;
+  paused: boolean;
+  wantPaused: boolean;
+  pausedAt: number | null;
+  pausedMs: number;
+  cpuSeconds: number;
+  started: boolean;
+}
+
+/** Bytes used by the files under `dir` (apparent sizes; symlinks not followed). */
+export async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  const pending = [dir];
+  while (pending.length > 0) {
+    const current = pending.pop() as string;
+    let entries: fs.Dirent[];
+    try {
+      entries = await fs.promises.readdir(current, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) pending.push(full);
+      else {
+        try {
+          total += (await fs.promises.lstat(full)).size;
+        } catch {
+          // removed meanwhile
+        }
+      }
+    }
+  }
+  return total;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class DockerRunner implements JobRunner {
+  readonly docker: Docker;
+  private readonly logger: Logger;
+  private readonly active = new Map<string, Active>();
+  private readonly tmpBytes: number;
+  private readonly sampleMs: number;
+  private readonly agentId: string;
+
+  constructor(options: DockerRunnerOptions = {}) {
+    this.docker = options.docker ?? new Docker();
+    this.logger = options.logger ?? silentLogger;
+    this.tmpBytes = options.tmpBytes ?? 64 * 1024 * 1024;
+    this.sampleMs = options.sampleMs ?? 2000;
+    this.agentId = options.agentId ?? 'default';
+  }
+
+  /** Whether the daemon answers, within `timeoutMs`. */
+  async probe(timeoutMs = 5000): Promise<DockerState> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const version = await Promise.race([
+        this.docker.version(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
+        }),
+      ]);
+      return { available: true, message: `Docker ${version.Version}`, version: version.Version };
+    } catch (error) {
+      return { available: false, message: `Docker is not running (${errorText(error)})` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The HostConfig of a job container; exported for tests and documentation. */
+  hostConfig(spec: RunSpec): Docker.HostConfig {
+    const tmp = Math.max(1024 * 1024, Math.min(this.tmpBytes, spec.limits.diskBytes));
+    return {
+      Mounts: [
+        { Type: 'bind', Source: spec.inputDir, Target: '/work', ReadOnly: false },
+        { Type: 'bind', Source: spec.outputDir, Target: '/work/output', ReadOnly: false },
+      ],
+      NetworkMode: spec.network ? 'bridge' : 'none',
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${tmp},mode=1777` },
+      NanoCpus: spec.limits.nanoCpus,
+      Memory: spec.limits.memoryBytes,
+      MemorySwap: spec.limits.memorySwapBytes,
+      PidsLimit: spec.limits.pidsLimit,
+      Init: false,
+      AutoRemove: false,
+    };
+  }
+
+  async run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome> {
+    const startedAt = new Date().toISOString();
+    const main = await this.runContainer(
+      spec,
+      spec.argv,
+      spec.stdoutPath,
+      spec.stderrPath,
+      onStarted,
+    );
+    let state: RunState = main.timedOut ? 'timeout' : main.exitCode === 0 ? 'done' : 'failed';
+    let error = main.error;
+    if (state === 'done' && spec.validationArgv) {
+      const root = path.dirname(spec.stdoutPath);
+      const validation = await this.runContainer(
+        { ...spec, startPaused: false },
+        spec.validationArgv,
+        path.join(root, 'validation.stdout'),
+        path.join(root, 'validation.stderr'),
+      );
+      main.cpuSeconds += validation.cpuSeconds;
+      if (validation.timedOut || validation.exitCode !== 0) {
+        state = 'validation-failed';
+        error =
+          validation.error ??
+          `validation ${spec.validationArgv.join(' ')} exited with ${validation.exitCode}`;
+      }
+    }
+    const outcome: RunOutcome = {
+      exitCode: main.exitCode,
+      state,
+      cpuSeconds: main.cpuSeconds,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+    };
+    if (error !== undefined) outcome.error = error;
+    return outcome;
+  }
+
+  private async runContainer(
+    spec: RunSpec,
+    argv: string[],
+    stdoutPath: string,
+    stderrPath: string,
+    onStarted?: (containerId: string) => void,
+  ): Promise<{ exitCode: number; timedOut: boolean; cpuSeconds: number; error?: string }> {
+    const container = await this.docker.createContainer({
+      Image: spec.image,
+      Cmd: argv,
+      Entrypoint: [],
+      Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
+      User: '1000:1000',
+      WorkingDir: '/work',
+      Tty: false,
+      OpenStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      NetworkDisabled: !spec.network,
+      Labels: { [JOB_LABEL]: spec.jobId, [AGENT_LABEL]: this.agentId },
+      HostConfig: this.hostConfig(spec),
+    });
+    const active: Active = {
+      container,
+      paused: false,
+      wantPaused: spec.startPaused ?? false,
+      pausedAt: null,
+      pausedMs: 0,
+      cpuSeconds: 0,
+      started: false,
+    };
+    this.active.set(spec.jobId, active);
+    const stdout = fs.createWriteStream(stdoutPath, { flags: 'a', mode: 0o644 });
+    const stderr = fs.createWriteStream(stderrPath, { flags: 'a', mode: 0o644 });
+    let monitor: NodeJS.Timeout | undefined;
+    try {
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      this.docker.modem.demuxStream(stream, stdout, stderr);
+      const streamEnded = once(stream, 'end').catch(() => undefined);
+      // 'next-exit': before start, the default 'not-running' would be satisfied at once.
+      const waited = container.wait({ condition: 'next-exit' });
+      await container.start();
+      active.started = true;
+      onStarted?.(container.id);
+      if (active.wantPaused) await this.applyPause(active);
+
+      let timedOut = false;
+      let error: string | undefined;
+      const startMs = Date.now();
+      let lastSample = 0;
+      let sampling = false;
+      monitor = setInterval(() => {
+        const pausedNow = active.pausedAt === null ? 0 : Date.now() - active.pausedAt;
+        const ranMs = Date.now() - startMs - active.pausedMs - pausedNow;
+        if (!timedOut && error === undefined && ranMs > spec.wallClockLimitMs) {
+          timedOut = true;
+          this.logger.warn('wall-clock limit reached; killing the job', { jobId: spec.jobId });
+          void this.kill(active);
+        }
+        if (sampling || Date.now() - lastSample < this.sampleMs) return;
+        sampling = true;
+        lastSample = Date.now();
+        void this.sample(spec, active)
+          .then((overDisk) => {
+            if (overDisk && error === undefined && !timedOut) {
+              error = `the job used more than its disk cap of ${spec.limits.diskBytes} bytes`;
+              this.logger.warn('disk cap exceeded; killing the job', { jobId: spec.jobId });
+              void this.kill(active);
+            }
+          })
+          .finally(() => {
+            sampling = false;
+          });
+      }, 250);
+
+      const result = (await waited) as { StatusCode?: number };
+      clearInterval(monitor);
+      monitor = undefined;
+      await Promise.race([streamEnded, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      const outcome: { exitCode: number; timedOut: boolean; cpuSeconds: number; error?: string } = {
+        exitCode: typeof result.StatusCode === 'number' ? result.StatusCode : -1,
+        timedOut,
+        cpuSeconds: active.cpuSeconds,
+      };
+      if (error !== undefined) outcome.error = error;
+      if (timedOut)
+        outcome.error = `wall-clock limit of ${Math.round(spec.wallClockLimitMs / 1000)} s reached`;
+      return outcome;
+    } finally {
+      if (monitor) clearInterval(monitor);
+      this.active.delete(spec.jobId);
+      await Promise.all([closeStream(stdout), closeStream(stderr)]);
+      await container.remove({ force: true }).catch((error: unknown) => {
+        this.logger.warn('could not remove job container', {
+          jobId: spec.jobId,
+          error: errorText(error),
+        });
+      });
+    }
+  }
+
+  /** Samples CPU time; returns true when the job dir is over the disk cap. */
+  private async sample(spec: RunSpec, active: Active): Promise<boolean> {
+    try {
+      if (!active.paused) {
+        const stats = await active.container.stats({ stream: false, 'one-shot': true });
+        const total = stats.cpu_stats?.cpu_usage?.total_usage;
+        if (typeof total === 'number' && total / 1e9 > active.cpuSeconds)
+          active.cpuSeconds = total / 1e9;
+      }
+    } catch {
+      // the container just ended
+    }
+    return (await directorySize(spec.jobRoot)) > spec.limits.diskBytes;
+  }
+
+  private async kill(active: Active): Promise<void> {
+    try {
+      if (active.paused) await active.container.unpause().catch(() => undefined);
+      await active.container.kill({ signal: 'SIGKILL' });
+    } catch (error) {
+      this.logger.debug('kill failed', { error: errorText(error) });
+    }
+  }
+
+  private async applyPause(active: Active): Promise<void> {
+    if (active.paused || !active.started) return;
+    await active.container.pause();
+    active.paused = true;
+    active.pausedAt = Date.now();
+  }
+
+  async pause(jobId: string): Promise<void> {
+    const active = this.active.get(jobId);
+    if (!active) return;
+    active.wantPaused = true;
+    await this.applyPause(active);
+  }
+
+  async resume(jobId: string): Promise<void> {
+    const active = this.active.get(jobId);
+    if (!active) return;
+    active.wantPaused = false;
+    if (!active.paused) return;
+    await active.container.unpause();
+    active.paused = false;
+    if (active.pausedAt !== null) active.pausedMs += Date.now() - active.pausedAt;
+    active.pausedAt = null;
+  }
+
+  isPaused(jobId: string): boolean {
+    return this.active.get(jobId)?.paused ?? false;
+  }
+
+  async update(jobId: string, limits: ContainerLimits): Promise<void> {
+    const active = this.active.get(jobId);
+    if (!active) return;
+    await active.container.update({
+      NanoCpus: limits.nanoCpus,
+      Memory: limits.memoryBytes,
+      MemorySwap: limits.memorySwapBytes,
+      PidsLimit: limits.pidsLimit,
+    });
+  }
+
+  cpuSeconds(jobId: string): number {
+    return this.active.get(jobId)?.cpuSeconds ?? 0;
+  }
+
+  containerId(jobId: string): string | undefined {
+    return this.active.get(jobId)?.container.id;
+  }
+
+  async cleanup(jobId: string): Promise<void> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${JOB_LABEL}=${jobId}`, `${AGENT_LABEL}=${this.agentId}`] },
+    });
+    for (const info of containers) {
+      await this.docker
+        .getContainer(info.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+  }
+
+  async killAll(): Promise<void> {
+    await Promise.all([...this.active.values()].map((active) => this.kill(active)));
+  }
+}
+
+function closeStream(stream: fs.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.closed) resolve();
+    else stream.end(() => resolve());
+  });
+}

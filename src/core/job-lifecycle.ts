@@ -1,0 +1,413 @@
+/**
+ * One job from runJob to jobDone: download inputs, run, ask for an output directory
+ * (want_getJobOutputDir → getJobOutputDir → storeJobOutputDir), upload `stdout`, `stderr` and the
+ * files the job wrote to /work/output, then jobDone. The job in hand is persisted at every step
+ * (JobStore), and a finished job's result is retried until it is delivered or the agent stops;
+ * the next agent start resumes it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JobPhase, JobRecord } from '../contract/ui-contract';
+import { isSafeFileName } from '../protocol/job-fields';
+import { backoffDelay, type BackoffOptions } from '../transport/backoff';
+import type { Logger } from '../transport/logger';
+import type { JobRunner, RunOutcome } from './docker-runner';
+import { inputFileNames, planJobCommand } from './job-command';
+import type { JobInHand, JobResult, JobStore } from './job-store';
+import type { ManagerExchange } from './manager-exchange';
+import type { MonitorReporter } from './monitor-reporter';
+import type { ContainerLimits } from './resource-policy';
+import type { SerialLock } from './serial-lock';
+import type { StorageClient } from './storage-transfer';
+
+export interface LifecycleDeps {
+  exchange: ManagerExchange;
+  runner: JobRunner;
+  storage: StorageClient;
+  store: JobStore;
+  logger: Logger;
+  monitor?: MonitorReporter;
+  /** Serialises the want_* handshakes: have_getJobOutputDir names no job. */
+  handshakeLock: SerialLock;
+  agentHost: string;
+  jobManagerAddress: () => string;
+  limits: () => ContainerLimits;
+  /** Whether the policy lets jobs run right now (else the container starts frozen). */
+  mayRun: () => boolean;
+  image: string;
+  wallClockLimitMs: number;
+  allowJobNetwork: boolean;
+  replyTimeoutMs: number;
+  retry: BackoffOptions;
+  /** Failed upload rounds before the job is reported 'upload-failed'. */
+  maxUploadAttempts: number;
+  onPhase: (jobId: string, phase: JobPhase) => void;
+  onStarted: (jobId: string, startedAt: string) => void;
+  signal: AbortSignal;
+}
+
+/** Files uploaded besides the job's own outputs. */
+export const LOG_FILES = ['stdout', 'stderr'] as const;
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function appendStderr(file: string, text: string): void {
+  fs.appendFileSync(file, `copilot-agent: ${text}\n`);
+}
+
+export class JobLifecycle {
+  private inHand: JobInHand;
+
+  constructor(
+    private readonly deps: LifecycleDeps,
+    inHand: JobInHand,
+  ) {
+    this.inHand = inHand;
+  }
+
+  get jobId(): string {
+    return this.inHand.job.id;
+  }
+
+  get state(): Readonly<JobInHand> {
+    return this.inHand;
+  }
+
+  /** Runs to jobDone; throws only when the agent stops (the job stays persisted). */
+  async run(): Promise<JobRecord> {
+    const { store } = this.deps;
+    store.save(this.inHand);
+    if (this.inHand.phase === 'received' || this.inHand.phase === 'running') {
+      this.inHand.result = await this.execute();
+      this.throwIfStopped();
+      this.inHand.phase = 'finished';
+      store.save(this.inHand);
+    }
+    if (this.inHand.phase === 'finished') {
+      await this.deliverOutputs();
+      this.inHand.phase = 'uploaded';
+      store.save(this.inHand);
+    }
+    await this.reportDone();
+    const record = this.record();
+    store.remove(this.jobId);
+    return record;
+  }
+
+  private throwIfStopped(): void {
+    if (this.deps.signal.aborted) throw new Error('agent stopping');
+  }
+
+  private record(): JobRecord {
+    const result = this.inHand.result as JobResult;
+    const started = result.startedAt ? Date.parse(result.startedAt) : NaN;
+    const record: JobRecord = {
+      jobId: this.jobId,
+      manager: this.inHand.manager,
+      command: this.inHand.job.command,
+      state: result.state,
+      exitCode: result.exitCode,
+      receivedAt: this.inHand.receivedAt,
+      startedAt: result.startedAt,
+      finishedAt: result.finishedAt,
+      cpuSeconds: result.cpuSeconds,
+      wallSeconds: Number.isFinite(started)
+        ? Math.max(0, (Date.parse(result.finishedAt) - started) / 1000)
+        : 0,
+    };
+    if (result.error !== undefined) record.error = result.error;
+    return record;
+  }
+
+  /** Download and run; every failure becomes a result (with the reason in stderr). */
+  private async execute(): Promise<JobResult> {
+    const { deps } = this;
+    const { job } = this.inHand;
+    const paths = deps.store.paths(job.id);
+    const failed = (state: JobResult['state'], error: string): JobResult => {
+      appendStderr(paths.stderr, error);
+      deps.logger.warn('job failed before it ran', { jobId: job.id, state, error });
+      return {
+        exitCode: -1,
+        state,
+        cpuSeconds: 0,
+        startedAt: null,
+        finishedAt: new Date().toISOString(),
+        error,
+      };
+    };
+
+    // A fresh start: an earlier attempt (agent restarted mid-run) leaves nothing behind.
+    await deps.runner.cleanup(job.id).catch(() => undefined);
+    for (const dir of [paths.input, paths.output]) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.mkdirSync(dir, { recursive: true });
+      // The job runs as uid 1000, which may not be us.
+      fs.chmodSync(dir, 0o777);
+    }
+    fs.writeFileSync(paths.stdout, '');
+    fs.writeFileSync(paths.stderr, '');
+
+    deps.onPhase(job.id, 'downloading');
+    const downloadStarted = Date.now();
+    try {
+      const names = inputFileNames(job);
+      let budget = deps.limits().diskBytes;
+      for (const name of names) {
+        this.throwIfStopped();
+        const bytes = await deps.storage.download(
+          job.chirpUrl,
+          job.inputDir,
+          name,
+          path.join(paths.input, name),
+          budget,
+        );
+        budget -= bytes;
+      }
+      deps.monitor?.duration('job.download', Date.now() - downloadStarted);
+    } catch (error) {
+      this.throwIfStopped();
+      return failed('download-failed', `input download failed: ${message(error)}`);
+    }
+
+    let plan;
+    try {
+      plan = planJobCommand(job, paths.input);
+    } catch (error) {
+      return failed('failed', `bad job description: ${message(error)}`);
+    }
+    if (plan.wantsNetwork && !deps.allowJobNetwork) {
+      appendStderr(paths.stderr, 'network access requested but not allowed on this host');
+    }
+
+    this.inHand.phase = 'running';
+    deps.store.save(this.inHand);
+    deps.onPhase(job.id, 'starting');
+    deps.monitor?.event('job.started');
+    let outcome: RunOutcome;
+    try {
+      outcome = await deps.runner.run(
+        {
+          jobId: job.id,
+          image: deps.image,
+          argv: plan.argv,
+          env: plan.env,
+          network: plan.wantsNetwork && deps.allowJobNetwork,
+          inputDir: paths.input,
+          outputDir: paths.output,
+          stdoutPath: paths.stdout,
+          stderrPath: paths.stderr,
+          jobRoot: paths.root,
+          limits: deps.limits(),
+          wallClockLimitMs: deps.wallClockLimitMs,
+          validationArgv: plan.validationArgv,
+          startPaused: !deps.mayRun(),
+        },
+        () => {
+          const startedAt = new Date().toISOString();
+          deps.onStarted(job.id, startedAt);
+          deps.onPhase(job.id, deps.mayRun() ? 'running' : 'paused');
+        },
+      );
+    } catch (error) {
+      this.throwIfStopped();
+      return failed('failed', `the container could not run: ${message(error)}`);
+    }
+    this.throwIfStopped();
+    if (outcome.error !== undefined) appendStderr(paths.stderr, outcome.error);
+    const started = Date.parse(outcome.startedAt);
+    deps.monitor?.duration('job.duration', Date.parse(outcome.finishedAt) - started);
+    deps.monitor?.event(outcome.state === 'done' ? 'job.succeeded' : 'job.failed');
+    deps.logger.info('job finished', {
+      jobId: job.id,
+      state: outcome.state,
+      exitCode: outcome.exitCode,
+      cpuSeconds: Math.round(outcome.cpuSeconds * 100) / 100,
+    });
+    const result: JobResult = {
+      exitCode: outcome.exitCode,
+      state: outcome.state,
+      cpuSeconds: outcome.cpuSeconds,
+      startedAt: outcome.startedAt,
+      finishedAt: outcome.finishedAt,
+    };
+    if (outcome.error !== undefined) result.error = outcome.error;
+    return result;
+  }
+
+  private async pause(attempt: number): Promise<void> {
+    const delay = backoffDelay(attempt, this.deps.retry);
+    await sleep(delay, undefined, { signal: this.deps.signal });
+  }
+
+  private withJmJobData<T extends object>(command: T): T & { jmJobData?: string } {
+    return this.inHand.jmJobData === undefined
+      ? command
+      : { ...command, jmJobData: this.inHand.jmJobData };
+  }
+
+  /** Output dir handshake, then uploads; retried until done, stopped, or out of attempts. */
+  private async deliverOutputs(): Promise<void> {
+    const { deps } = this;
+    const paths = deps.store.paths(this.jobId);
+    let uploadFailures = 0;
+    for (let attempt = 0; ; attempt += 1) {
+      this.throwIfStopped();
+      deps.onPhase(this.jobId, 'uploading');
+      const target = await deps.handshakeLock.run(() => this.requestOutputDir());
+      if (!target) {
+        deps.logger.info('no manager offered an output directory; retrying', {
+          jobId: this.jobId,
+          attempt,
+        });
+        await this.pause(attempt);
+        continue;
+      }
+      this.inHand.output = target;
+      deps.store.save(this.inHand);
+      const uploadStarted = Date.now();
+      try {
+        for (const [name, file] of this.filesToUpload(paths)) {
+          this.throwIfStopped();
+          await deps.storage.upload(target.outputChirpUrl, target.outputDir, name, file);
+        }
+        deps.monitor?.duration('job.upload', Date.now() - uploadStarted);
+        return;
+      } catch (error) {
+        this.throwIfStopped();
+        uploadFailures += 1;
+        deps.logger.warn('upload failed', {
+          jobId: this.jobId,
+          attempt: uploadFailures,
+          error: message(error),
+        });
+        if (uploadFailures >= deps.maxUploadAttempts) {
+          const result = this.inHand.result as JobResult;
+          result.state = 'upload-failed';
+          result.error = `upload failed: ${message(error)}`;
+          return;
+        }
+        await this.pause(attempt);
+      }
+    }
+  }
+
+  private filesToUpload(paths: {
+    stdout: string;
+    stderr: string;
+    output: string;
+  }): Array<[string, string]> {
+    const files: Array<[string, string]> = [
+      ['stdout', paths.stdout],
+      ['stderr', paths.stderr],
+    ];
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(paths.output).sort();
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
+      const file = path.join(paths.output, name);
+      const stat = fs.lstatSync(file);
+      if (!stat.isFile()) {
+        this.deps.logger.warn('output entry that is not a plain file skipped', {
+          jobId: this.jobId,
+          name,
+        });
+      } else if (!isSafeFileName(name) || (LOG_FILES as readonly string[]).includes(name)) {
+        this.deps.logger.warn('output file with an unusable name skipped', {
+          jobId: this.jobId,
+          name,
+        });
+      } else files.push([name, file]);
+    }
+    return files;
+  }
+
+  private async requestOutputDir(): Promise<JobInHand['output'] | null> {
+    const { deps } = this;
+    const offers = deps.exchange.mailbox('have_getJobOutputDir');
+    let peer: string;
+    try {
+      deps.exchange
+        .send(
+          deps.jobManagerAddress(),
+          this.withJmJobData({
+            command: 'want_getJobOutputDir' as const,
+            agentHost: deps.agentHost,
+            jobID: this.jobId,
+          }),
+        )
+        .catch((error: unknown) =>
+          deps.logger.debug('want_getJobOutputDir not acknowledged', { error: message(error) }),
+        );
+      const offer = await offers.next(deps.replyTimeoutMs);
+      if (!offer) return null;
+      peer = offer.from;
+    } finally {
+      offers.close();
+    }
+    const replies = deps.exchange.mailbox('storeJobOutputDir', {
+      peers: [peer],
+      match: (command) => command.jobID === this.jobId,
+    });
+    try {
+      await deps.exchange.send(
+        peer,
+        this.withJmJobData({
+          command: 'getJobOutputDir' as const,
+          agentHost: deps.agentHost,
+          jobID: this.jobId,
+        }),
+      );
+      const reply = await replies.next(deps.replyTimeoutMs);
+      if (!reply) return null;
+      if (reply.command.jmJobData !== undefined) this.inHand.jmJobData = reply.command.jmJobData;
+      return {
+        peer: reply.from,
+        outputChirpUrl: reply.command.outputChirpUrl,
+        outputDir: reply.command.outputDir,
+      };
+    } catch (error) {
+      deps.logger.warn('getJobOutputDir failed', { jobId: this.jobId, error: message(error) });
+      return null;
+    } finally {
+      replies.close();
+    }
+  }
+
+  /** jobDone to whoever gave the output dir (else the job's manager), then to the broadcast address. */
+  private async reportDone(): Promise<void> {
+    const { deps } = this;
+    const result = this.inHand.result as JobResult;
+    deps.onPhase(this.jobId, 'reporting');
+    const command = this.withJmJobData({
+      command: 'jobDone' as const,
+      exitCode: result.exitCode,
+      agentHost: deps.agentHost,
+      state: result.state,
+      jobID: this.jobId,
+    });
+    const direct = this.inHand.output?.peer ?? this.inHand.manager;
+    for (let attempt = 0; ; attempt += 1) {
+      this.throwIfStopped();
+      const to = attempt % 2 === 0 ? direct : deps.jobManagerAddress();
+      try {
+        await deps.exchange.send(to, command);
+        deps.logger.info('jobDone delivered', { jobId: this.jobId, to, state: result.state });
+        return;
+      } catch (error) {
+        deps.logger.warn('jobDone not acknowledged; will retry', {
+          jobId: this.jobId,
+          to,
+          error: message(error),
+        });
+        await this.pause(attempt);
+      }
+    }
+  }
+}
