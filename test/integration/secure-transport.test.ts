@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProtocolError, type Command, type CommandMessage } from '../../src/protocol';
+import type { ProtocolError } from '../../src/protocol';
+import { type Command, type CommandMessage } from '../../src/protocol';
 import { CopilotSession, type CopilotSessionOptions, type MessageLayer } from '../../src/transport';
 import { AgentSecureLayer, ManagerSecureLayer } from '../../src/transport/secure-layer';
 import { startProsody, type ProsodyServer } from '../harness';
