@@ -1,0 +1,41 @@
+/**
+ * Electron main entry (bundled by scripts/build-electron.mjs to dist/main/main.cjs). It only
+ * gathers paths and hands the real agent to startDesktopApp; see desktop-app.ts for the wiring.
+ */
+import { app } from 'electron';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { createAgent } from '../core/agent';
+import { startDesktopApp } from './desktop-app';
+import { HIDDEN_FLAG } from './login-item';
+import { SettingsRepository } from './settings-repository';
+import { createElectronSettingsStore } from './settings-store';
+
+const appRoot = app.getAppPath();
+const resources = app.isPackaged ? process.resourcesPath : join(appRoot, 'assets');
+const devServerUrl = process.env.COPILOT_RENDERER_URL;
+
+startDesktopApp({
+  createAgent,
+  settings: new SettingsRepository(
+    createElectronSettingsStore({ projectVersion: app.getVersion() }),
+  ),
+  paths: {
+    preload: join(__dirname, '..', 'preload', 'preload.cjs'),
+    renderer: devServerUrl
+      ? { url: devServerUrl }
+      : { file: join(__dirname, '..', 'renderer', 'index.html') },
+    trayIconDir: join(resources, 'tray'),
+    appIcon: join(resources, 'icon.png'),
+    dataDir: join(app.getPath('userData'), 'agent'),
+  },
+  startHidden: process.argv.includes(HIDDEN_FLAG),
+  loginItem: {
+    platform: process.platform,
+    executable: process.env.APPIMAGE ?? process.execPath,
+    xdgConfigHome: process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'),
+  },
+}).catch((error: unknown) => {
+  console.error('[desktop] failed to start:', error);
+  app.exit(1);
+});

@@ -1,0 +1,70 @@
+import { useState } from 'react';
+import type { AgentActivity } from '../contract/ui-contract';
+import { useAgentStatus } from './hooks/use-agent-status';
+import { JobsView } from './views/jobs-view';
+import { LogView } from './views/log-view';
+import { SettingsView } from './views/settings-view';
+import { StatusView } from './views/status-view';
+
+type Tab = 'status' | 'jobs' | 'log' | 'settings';
+const TABS: Array<{ id: Tab; label: string }> = [
+  { id: 'status', label: 'Status' },
+  { id: 'jobs', label: 'Contributed jobs' },
+  { id: 'log', label: 'Event log' },
+  { id: 'settings', label: 'Settings' },
+];
+
+const ACTIVITY_TONE: Record<AgentActivity, string> = {
+  running: 'ok',
+  'waiting-for-work': 'idle',
+  'waiting-for-idle': 'idle',
+  paused: 'warn',
+  stopped: 'warn',
+  'docker-unavailable': 'bad',
+  'not-connected': 'bad',
+};
+
+export function App() {
+  const [tab, setTab] = useState<Tab>('status');
+  const statusState = useAgentStatus();
+  const { status } = statusState;
+  const current = TABS.find((t) => t.id === tab) ?? TABS[0];
+  return (
+    <div className="app">
+      <nav className="sidebar" aria-label="Views">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true" />
+          <span>Co-Pilot Desktop</span>
+        </div>
+        <ul>
+          {TABS.map((t) => (
+            <li key={t.id}>
+              <button
+                className="nav-item"
+                aria-current={t.id === tab ? 'page' : undefined}
+                onClick={() => setTab(t.id)}
+              >
+                {t.label}
+              </button>
+            </li>
+          ))}
+        </ul>
+        <div className="sidebar-status" aria-live="polite">
+          {status && (
+            <>
+              <span className={`dot dot-${ACTIVITY_TONE[status.activity]}`} />
+              <span>{status.statusLine}</span>
+            </>
+          )}
+        </div>
+      </nav>
+      <main className="content">
+        <h1>{current?.label}</h1>
+        {tab === 'status' && <StatusView state={statusState} />}
+        {tab === 'jobs' && <JobsView receivedAt={statusState.receivedAt} />}
+        {tab === 'log' && <LogView />}
+        {tab === 'settings' && <SettingsView />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,121 @@
+import { useState } from 'react';
+import type { AgentStatus, ConnectionState } from '../../contract/ui-contract';
+import { RunningJobs } from '../components/running-jobs';
+import { useCopilot } from '../copilot-context';
+import { errorText, formatPercent, formatTime } from '../format';
+import type { StatusState } from '../hooks/use-agent-status';
+
+const CONNECTION_LABEL: Record<ConnectionState, string> = {
+  'not-configured': 'Not configured',
+  connecting: 'Connecting…',
+  online: 'Connected',
+  offline: 'Offline',
+  'auth-failed': 'Login refused',
+};
+
+function tone(ok: boolean, warn = false): string {
+  return ok ? 'ok' : warn ? 'warn' : 'bad';
+}
+
+export function StatusView({ state }: { state: StatusState }) {
+  const api = useCopilot();
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const { status } = state;
+  if (!status) {
+    return (
+      <p className="muted">{state.error ? `Cannot reach the agent: ${state.error}` : 'Loading…'}</p>
+    );
+  }
+  const act = (action: () => Promise<AgentStatus>): void => {
+    setBusy(true);
+    setActionError(null);
+    action()
+      .catch((e: unknown) => setActionError(errorText(e)))
+      .finally(() => setBusy(false));
+  };
+  return (
+    <div className="stack">
+      <section className={`hero hero-${status.activity}`} aria-live="polite">
+        <div>
+          <div className="hero-label">Now</div>
+          <div className="hero-line" data-testid="status-line">
+            {status.statusLine}
+          </div>
+          {status.paused && status.pausedUntil && (
+            <div className="muted">Resumes at {formatTime(status.pausedUntil)}</div>
+          )}
+        </div>
+        <div className="actions">
+          {status.paused ? (
+            <button className="primary" disabled={busy} onClick={() => act(() => api.resume())}>
+              Resume
+            </button>
+          ) : (
+            <>
+              <button disabled={busy} onClick={() => act(() => api.pause())}>
+                Pause
+              </button>
+              <button disabled={busy} onClick={() => act(() => api.pause(60))}>
+                Pause for 1 hour
+              </button>
+            </>
+          )}
+        </div>
+      </section>
+      {actionError && (
+        <p className="error" role="alert">
+          {actionError}
+        </p>
+      )}
+      <div className="grid">
+        <section className="card">
+          <h3>Connection</h3>
+          <p>
+            <span
+              className={`dot dot-${tone(status.connection === 'online', status.connection === 'connecting')}`}
+            />
+            <span data-testid="connection">{CONNECTION_LABEL[status.connection]}</span>
+          </p>
+          {status.connectionMessage && <p className="muted">{status.connectionMessage}</p>}
+          <dl>
+            <dt>Agent</dt>
+            <dd>{status.jid ?? '—'}</dd>
+            <dt>Job manager</dt>
+            <dd>{status.jobManager || '—'}</dd>
+          </dl>
+        </section>
+        <section className="card">
+          <h3>Docker</h3>
+          <p>
+            <span className={`dot dot-${tone(status.docker.available)}`} />
+            {status.docker.available ? 'Available' : 'Not available'}
+            {status.docker.version ? ` (${status.docker.version})` : ''}
+          </p>
+          {status.docker.message && <p className="muted">{status.docker.message}</p>}
+        </section>
+        <section className="card">
+          <h3>Resources</h3>
+          <dl>
+            <dt>CPU share</dt>
+            <dd data-testid="cpu-share">{formatPercent(status.cpuShare)}</dd>
+            <dt>Job slots</dt>
+            <dd>
+              {status.slots.busy} of {status.slots.total} busy
+            </dd>
+            <dt>Run only when idle</dt>
+            <dd>
+              {status.idle.required
+                ? `yes — idle ${Math.floor(status.idle.idleSeconds / 60)} of ${Math.round(status.idle.thresholdSeconds / 60)} min`
+                : 'no'}
+            </dd>
+          </dl>
+        </section>
+      </div>
+      <section className="card">
+        <h3>Current jobs</h3>
+        <RunningJobs jobs={status.running} receivedAt={state.receivedAt} />
+      </section>
+    </div>
+  );
+}
