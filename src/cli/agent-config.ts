@@ -1,0 +1,199 @@
+/**
+ * The headless agent's configuration (report 4.3.2): `VARIABLE_NAME VALUE` lines, `#` comments,
+ * overridden by environment variables of the same name and `--VARIABLE_NAME=value` arguments.
+ * Parsing is src/protocol/config-file.ts; this file knows the agent's variables.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AgentSettings } from '../contract/ui-contract';
+import { DEFAULT_SETTINGS, validateSettingsPatch } from '../contract/settings';
+import {
+  ConfigError,
+  ConfigValues,
+  parseConfigArgs,
+  parseConfigText,
+} from '../protocol/config-file';
+import type { LogLevel } from '../transport/logger';
+
+export { ConfigError } from '../protocol/config-file';
+
+export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-agent.conf';
+
+export interface AgentConfig {
+  configPath: string | undefined;
+  settings: AgentSettings;
+  workDir: string;
+  monitorAddress: string | undefined;
+  jobImage: string;
+  wallClockLimitSeconds: number;
+  guiRpcPort: number | undefined;
+  guiRpcHost: string;
+  resource: string | undefined;
+  logLevel: LogLevel;
+}
+
+/** Which settings field each variable sets, for error messages that name the variable. */
+const SETTING_VARIABLES: ReadonlyArray<[keyof AgentSettings, string]> = [
+  ['jobManagerAddress', 'JM_JABBER_ADDRESS'],
+  ['xmppServer', 'AGENT_JABBER_SERVER'],
+  ['xmppDomain', 'AGENT_JABBER_DOMAIN'],
+  ['xmppUsername', 'AGENT_JABBER_ID'],
+  ['xmppPassword', 'AGENT_JABBER_PASSWORD'],
+  ['heartbeatChatServer', 'HB_CHAT_SERVER'],
+  ['heartbeatChatRoom', 'HB_CHAT_ROOM'],
+  ['cpuLimitPercent', 'AGENT_CPU_LIMIT_PERCENT'],
+  ['memoryLimitMb', 'AGENT_MEMORY_LIMIT_MB'],
+  ['diskLimitMb', 'AGENT_DISK_LIMIT_MB'],
+  ['jobSlots', 'AGENT_JOB_SLOTS'],
+  ['runOnlyWhenIdle', 'AGENT_RUN_ONLY_WHEN_IDLE'],
+  ['idleMinutes', 'AGENT_IDLE_MINUTES'],
+];
+
+export function variableOf(field: keyof AgentSettings): string {
+  return SETTING_VARIABLES.find(([name]) => name === field)?.[1] ?? field;
+}
+
+export interface LoadAgentConfigOptions {
+  argv: readonly string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  readFile?: (file: string) => string;
+}
+
+/** Reads and checks the configuration. Throws ConfigError naming the variable at fault. */
+export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
+  const env = options.env ?? process.env;
+  const readFile = options.readFile ?? ((file: string) => fs.readFileSync(file, 'utf8'));
+  const args = parseConfigArgs(options.argv);
+  const configPath =
+    args.configPath ??
+    env.COPILOT_AGENT_CONFIG ??
+    (fs.existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined);
+  let file = new Map<string, string>();
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = readFile(configPath);
+    } catch (error) {
+      throw new ConfigError(
+        `cannot read the config file ${configPath}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    file = parseConfigText(text, configPath);
+  }
+  const values = ConfigValues.from({ file, env, overrides: args.overrides });
+
+  let username = values.required('AGENT_JABBER_ID', 'the Jabber ID of the agent');
+  let domain = values.optional('AGENT_JABBER_DOMAIN');
+  if (username.includes('@')) {
+    const [local = '', host = ''] = username.split('@');
+    if (domain !== undefined && host.split('/')[0] !== domain) {
+      throw new ConfigError(
+        `AGENT_JABBER_ID ${username} is not in AGENT_JABBER_DOMAIN ${domain}`,
+        'AGENT_JABBER_ID',
+      );
+    }
+    username = local;
+    domain = host.split('/')[0];
+  }
+  if (domain === undefined)
+    throw new ConfigError('AGENT_JABBER_DOMAIN must be set', 'AGENT_JABBER_DOMAIN');
+
+  const settings: AgentSettings = {
+    ...DEFAULT_SETTINGS,
+    jobManagerAddress: values.required('JM_JABBER_ADDRESS', 'e.g. jobmanager@xmpp.example.org'),
+    xmppServer: values.required('AGENT_JABBER_SERVER', 'host or host:port of the XMPP server'),
+    xmppDomain: domain,
+    xmppUsername: username,
+    xmppPassword: values.required('AGENT_JABBER_PASSWORD'),
+    heartbeatChatServer: values.string('HB_CHAT_SERVER', ''),
+    heartbeatChatRoom: values.string('HB_CHAT_ROOM', ''),
+    cpuLimitPercent: values.integer('AGENT_CPU_LIMIT_PERCENT', DEFAULT_SETTINGS.cpuLimitPercent, {
+      min: 1,
+      max: 100,
+    }),
+    memoryLimitMb: values.integer('AGENT_MEMORY_LIMIT_MB', DEFAULT_SETTINGS.memoryLimitMb, {
+      min: 64,
+    }),
+    diskLimitMb: values.integer('AGENT_DISK_LIMIT_MB', DEFAULT_SETTINGS.diskLimitMb, { min: 100 }),
+    jobSlots: values.integer('AGENT_JOB_SLOTS', DEFAULT_SETTINGS.jobSlots, { min: 1, max: 64 }),
+    // A headless machine has no desktop to be idle: run unless the config asks otherwise.
+    runOnlyWhenIdle: values.boolean('AGENT_RUN_ONLY_WHEN_IDLE', false),
+    idleMinutes: values.integer('AGENT_IDLE_MINUTES', DEFAULT_SETTINGS.idleMinutes, { min: 1 }),
+    startAtLogin: false,
+    paused: false,
+  };
+  const errors = validateSettingsPatch(settings as unknown as Record<string, unknown>);
+  const [first] = errors;
+  if (first) {
+    const variable = variableOf(first.field);
+    throw new ConfigError(`${variable}: ${first.message}`, variable);
+  }
+  if ((settings.heartbeatChatServer === '') !== (settings.heartbeatChatRoom === '')) {
+    throw new ConfigError('HB_CHAT_SERVER and HB_CHAT_ROOM must be set together', 'HB_CHAT_ROOM');
+  }
+
+  const workDir = path.resolve(values.required('AGENT_WORK_DIR', 'a writeable directory'));
+  const port = values.optional('AGENT_GUI_RPC_PORT');
+  const logLevel = values.choice<LogLevel>(
+    'AGENT_LOG_LEVEL',
+    ['debug', 'info', 'warn', 'error'],
+    'info',
+  );
+  return {
+    configPath,
+    settings,
+    workDir,
+    monitorAddress: values.optional('MON_JABBER_ADDRESS'),
+    jobImage: values.string('AGENT_JOB_IMAGE', 'copilot-job:latest'),
+    wallClockLimitSeconds: values.integer('AGENT_WALL_CLOCK_LIMIT_SECONDS', 24 * 3600, {
+      min: 1,
+      max: 30 * 24 * 3600,
+    }),
+    guiRpcPort:
+      port === undefined
+        ? undefined
+        : values.integer('AGENT_GUI_RPC_PORT', 0, { min: 1, max: 65535 }),
+    guiRpcHost: values.string('AGENT_GUI_RPC_HOST', '127.0.0.1'),
+    resource: values.optional('AGENT_JABBER_RESOURCE'),
+    logLevel,
+  };
+}
+
+/** Settings changed over the GUI RPC are kept here and win over the config file's. */
+export function settingsOverlayPath(workDir: string): string {
+  return path.join(workDir, 'agent-settings.json');
+}
+
+/** Fields the GUI may change for a headless agent; connection fields stay the config file's. */
+const OVERLAY_FIELDS: ReadonlyArray<keyof AgentSettings> = [
+  'cpuLimitPercent',
+  'runOnlyWhenIdle',
+  'idleMinutes',
+  'memoryLimitMb',
+  'diskLimitMb',
+  'jobSlots',
+  'paused',
+];
+
+export function applySettingsOverlay(settings: AgentSettings, workDir: string): AgentSettings {
+  let raw: string;
+  try {
+    raw = fs.readFileSync(settingsOverlayPath(workDir), 'utf8');
+  } catch {
+    return settings;
+  }
+  const parsed = JSON.parse(raw) as Record<string, unknown>;
+  const patch: Record<string, unknown> = {};
+  for (const field of OVERLAY_FIELDS) if (field in parsed) patch[field] = parsed[field];
+  if (validateSettingsPatch(patch).length > 0) return settings;
+  return { ...settings, ...(patch as Partial<AgentSettings>) };
+}
+
+export function saveSettingsOverlay(settings: AgentSettings, workDir: string): void {
+  const overlay: Record<string, unknown> = {};
+  for (const field of OVERLAY_FIELDS) overlay[field] = settings[field];
+  fs.mkdirSync(workDir, { recursive: true });
+  fs.writeFileSync(settingsOverlayPath(workDir), JSON.stringify(overlay, null, 2) + '\n', {
+    mode: 0o600,
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * copilot-agent: the headless Co-Pilot agent.
+ *
+ *   npx tsx src/cli/copilot-agent.ts --config /etc/copilot/copilot-agent.conf [--VARIABLE=value]
+ *
+ * Runs until SIGINT/SIGTERM; a job in hand is left on disk and resumed by the next start. With
+ * AGENT_GUI_RPC_PORT set, the UI contract is served on localhost (token in the work dir).
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createAgent } from '../core/agent';
+import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
+import { formatLogRecord } from '../transport/logger';
+import {
+  ConfigError,
+  applySettingsOverlay,
+  loadAgentConfig,
+  saveSettingsOverlay,
+} from './agent-config';
+
+const USAGE = `usage: copilot-agent [--config FILE] [--VARIABLE_NAME=value ...]
+
+Configuration variables (config file, environment, or --NAME=value):
+  JM_JABBER_ADDRESS        Jabber ID where job requests are broadcast (required)
+  AGENT_JABBER_SERVER      XMPP server, host or host:port (required)
+  AGENT_JABBER_DOMAIN      XMPP domain (required unless AGENT_JABBER_ID has one)
+  AGENT_JABBER_ID          the agent's Jabber ID (required)
+  AGENT_JABBER_PASSWORD    its password (required)
+  AGENT_WORK_DIR           writeable work dir: jobs, history, logs, state (required)
+  HB_CHAT_SERVER, HB_CHAT_ROOM   Heartbeat MUC (optional)
+  MON_JABBER_ADDRESS       Co-Pilot Monitor (optional)
+  AGENT_CPU_LIMIT_PERCENT, AGENT_MEMORY_LIMIT_MB, AGENT_DISK_LIMIT_MB, AGENT_JOB_SLOTS,
+  AGENT_JOB_IMAGE, AGENT_WALL_CLOCK_LIMIT_SECONDS, AGENT_GUI_RPC_PORT, AGENT_LOG_LEVEL,
+  AGENT_RUN_ONLY_WHEN_IDLE, AGENT_IDLE_MINUTES, AGENT_JABBER_RESOURCE
+`;
+
+export interface RunningAgent {
+  stop(): Promise<void>;
+  rpc: GuiRpcServer | undefined;
+}
+
+/** Starts the agent from argv; resolves once it runs. Used by main() and by tests. */
+export async function startHeadlessAgent(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<RunningAgent> {
+  const config = loadAgentConfig({ argv, env });
+  const settings = applySettingsOverlay(config.settings, config.workDir);
+  const agent = createAgent({
+    settings,
+    dataDir: config.workDir,
+    persistSettings: (next) => saveSettingsOverlay(next, config.workDir),
+    jobImage: config.jobImage,
+    wallClockLimitSeconds: config.wallClockLimitSeconds,
+    monitorAddress: config.monitorAddress,
+    resource: config.resource,
+    logLevel: config.logLevel,
+    echoLog: (record) => process.stderr.write(formatLogRecord(record) + '\n'),
+  });
+  await agent.start();
+  let rpc: GuiRpcServer | undefined;
+  if (config.guiRpcPort !== undefined) {
+    rpc = await startGuiRpcServer(agent, {
+      port: config.guiRpcPort,
+      host: config.guiRpcHost,
+      tokenFile: path.join(config.workDir, 'gui-rpc-token'),
+    });
+    agent.logger.info('GUI RPC listening', { url: rpc.url });
+  }
+  return {
+    rpc,
+    async stop() {
+      await rpc?.close();
+      await agent.stop();
+    },
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let running: RunningAgent;
+  try {
+    running = await startHeadlessAgent(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`copilot-agent: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(
+      `copilot-agent: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`copilot-agent: ${signal}, stopping\n`);
+      running.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+}
+
+const invoked = process.argv[1];
+if (invoked !== undefined && import.meta.url === pathToFileURL(path.resolve(invoked)).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`copilot-agent: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
