@@ -47,6 +47,8 @@ export interface ParsedConfigArgs {
   options: Map<string, string>;
   /** Arguments that are not options. */
   positional: string[];
+  /** Every non-variable option in order, repeats included (e.g. `--input a --input b`). */
+  all: Array<[name: string, value: string]>;
 }
 
 const UPPER_NAME = /^[A-Z_][A-Z0-9_]*$/;
@@ -65,6 +67,7 @@ export function parseConfigArgs(
     configPath: undefined,
     options: new Map(),
     positional: [],
+    all: [],
   };
   for (let index = 0; index < argv.length; index += 1) {
     const arg = argv[index] ?? '';
@@ -89,7 +92,10 @@ export function parseConfigArgs(
     }
     if (name === 'config') result.configPath = value;
     else if (UPPER_NAME.test(name)) result.overrides.set(name, value);
-    else result.options.set(name, value);
+    else {
+      result.options.set(name, value);
+      result.all.push([name, value]);
+    }
   }
   return result;
 }

@@ -1,0 +1,3 @@
+#!/bin/bash
+
+echo "2+2" | bc

@@ -1,0 +1,98 @@
+/**
+ * copilot-job-submit --command=calculator.sh [--arguments="a b"] [--packages "p1 p2"]
+ *   [--input file]… [--env K=V]… [--requirements expr] [--validation script]
+ *   [--wait [--timeout s]] [--config path] [--VARIABLE=value …]
+ *
+ * Copies the command and input files into the job's input storage, queues the job and prints its
+ * id. With --wait it then waits for the job and prints its state, exit code and stdout.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../../src/protocol';
+import { runIfEntryPoint } from '../src/cli-runner';
+import { JobStorePaths } from '../src/job-store-paths';
+import { submitJob, waitForJob, type SubmitRequest } from '../src/job-submission';
+import { loadConfigValues, storeConfigFromValues } from '../src/manager-config';
+import { openJobQueue } from '../src/open-job-queue';
+
+const USAGE = `usage: copilot-job-submit --command=FILE [--arguments=ARGS] [--packages "P1 P2"]
+       [--input FILE]... [--env NAME=VALUE]... [--requirements EXPR] [--validation FILE]
+       [--wait [--timeout SECONDS]] [--config PATH] [--JM_STATE_DIR=DIR ...]
+`;
+
+const SINGLE = new Set(['command', 'arguments', 'requirements', 'validation', 'timeout', 'wait']);
+const REPEATABLE = new Set(['packages', 'input', 'env']);
+const IGNORED = new Set(['chirp-server', 'chirp-dir']);
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const loaded = loadConfigValues(argv, process.env, ['wait']);
+  const args = new Map<string, string[]>();
+  for (const [name, value] of loaded.all) {
+    if (IGNORED.has(name)) {
+      process.stderr.write(
+        `copilot-job-submit: --${name} is ignored (the manager serves files over HTTP)\n`,
+      );
+      continue;
+    }
+    if (!SINGLE.has(name) && !REPEATABLE.has(name))
+      throw new ConfigError(`unknown option --${name}\n${USAGE}`, name);
+    if (SINGLE.has(name) && args.has(name)) throw new ConfigError(`--${name} given twice`, name);
+    args.set(name, [...(args.get(name) ?? []), value]);
+  }
+  if (loaded.positional.length > 0)
+    throw new ConfigError(`unexpected arguments: ${loaded.positional.join(' ')}`);
+  const one = (name: string): string | undefined => args.get(name)?.[0];
+  const commandFile = one('command');
+  if (commandFile === undefined)
+    throw new ConfigError(`--command is required\n${USAGE}`, 'command');
+  const environment: Record<string, string> = {};
+  for (const pair of args.get('env') ?? []) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new ConfigError(`--env needs NAME=VALUE, not ${pair}`, 'env');
+    environment[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  const request: SubmitRequest = {
+    commandFile,
+    arguments: one('arguments') ?? '',
+    packages: (args.get('packages') ?? [])
+      .flatMap((value) => value.split(/[\s,]+/))
+      .filter(Boolean),
+    inputFiles: args.get('input') ?? [],
+    environment,
+  };
+  const requirements = one('requirements');
+  if (requirements !== undefined) request.requirements = requirements;
+  const validation = one('validation');
+  if (validation !== undefined) request.validationFile = validation;
+  const timeoutSeconds = Number(one('timeout') ?? '600');
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    throw new ConfigError('--timeout must be a positive number of seconds', 'timeout');
+  }
+
+  const store = storeConfigFromValues(loaded.values);
+  const queue = await openJobQueue(store);
+  try {
+    const job = await submitJob(queue, new JobStorePaths(store.storageDir), request);
+    process.stdout.write(`${job.id}\n`);
+    if (one('wait') !== 'true') return 0;
+    const finished = await waitForJob(queue, job.id, timeoutSeconds * 1000);
+    if (!finished) {
+      process.stderr.write(
+        `copilot-job-submit: job ${job.id} not finished after ${timeoutSeconds} s\n`,
+      );
+      return 2;
+    }
+    process.stdout.write(`state ${finished.state}\nexitCode ${finished.exitCode ?? ''}\n`);
+    const stdout = path.join(store.doneJobDir, job.id, 'stdout');
+    if (fs.existsSync(stdout)) process.stdout.write(fs.readFileSync(stdout));
+    return finished.state === 'done' ? 0 : 1;
+  } finally {
+    await queue.close();
+  }
+}
+
+runIfEntryPoint(import.meta.url, 'copilot-job-submit', main);

@@ -1,0 +1,52 @@
+/**
+ * copilot-jobmanager-generic [--config path] [--role all|job|storage] [--VARIABLE=value …]
+ *
+ * Runs the Generic Job and Storage Manager until SIGINT/SIGTERM. See manager/src/manager-config.ts
+ * for the variables.
+ */
+import { consoleLogger } from '../../src/transport';
+import { runIfEntryPoint } from '../src/cli-runner';
+import { startJobManager } from '../src/job-manager';
+import { configFromValues, loadConfigValues } from '../src/manager-config';
+
+const USAGE = `usage: copilot-jobmanager-generic [--config path] [--role all|job|storage] [--VARIABLE=value ...]
+  Variables (config file, environment or --VARIABLE=value): JM_JABBER_SERVER, JM_JABBER_DOMAIN,
+  JM_JABBER_ID, JM_JABBER_PASSWORD, JM_JABBER_RESOURCE, JM_STATE_DIR, JM_DONE_JOB_DIR,
+  JM_REDIS_SERVER, JM_WAITING_JOBS_LIST, JM_JOB_REQUIRE_FILE, MON_JABBER_ADDRESS, JM_STORAGE_URL,
+  JM_STORAGE_PORT, JM_LEASE_SECONDS, JM_MAX_UPLOAD_MB, JM_MAX_JOB_MB, JM_STORAGE_MANAGER_ADDRESS.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const loaded = loadConfigValues(argv);
+  const unknown = [...loaded.options.keys()].filter(
+    (name) => name !== 'role' && name !== 'log-level',
+  );
+  if (unknown.length > 0 || loaded.positional.length > 0) {
+    process.stderr.write(
+      `unknown arguments: ${[...unknown.map((n) => `--${n}`), ...loaded.positional].join(' ')}\n${USAGE}`,
+    );
+    return 2;
+  }
+  const config = configFromValues(loaded.values);
+  const level = loaded.options.get('log-level') === 'debug' ? 'debug' : 'info';
+  const logger = consoleLogger('jobmanager', level);
+  if (config.chirp)
+    logger.warn('JM_CHIRP_SERVER is set but this manager serves files over HTTP; it is not used');
+  const manager = await startJobManager(config, { logger });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info('stopping', { signal });
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await manager.stop();
+  return 0;
+}
+
+runIfEntryPoint(import.meta.url, 'copilot-jobmanager-generic', main);

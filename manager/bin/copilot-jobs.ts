@@ -1,0 +1,120 @@
+/**
+ * copilot-jobs list | show <id> | cancel <id> | requeue <id>  [--config path] [--VARIABLE=value …]
+ *
+ * Reads and changes the job store directly (the same SQLite file or Redis as the managers).
+ */
+import { ConfigError } from '../../src/protocol';
+import { runIfEntryPoint } from '../src/cli-runner';
+import type { JobRecord } from '../src/job-record';
+import { cancelJob, requeueJob } from '../src/job-submission';
+import { loadConfigValues, storeConfigFromValues } from '../src/manager-config';
+import { openJobQueue } from '../src/open-job-queue';
+
+const USAGE = `usage: copilot-jobs list | show ID | cancel ID | requeue ID  [--config PATH] [--JM_STATE_DIR=DIR ...]
+`;
+
+function time(ms: number | undefined): string {
+  return ms === undefined ? '-' : new Date(ms).toISOString();
+}
+
+export function formatJobList(jobs: readonly JobRecord[]): string {
+  const rows = [['ID', 'STATE', 'EXIT', 'ATTEMPTS', 'AGENT', 'SUBMITTED']];
+  for (const job of jobs) {
+    rows.push([
+      job.id,
+      job.state,
+      job.exitCode === undefined ? '-' : String(job.exitCode),
+      String(job.attempts),
+      job.agent ?? '-',
+      time(job.submittedAt),
+    ]);
+  }
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+export function formatJob(job: JobRecord): string {
+  const shown: Array<[string, string | number | undefined]> = [
+    ['id', job.id],
+    ['state', job.state],
+    ['command', job.command],
+    ['arguments', job.arguments],
+    ['environment', job.environment],
+    ['packages', job.packages],
+    ['inputFiles', job.inputFiles],
+    ['validation', job.validation],
+    ['requirements', job.requirements],
+    ['attempts', job.attempts],
+    ['agent', job.agent],
+    ['leaseExpiresAt', job.leaseExpiresAt === undefined ? undefined : time(job.leaseExpiresAt)],
+    ['exitCode', job.exitCode],
+    ['agentState', job.agentState],
+    ['submittedAt', time(job.submittedAt)],
+    ['updatedAt', time(job.updatedAt)],
+    ['finishedAt', job.finishedAt === undefined ? undefined : time(job.finishedAt)],
+    ['note', job.note],
+  ];
+  return (
+    shown
+      .filter(([, value]) => value !== undefined && value !== '')
+      .map(([name, value]) => `${name}: ${String(value)}`)
+      .join('\n') + '\n'
+  );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const loaded = loadConfigValues(argv);
+  if (loaded.options.size > 0)
+    throw new ConfigError(`unknown option --${[...loaded.options.keys()][0] ?? ''}\n${USAGE}`);
+  const [action, id, ...rest] = loaded.positional;
+  const needsId = action === 'show' || action === 'cancel' || action === 'requeue';
+  if (
+    action === undefined ||
+    (action !== 'list' && !needsId) ||
+    (needsId && id === undefined) ||
+    rest.length > 0 ||
+    (action === 'list' && id !== undefined)
+  ) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const queue = await openJobQueue(storeConfigFromValues(loaded.values));
+  try {
+    if (action === 'list') {
+      process.stdout.write(formatJobList(await queue.list()));
+      return 0;
+    }
+    const jobId = id ?? '';
+    if (action === 'show') {
+      const job = await queue.get(jobId);
+      if (!job) {
+        process.stderr.write(`copilot-jobs: no job ${jobId}\n`);
+        return 1;
+      }
+      process.stdout.write(formatJob(job));
+      return 0;
+    }
+    const job =
+      action === 'cancel' ? await cancelJob(queue, jobId) : await requeueJob(queue, jobId);
+    process.stdout.write(`${job.id} ${job.state}\n`);
+    return 0;
+  } finally {
+    await queue.close();
+  }
+}
+
+runIfEntryPoint(import.meta.url, 'copilot-jobs', main);

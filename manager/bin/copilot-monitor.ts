@@ -1,0 +1,66 @@
+// copilot-monitor: the Co-Pilot Monitor (4.4) with its Prometheus endpoint and dashboard.
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../../src/protocol';
+import { consoleLogger } from '../../src/transport';
+import { startMonitor } from '../monitor/copilot-monitor';
+import { DEFAULT_MONITOR_CONFIG_PATH, loadMonitorConfig } from '../monitor/monitor-config';
+
+export const USAGE = `Usage: copilot-monitor [--config=PATH] [--NAME=VALUE ...] [--verbose]
+
+Receives reportEvent, reportEventDuration and reportEventValue over XMPP and sends them to
+Carbon (Graphite), serves them in Prometheus format at /metrics and shows a dashboard at /.
+
+Configuration (file ${DEFAULT_MONITOR_CONFIG_PATH}, then environment, then --NAME=VALUE):
+  MON_JABBER_SERVER, MON_JABBER_DOMAIN, MON_JABBER_ID, MON_JABBER_PASSWORD   XMPP account
+  CARBON_SERVER (127.0.0.1), CARBON_PORT (2003)       Carbon's plaintext line receiver
+  MON_SAMPLE_SECONDS (5)                              sample period for counts and durations
+  MON_HTTP_HOST (127.0.0.1), MON_HTTP_PORT (8000)     dashboard and /metrics
+  MON_CHAT_SERVER, MON_CHAT_ROOM (or HB_CHAT_*)       Heartbeat room whose members are shown
+  MON_POLL_SECONDS (10)                               how often their load is asked for`;
+
+/** Runs the Monitor until SIGINT/SIGTERM; resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let loaded;
+  try {
+    loaded = loadMonitorConfig(argv, process.env);
+  } catch (error) {
+    if (
+      !(error instanceof ConfigError) &&
+      !(error instanceof Error && /ENOENT|EACCES/.test(error.message))
+    )
+      throw error;
+    process.stderr.write(`copilot-monitor: ${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const logger = consoleLogger('copilot-monitor', loaded.options.has('verbose') ? 'debug' : 'info');
+  const monitor = await startMonitor({ config: loaded.config, logger });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  logger.info('stopping');
+  await monitor.stop();
+  return 0;
+}
+
+if (
+  process.argv[1] !== undefined &&
+  /copilot-monitor\.ts$/.test(process.argv[1]) &&
+  import.meta.url === pathToFileURL(process.argv[1]).href
+) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(
+        `copilot-monitor: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,174 @@
+import type { CommandMessage } from '../../src/protocol';
+import {
+  answerHeartbeatRequests,
+  type HeartbeatAnswering,
+} from '../../src/heartbeat/heartbeat-responder';
+import { HeartbeatRoom } from '../../src/heartbeat/heartbeat-room';
+import { roomNickFor } from '../../src/heartbeat/room-nick';
+import { sessionOptionsFor } from '../../src/heartbeat/xmpp-account';
+import { CopilotSession, silentLogger, type Logger } from '../../src/transport';
+import { pollAgentLoads } from './agent-load-poller';
+import { CarbonClient } from './carbon-client';
+import { DashboardHistory, jobCounts, type DashboardSnapshot } from './dashboard-state';
+import { EventAggregator, type MonitorReport } from './event-aggregator';
+import type { MetricPoint } from './metric-path';
+import { monitorFamilies } from './monitor-metrics';
+import { startMonitorHttpServer, type MonitorHttpServer } from './monitor-http-server';
+import type { MonitorConfig } from './monitor-config';
+
+/** Presence status of the Monitor in the Heartbeat room. */
+export const MONITOR_PRESENCE_STATUS = 'copilot-monitor';
+
+export interface MonitorOptions {
+  config: MonitorConfig;
+  logger?: Logger;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface Monitor {
+  readonly session: CopilotSession;
+  readonly http: MonitorHttpServer;
+  readonly carbon: CarbonClient;
+  readonly aggregator: EventAggregator;
+  /** The Heartbeat room, when one is configured. */
+  readonly room: HeartbeatRoom | undefined;
+  /** Closes the current sample now (as the timer does) and returns its points. */
+  sampleNow(): MetricPoint[];
+  /** Polls the room members' load now (as the timer does). */
+  pollNow(): Promise<void>;
+  snapshot(): DashboardSnapshot;
+  stop(): Promise<void>;
+}
+
+function isReport(message: CommandMessage): MonitorReport | undefined {
+  const command = message.command;
+  if (
+    command.command === 'reportEvent' ||
+    command.command === 'reportEventDuration' ||
+    command.command === 'reportEventValue'
+  ) {
+    return command;
+  }
+  return undefined;
+}
+
+/**
+ * The Co-Pilot Monitor (2.3, 4.4): an XMPP component that receives reportEvent,
+ * reportEventDuration and reportEventValue and stores them in Graphite through Carbon, serves the
+ * same metrics to Prometheus at /metrics, and a dashboard at / with job counts and the load of
+ * the members of the Heartbeat room.
+ */
+export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
+  const { config } = options;
+  const logger = options.logger ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const aggregator = new EventAggregator();
+  const history = new DashboardHistory();
+  const session = new CopilotSession(
+    sessionOptionsFor(config.jabber, { logger: logger.child('xmpp'), priority: 1 }),
+  );
+  const carbon = new CarbonClient({
+    host: config.carbon.host,
+    port: config.carbon.port,
+    maxBufferedLines: config.carbonBufferLines,
+    logger: logger.child('carbon'),
+  });
+
+  session.onCommand((message) => {
+    const report = isReport(message);
+    if (!report) return;
+    const immediate = aggregator.record(report, now());
+    if (immediate.length > 0) carbon.send(immediate);
+  });
+
+  let room: HeartbeatRoom | undefined;
+  let answering: HeartbeatAnswering | undefined;
+  const snapshot = (): DashboardSnapshot => ({
+    generatedAt: new Date(now()).toISOString(),
+    sampleSeconds: config.sampleSeconds,
+    jobs: jobCounts(aggregator),
+    history: history.jobHistory(),
+    agents: history.agentLoads(),
+    room: room?.roomJid ?? null,
+    carbon: {
+      connected: carbon.isConnected,
+      bufferedLines: carbon.bufferedLines,
+      droppedLines: carbon.droppedLines,
+      sentLines: carbon.sentLines,
+    },
+    updates: { lastSample: aggregator.stats.lastUpdates, total: aggregator.stats.updatesTotal },
+  });
+
+  let http: MonitorHttpServer | undefined;
+  try {
+    await session.start();
+    if (config.chat) {
+      room = new HeartbeatRoom(session, {
+        roomJid: `${config.chat.room}@${config.chat.server}`,
+        nick: `monitor-${roomNickFor(session.jid)}`,
+        presenceStatus: MONITOR_PRESENCE_STATUS,
+      });
+      // The Monitor is a room member like any component, so it answers Heartbeat questions too.
+      answering = answerHeartbeatRequests(session, { logger });
+      await room.join();
+    }
+    http = await startMonitorHttpServer(
+      { snapshot, families: () => monitorFamilies(aggregator, history, carbon) },
+      config.http,
+    );
+  } catch (error) {
+    room?.leave();
+    await session.stop();
+    await carbon.close();
+    throw error;
+  }
+  logger.info('Monitor ready', {
+    jid: session.jid,
+    dashboard: http.url,
+    carbon: `${config.carbon.host}:${config.carbon.port}`,
+  });
+
+  const sampleNow = (): MetricPoint[] => {
+    const at = now();
+    const { points, updates } = aggregator.sample(at);
+    carbon.send(points);
+    history.addSample(jobCounts(aggregator), at);
+    logger.info(`Sent ${updates} updates to Carbon.`);
+    return points;
+  };
+  let polling = false;
+  const pollNow = async (): Promise<void> => {
+    if (!room || polling) return;
+    polling = true;
+    try {
+      await pollAgentLoads(room, history, Math.min(5_000, config.pollSeconds * 1000));
+    } finally {
+      polling = false;
+    }
+  };
+  const sampleTimer = setInterval(sampleNow, config.sampleSeconds * 1000);
+  const pollTimer = room ? setInterval(() => void pollNow(), config.pollSeconds * 1000) : undefined;
+  if (room) void pollNow();
+
+  const server = http;
+  return {
+    session,
+    http: server,
+    carbon,
+    aggregator,
+    room,
+    sampleNow,
+    pollNow,
+    snapshot,
+    async stop() {
+      clearInterval(sampleTimer);
+      clearInterval(pollTimer);
+      answering?.stop();
+      room?.leave();
+      await server.close();
+      await session.stop();
+      await carbon.close();
+    },
+  };
+}

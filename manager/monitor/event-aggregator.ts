@@ -1,0 +1,179 @@
+import type { ReportEvent, ReportEventDuration, ReportEventValue } from '../../src/protocol';
+import { DurationAccumulator, ROLLUP_SUFFIXES, type DurationRollup } from './duration-rollup';
+import { metricPath, type MetricPoint } from './metric-path';
+
+export type MonitorReport = ReportEvent | ReportEventDuration | ReportEventValue;
+
+/** What is known about one (component, event) pair, for Prometheus and the dashboard. */
+export interface EventSeries {
+  component: string;
+  event: string;
+  path: string;
+}
+
+export interface CounterSeries extends EventSeries {
+  total: number;
+}
+
+export interface ValueSeries extends EventSeries {
+  value: number;
+  timestamp: number;
+}
+
+export interface DurationSeries extends EventSeries {
+  count: number;
+  sumMs: number;
+  /** The rollup of the last sample that had durations. */
+  last?: DurationRollup;
+}
+
+export interface SampleResult {
+  /** Points of this sample, `copilot.monitor.updates` last. */
+  points: MetricPoint[];
+  /** Updates logged in the sample: the immediate values sent since the last sample plus the sampled points. */
+  updates: number;
+}
+
+export const MONITOR_UPDATES_PATH = 'copilot.monitor.updates';
+
+function key(component: string, event: string): string {
+  return `${component}\u0000${event}`;
+}
+
+/**
+ * Turns Monitor reports into Graphite datapoints (2.3): reportEvent is counted and the count
+ * sent once per sample (0 for a known event that did not happen), reportEventDuration is
+ * rolled up per sample, reportEventValue goes out at once. Keeps running totals as well.
+ */
+export class EventAggregator {
+  private readonly sampleCounts = new Map<string, number>();
+  private readonly sampleDurations = new Map<string, DurationAccumulator>();
+  private readonly counters = new Map<string, CounterSeries>();
+  private readonly values = new Map<string, ValueSeries>();
+  private readonly durations = new Map<string, DurationSeries>();
+  private immediateSinceSample = 0;
+  private lastUpdates = 0;
+  private updatesTotal = 0;
+  private refusedTotal = 0;
+
+  /** Records one report; returns the points to send right away (reportEventValue only). */
+  record(report: MonitorReport, atMs: number): MetricPoint[] {
+    const id = key(report.component, report.event);
+    const path = metricPath(report.component, report.event);
+    switch (report.command) {
+      case 'reportEvent': {
+        this.sampleCounts.set(id, (this.sampleCounts.get(id) ?? 0) + 1);
+        const counter = this.counters.get(id) ?? {
+          component: report.component,
+          event: report.event,
+          path,
+          total: 0,
+        };
+        counter.total += 1;
+        this.counters.set(id, counter);
+        return [];
+      }
+      case 'reportEventDuration': {
+        const accumulator = this.sampleDurations.get(id) ?? new DurationAccumulator();
+        if (!accumulator.add(report.duration, atMs)) {
+          this.refusedTotal += 1;
+          return [];
+        }
+        this.sampleDurations.set(id, accumulator);
+        const series = this.durations.get(id) ?? {
+          component: report.component,
+          event: report.event,
+          path,
+          count: 0,
+          sumMs: 0,
+        };
+        series.count += 1;
+        series.sumMs += report.duration;
+        this.durations.set(id, series);
+        return [];
+      }
+      case 'reportEventValue': {
+        if (!Number.isFinite(report.value)) {
+          this.refusedTotal += 1;
+          return [];
+        }
+        const timestamp = Math.floor(atMs / 1000);
+        this.values.set(id, {
+          component: report.component,
+          event: report.event,
+          path,
+          value: report.value,
+          timestamp,
+        });
+        this.immediateSinceSample += 1;
+        return [{ path, value: report.value, timestamp }];
+      }
+    }
+  }
+
+  /** Closes the current sample and returns its points. */
+  sample(atMs: number): SampleResult {
+    const timestamp = Math.floor(atMs / 1000);
+    const points: MetricPoint[] = [];
+    for (const [id, counter] of this.counters) {
+      points.push({ path: counter.path, value: this.sampleCounts.get(id) ?? 0, timestamp });
+    }
+    for (const [id, accumulator] of this.sampleDurations) {
+      const rollup = accumulator.rollup();
+      const series = this.durations.get(id);
+      if (!rollup || !series) continue;
+      series.last = rollup;
+      for (const suffix of ROLLUP_SUFFIXES) {
+        points.push({ path: `${series.path}.${suffix}`, value: rollup[suffix], timestamp });
+      }
+    }
+    this.sampleCounts.clear();
+    this.sampleDurations.clear();
+    const updates = points.length + this.immediateSinceSample;
+    this.immediateSinceSample = 0;
+    this.lastUpdates = updates;
+    this.updatesTotal += updates;
+    points.push({ path: MONITOR_UPDATES_PATH, value: updates, timestamp });
+    return { points, updates };
+  }
+
+  counterSeries(): CounterSeries[] {
+    return [...this.counters.values()];
+  }
+
+  valueSeries(): ValueSeries[] {
+    return [...this.values.values()];
+  }
+
+  durationSeries(): DurationSeries[] {
+    return [...this.durations.values()];
+  }
+
+  /** Sum of the counters (all components) whose event is `event`. */
+  totalOf(event: string): number {
+    let total = 0;
+    for (const counter of this.counters.values())
+      if (counter.event === event) total += counter.total;
+    return total;
+  }
+
+  /** Sum of the latest values (all components) whose event matches, or undefined if none. */
+  latestValueOf(pattern: RegExp): number | undefined {
+    let found = false;
+    let total = 0;
+    for (const series of this.values.values()) {
+      if (!pattern.test(series.event)) continue;
+      found = true;
+      total += series.value;
+    }
+    return found ? total : undefined;
+  }
+
+  get stats(): { lastUpdates: number; updatesTotal: number; refusedTotal: number } {
+    return {
+      lastUpdates: this.lastUpdates,
+      updatesTotal: this.updatesTotal,
+      refusedTotal: this.refusedTotal,
+    };
+  }
+}

@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import { ConfigValues, parseConfigArgs, parseConfigText } from '../../src/protocol';
+
+export const DEFAULT_MONITOR_CONFIG_PATH = '/etc/copilot/copilot-monitor.conf';
+
+/** Everything copilot-monitor needs, from its configuration (4.4.2 plus our MON_* additions). */
+export interface MonitorConfig {
+  jabber: { server: string; domain: string; id: string; password: string };
+  carbon: { host: string; port: number };
+  /** MON_SAMPLE_SECONDS: how often counts and durations are rolled up and sent (default 5). */
+  sampleSeconds: number;
+  /** MON_HTTP_PORT (default 8000, 0 = any free port) and MON_HTTP_HOST (default 127.0.0.1). */
+  http: { host: string; port: number };
+  /** MON_CHAT_SERVER / MON_CHAT_ROOM (falling back to HB_CHAT_*): the Heartbeat room to watch. */
+  chat?: { server: string; room: string };
+  /** MON_POLL_SECONDS: how often room members are asked for their load (default 10). */
+  pollSeconds: number;
+  /** MON_CARBON_BUFFER_LINES: lines kept while Carbon is down (default 100000). */
+  carbonBufferLines: number;
+}
+
+export function monitorConfigFrom(config: ConfigValues): MonitorConfig {
+  const chatServer = config.optional('MON_CHAT_SERVER') ?? config.optional('HB_CHAT_SERVER');
+  const chatRoom = config.optional('MON_CHAT_ROOM') ?? config.optional('HB_CHAT_ROOM');
+  const result: MonitorConfig = {
+    jabber: {
+      server: config.required('MON_JABBER_SERVER'),
+      domain: config.required('MON_JABBER_DOMAIN'),
+      id: config.required('MON_JABBER_ID'),
+      password: config.required('MON_JABBER_PASSWORD'),
+    },
+    carbon: {
+      host: config.string('CARBON_SERVER', '127.0.0.1'),
+      port: config.integer('CARBON_PORT', 2003, { min: 1, max: 65535 }),
+    },
+    sampleSeconds: config.number('MON_SAMPLE_SECONDS', 5, { min: 0.1, max: 3600 }),
+    http: {
+      host: config.string('MON_HTTP_HOST', '127.0.0.1'),
+      port: config.integer('MON_HTTP_PORT', 8000, { min: 0, max: 65535 }),
+    },
+    pollSeconds: config.number('MON_POLL_SECONDS', 10, { min: 1, max: 3600 }),
+    carbonBufferLines: config.integer('MON_CARBON_BUFFER_LINES', 100_000, { min: 1 }),
+  };
+  if (chatServer && chatRoom) result.chat = { server: chatServer, room: chatRoom };
+  return result;
+}
+
+/** Reads argv (`--config path`, `--NAME=value`), the environment and the configuration file. */
+export function loadMonitorConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): { config: MonitorConfig; options: Map<string, string> } {
+  const args = parseConfigArgs(argv, ['help', 'verbose']);
+  const path = args.configPath ?? DEFAULT_MONITOR_CONFIG_PATH;
+  let file = new Map<string, string>();
+  if (args.configPath !== undefined || fs.existsSync(path)) {
+    file = parseConfigText(fs.readFileSync(path, 'utf8'), path);
+  }
+  return {
+    config: monitorConfigFrom(ConfigValues.from({ file, env, overrides: args.overrides })),
+    options: args.options,
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Finalising a job's outputs into JM_DONE_JOB_DIR, as listing 4.23 expects:
+ *
+ *     <done>/<id>/<id>.tgz   with entries <id>/stdout, <id>/stderr and every other output
+ *     <done>/<id>/stdout     the same stdout, unpacked
+ *     <done>/<id>/stderr     the same stderr, unpacked
+ *
+ * Running it again for the same job rebuilds the same files (idempotent).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { create as createTar } from 'tar';
+import { assertValidJobId, isSafeFileName } from '../../src/protocol';
+
+export const STANDARD_OUTPUTS = ['stdout', 'stderr'] as const;
+
+export interface ArchivedJob {
+  archive: string;
+  /** Output file names in the archive (without the `<id>/` prefix). */
+  files: string[];
+  /** Standard outputs the agent did not upload (they are archived empty). */
+  missing: string[];
+}
+
+export async function archiveJobOutputs(
+  jobId: string,
+  outputDir: string,
+  doneJobDir: string,
+): Promise<ArchivedJob> {
+  assertValidJobId(jobId);
+  await fs.promises.mkdir(outputDir, { recursive: true });
+  const missing: string[] = [];
+  for (const name of STANDARD_OUTPUTS) {
+    const file = path.join(outputDir, name);
+    if (!fs.existsSync(file)) {
+      missing.push(name);
+      await fs.promises.writeFile(file, '');
+    }
+  }
+  const entries = await fs.promises.readdir(outputDir, { withFileTypes: true });
+  const files = entries
+    .filter((entry) => entry.isFile() && isSafeFileName(entry.name))
+    .map((entry) => entry.name)
+    .sort();
+  const jobDoneDir = path.join(doneJobDir, jobId);
+  await fs.promises.mkdir(jobDoneDir, { recursive: true });
+  const archive = path.join(jobDoneDir, `${jobId}.tgz`);
+  const temp = path.join(jobDoneDir, `.${jobId}.tgz.partial`);
+  await createTar({ gzip: true, file: temp, cwd: outputDir, prefix: jobId, portable: true }, files);
+  await fs.promises.rename(temp, archive);
+  for (const name of STANDARD_OUTPUTS) {
+    await fs.promises.copyFile(path.join(outputDir, name), path.join(jobDoneDir, name));
+  }
+  return { archive, files, missing };
+}

@@ -1,0 +1,416 @@
+/**
+ * The manager's side of the job cycle (2.2.1–2.2.4): one handler per command, each idempotent
+ * because agents resend after crashes and every fact lives in the job store.
+ *
+ * - want_getJob: have_getJob (with requireFile) only when a queued job matches the agent's JDL.
+ * - getJob: leases the first matching queued job and answers runJob. The lease is keyed by
+ *   `<agent JID>|<message id>`, so a resent getJob gets the same job and the same tokens.
+ * - want_getJobOutputDir / getJobOutputDir: renew the lease; storeJobOutputDir gives the output
+ *   URL. jobDone: archives the outputs into JM_DONE_JOB_DIR and records state and exit code; a
+ *   repeated jobDone is a no-op.
+ * - With JM_STORAGE_MANAGER_ADDRESS the last three are answered with `redirect` instead.
+ *
+ * jmJobData is `lease=<leaseId>`; requests naming an older lease (the job was requeued and
+ * leased again) are refused, so a slow agent cannot overwrite a newer attempt.
+ */
+import fs from 'node:fs';
+import {
+  classAdMatches,
+  isValidJobId,
+  jdlString,
+  parseClassAdExpression,
+  parseJdl,
+  type Command,
+  type CommandMessage,
+  type CommandOf,
+  type JdlRecord,
+  type RunJob,
+} from '../../src/protocol';
+import type { Logger } from '../../src/transport';
+import { archiveJobOutputs } from './job-archive';
+import {
+  ACTIVE_STATES,
+  FINAL_STATES,
+  formatJmJobData,
+  leaseIdFromJmJobData,
+  newLeaseId,
+  newStorageToken,
+  type JobRecord,
+} from './job-record';
+import type { JobQueue } from './job-queue';
+import type { JobStorePaths } from './job-store-paths';
+import type { ManagerRole } from './manager-config';
+import type { MonitorReporter } from './monitor-reporter';
+
+export interface JobCycleOptions {
+  queue: JobQueue;
+  paths: JobStorePaths;
+  monitor: MonitorReporter;
+  logger: Logger;
+  role: ManagerRole;
+  doneJobDir: string;
+  leaseMs: number;
+  requireFile?: string;
+  storageManagerAddress?: string;
+  /** Base URL of this manager's HTTP storage, e.g. `http://10.0.0.1:8088`. */
+  storageBaseUrl: () => string;
+  /** Sends a reply; resolves when acknowledged. */
+  reply: (to: string, command: Command) => Promise<unknown>;
+  /** How many queued jobs are considered per request (the queue head). */
+  scanLimit?: number;
+}
+
+/** The attributes of a job the agent's own Requirements can refer to as `other.X`. */
+function jobAd(job: JobRecord): JdlRecord {
+  return [
+    ['Type', jdlString('Job')],
+    ['Command', jdlString(job.command)],
+    ['Packages', jdlString(job.packages)],
+  ];
+}
+
+export function inputDirOf(job: Pick<JobRecord, 'id'>, token: string): string {
+  return `/storage/input/${job.id}/${token}`;
+}
+
+export function outputDirOf(job: Pick<JobRecord, 'id'>, token: string): string {
+  return `/storage/output/${job.id}/${token}`;
+}
+
+export class JobCycleHandler {
+  private readonly options: JobCycleOptions;
+
+  constructor(options: JobCycleOptions) {
+    this.options = options;
+  }
+
+  async handle(message: CommandMessage): Promise<void> {
+    const command = message.command;
+    switch (command.command) {
+      case 'want_getJob':
+      case 'getJob':
+        if (this.options.role === 'storage') {
+          this.options.logger.debug('job request ignored by a storage manager', {
+            from: message.from,
+          });
+          return;
+        }
+        if (command.command === 'want_getJob') await this.wantGetJob(message, command);
+        else await this.getJob(message, command);
+        return;
+      case 'want_getJobOutputDir':
+      case 'getJobOutputDir':
+      case 'jobDone':
+        if (this.options.storageManagerAddress !== undefined) {
+          await this.options.reply(message.from, {
+            command: 'redirect',
+            referral: this.options.storageManagerAddress,
+            info: command,
+          });
+          return;
+        }
+        if (command.command === 'want_getJobOutputDir')
+          await this.wantGetJobOutputDir(message, command);
+        else if (command.command === 'getJobOutputDir')
+          await this.getJobOutputDir(message, command);
+        else await this.jobDone(message, command);
+        return;
+      default:
+        // Acks, heartbeat and monitor commands are for other handlers.
+        return;
+    }
+  }
+
+  private agentJdl(from: string, jdl: string): JdlRecord {
+    try {
+      return parseJdl(jdl);
+    } catch (error) {
+      this.options.logger.warn(
+        'agent sent an unreadable JDL; only jobs without requirements match',
+        {
+          from,
+          error: error instanceof Error ? error.message : String(error),
+        },
+      );
+      return [];
+    }
+  }
+
+  private matches(job: JobRecord, agent: JdlRecord): boolean {
+    try {
+      if (job.requirements !== undefined && !classAdMatches(job.requirements, agent)) return false;
+    } catch (error) {
+      this.options.logger.warn('job requirements cannot be evaluated', {
+        job: job.id,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return false;
+    }
+    // The agent's own Requirements (listing 2.4) may refuse the job; UNDEFINED does not refuse.
+    const own = agent.find(([name]) => name.toLowerCase() === 'requirements')?.[1];
+    if (own?.kind === 'expression') {
+      try {
+        const source = own.source.trim();
+        const parsed = parseClassAdExpression(source);
+        if (classAdMatches(`!(${parsed.source})`, jobAd(job), agent)) return false;
+      } catch {
+        // An agent expression we cannot read does not refuse anything.
+      }
+    }
+    return true;
+  }
+
+  private async matchingJobs(agent: JdlRecord): Promise<JobRecord[]> {
+    const queued = await this.options.queue.queued(this.options.scanLimit ?? 200);
+    return queued.filter((job) => this.matches(job, agent));
+  }
+
+  private async wantGetJob(
+    message: CommandMessage,
+    command: CommandOf<'want_getJob'>,
+  ): Promise<void> {
+    const candidates = await this.matchingJobs(this.agentJdl(message.from, command.jdl));
+    if (candidates.length === 0) {
+      this.options.monitor.event('error.emptyQueue');
+      this.options.logger.debug('no matching job for want_getJob', { from: message.from });
+      return;
+    }
+    const reply: Command = { command: 'have_getJob' };
+    if (this.options.requireFile !== undefined) reply.requireFile = this.options.requireFile;
+    await this.options.reply(message.from, reply);
+  }
+
+  private runJobFor(job: JobRecord): RunJob {
+    if (
+      job.leaseId === undefined ||
+      job.inputToken === undefined ||
+      job.outputToken === undefined
+    ) {
+      throw new Error(`job ${job.id} is leased without tokens`);
+    }
+    const base = this.options.storageBaseUrl();
+    const runJob: RunJob = {
+      command: 'runJob',
+      job: {
+        id: job.id,
+        command: job.command,
+        arguments: job.arguments,
+        environment: job.environment,
+        packages: job.packages,
+        inputFiles: job.inputFiles,
+        chirpUrl: base,
+        inputDir: inputDirOf(job, job.inputToken),
+        outputDir: outputDirOf(job, job.outputToken),
+      },
+      jmJobData: formatJmJobData(job.leaseId),
+    };
+    if (job.validation !== undefined) runJob.job.validation = job.validation;
+    return runJob;
+  }
+
+  private async getJob(message: CommandMessage, command: CommandOf<'getJob'>): Promise<void> {
+    const { queue, logger, leaseMs } = this.options;
+    const requestKey = `${message.from}|${message.id}`;
+    const already = await queue.findByRequest(requestKey);
+    if (already && ACTIVE_STATES.includes(already.state) && already.agent === message.from) {
+      logger.info('repeated getJob: sending the same job again', {
+        job: already.id,
+        from: message.from,
+      });
+      await this.options.reply(message.from, this.runJobFor(already));
+      return;
+    }
+    for (const candidate of await this.matchingJobs(this.agentJdl(message.from, command.jdl))) {
+      const now = Date.now();
+      const result = await queue.transition(
+        candidate.id,
+        { from: ['queued'] },
+        {
+          state: 'leased',
+          agent: message.from,
+          requestKey,
+          leaseId: newLeaseId(),
+          leaseExpiresAt: now + leaseMs,
+          inputToken: newStorageToken(),
+          outputToken: newStorageToken(),
+          attempts: candidate.attempts + 1,
+          updatedAt: now,
+          exitCode: null,
+          agentState: null,
+          finishedAt: null,
+          note: null,
+        },
+      );
+      if (!result.ok) continue; // another manager took it first
+      // Leftovers of an earlier attempt must not end up in this attempt's results.
+      await fs.promises.rm(this.options.paths.dir(candidate.id, 'output'), {
+        recursive: true,
+        force: true,
+      });
+      logger.info('job leased', {
+        job: candidate.id,
+        agent: message.from,
+        attempt: result.job.attempts,
+      });
+      this.reportQueueLength();
+      await this.options.reply(message.from, this.runJobFor(result.job));
+      return;
+    }
+    this.options.monitor.event('error.emptyQueue');
+    logger.info('getJob but no matching job is queued', { from: message.from });
+  }
+
+  private invalidJob(message: CommandMessage, jobID: string, why: string): void {
+    this.options.logger.error('request for an invalid or unknown job id', {
+      command: message.command.command,
+      from: message.from,
+      jobID: jobID.slice(0, 200),
+      why,
+    });
+    this.options.monitor.event('error.invalidJobId');
+  }
+
+  /** The job named by a request, if the request holds its current lease. */
+  private async leasedJob(
+    message: CommandMessage,
+    jobID: string,
+    jmJobData: string | undefined,
+  ): Promise<{ job: JobRecord; current: boolean } | undefined> {
+    if (!isValidJobId(jobID)) {
+      this.invalidJob(message, jobID, 'malformed');
+      return undefined;
+    }
+    const job = await this.options.queue.get(jobID);
+    if (!job) {
+      this.invalidJob(message, jobID, 'unknown');
+      return undefined;
+    }
+    const leaseId = leaseIdFromJmJobData(jmJobData);
+    const current = leaseId !== undefined ? leaseId === job.leaseId : job.agent === message.from;
+    return { job, current };
+  }
+
+  private refuseStale(message: CommandMessage, job: JobRecord): void {
+    this.options.logger.warn("request does not hold the job's current lease; ignored", {
+      command: message.command.command,
+      job: job.id,
+      state: job.state,
+      from: message.from,
+    });
+  }
+
+  private async renew(job: JobRecord, state?: 'uploading'): Promise<JobRecord | undefined> {
+    const now = Date.now();
+    const result = await this.options.queue.transition(
+      job.id,
+      { from: ACTIVE_STATES, leaseId: job.leaseId },
+      {
+        ...(state ? { state } : {}),
+        leaseExpiresAt: now + this.options.leaseMs,
+        updatedAt: now,
+        ...(job.outputToken === undefined ? { outputToken: newStorageToken() } : {}),
+      },
+    );
+    return result.ok ? result.job : undefined;
+  }
+
+  private async wantGetJobOutputDir(
+    message: CommandMessage,
+    command: CommandOf<'want_getJobOutputDir'>,
+  ): Promise<void> {
+    const found = await this.leasedJob(message, command.jobID, command.jmJobData);
+    if (!found) return;
+    if (
+      !found.current ||
+      !ACTIVE_STATES.includes(found.job.state) ||
+      !(await this.renew(found.job))
+    ) {
+      this.refuseStale(message, found.job);
+      return;
+    }
+    await this.options.reply(message.from, { command: 'have_getJobOutputDir' });
+  }
+
+  private async getJobOutputDir(
+    message: CommandMessage,
+    command: CommandOf<'getJobOutputDir'>,
+  ): Promise<void> {
+    const found = await this.leasedJob(message, command.jobID, command.jmJobData);
+    if (!found) return;
+    const job =
+      found.current && ACTIVE_STATES.includes(found.job.state)
+        ? await this.renew(found.job, 'uploading')
+        : undefined;
+    if (!job || job.outputToken === undefined || job.leaseId === undefined) {
+      this.refuseStale(message, found.job);
+      return;
+    }
+    await fs.promises.mkdir(this.options.paths.dir(job.id, 'output'), { recursive: true });
+    await this.options.reply(message.from, {
+      command: 'storeJobOutputDir',
+      outputChirpUrl: this.options.storageBaseUrl(),
+      outputDir: outputDirOf(job, job.outputToken),
+      jobID: job.id,
+      jmJobData: command.jmJobData ?? formatJmJobData(job.leaseId),
+    });
+  }
+
+  private async jobDone(message: CommandMessage, command: CommandOf<'jobDone'>): Promise<void> {
+    const { queue, logger, monitor } = this.options;
+    const found = await this.leasedJob(message, command.jobID, command.jmJobData);
+    if (!found) return;
+    const { job, current } = found;
+    if (current && FINAL_STATES.includes(job.state)) {
+      logger.info('repeated jobDone ignored', { job: job.id, state: job.state });
+      return;
+    }
+    if (!current || !ACTIVE_STATES.includes(job.state)) {
+      this.refuseStale(message, job);
+      return;
+    }
+    const archived = await archiveJobOutputs(
+      job.id,
+      this.options.paths.dir(job.id, 'output'),
+      this.options.doneJobDir,
+    );
+    const succeeded = command.state === 'done' && command.exitCode === 0;
+    const now = Date.now();
+    const notes: string[] = [];
+    if (archived.missing.length > 0) notes.push(`not uploaded: ${archived.missing.join(', ')}`);
+    const result = await queue.transition(
+      job.id,
+      { from: ACTIVE_STATES, leaseId: job.leaseId },
+      {
+        state: succeeded ? 'done' : 'failed',
+        exitCode: command.exitCode,
+        agentState: command.state,
+        finishedAt: now,
+        updatedAt: now,
+        leaseExpiresAt: null,
+        inputToken: null,
+        outputToken: null,
+        note: notes.length > 0 ? notes.join('; ') : null,
+      },
+    );
+    if (!result.ok) {
+      this.refuseStale(message, result.job ?? job);
+      return;
+    }
+    monitor.event(succeeded ? 'job.succeeded' : 'job.failed');
+    logger.info('job finished', {
+      job: job.id,
+      state: result.job.state,
+      agentState: command.state,
+      exitCode: command.exitCode,
+      archive: archived.archive,
+    });
+  }
+
+  reportQueueLength(): void {
+    if (!this.options.monitor.enabled) return;
+    this.options.queue
+      .countQueued()
+      .then((count) => this.options.monitor.value('queuedJobs', count))
+      .catch(() => undefined);
+  }
+}

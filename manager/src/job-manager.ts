@@ -1,0 +1,158 @@
+/**
+ * Starts a Generic Job and Storage Manager in-process: the job store, the HTTP storage server,
+ * the XMPP session and the job-cycle handler, plus the lease reaper. The returned object exposes
+ * the CopilotSession so other plug-ins (e.g. a Heartbeat responder) can attach their own
+ * handlers with `session.onCommand(...)`.
+ */
+import fs from 'node:fs';
+import {
+  CopilotSession,
+  silentLogger,
+  type CopilotSessionOptions,
+  type Logger,
+} from '../../src/transport';
+import { JobCycleHandler } from './job-cycle-handler';
+import type { JobQueue } from './job-queue';
+import { JobStorePaths } from './job-store-paths';
+import { requeueExpiredLeases } from './lease-reaper';
+import type { JobManagerConfig } from './manager-config';
+import { MonitorReporter } from './monitor-reporter';
+import { openJobQueue } from './open-job-queue';
+import { StorageServer } from './storage-server';
+
+export interface StartJobManagerOptions {
+  logger?: Logger;
+  /** Extra CopilotSession options (ack timeout, reconnect back-off, …). */
+  session?: Partial<Omit<CopilotSessionOptions, 'service' | 'domain' | 'username' | 'password'>>;
+  /** How often expired leases are looked for; default leaseMs / 4, between 0.2 s and 30 s. */
+  reaperIntervalMs?: number;
+  /** How often queuedJobs is reported to the monitor; default 30 s. */
+  queueReportIntervalMs?: number;
+  /** Redis key namespace (tests). */
+  redisNamespace?: string;
+}
+
+export interface RunningJobManager {
+  readonly config: JobManagerConfig;
+  readonly session: CopilotSession;
+  readonly queue: JobQueue;
+  readonly paths: JobStorePaths;
+  /** The storage base URL advertised to agents. */
+  readonly storageUrl: string;
+  readonly storagePort: number;
+  /** Full JID once online. */
+  readonly jid: string;
+  stop(): Promise<void>;
+}
+
+export async function startJobManager(
+  config: JobManagerConfig,
+  options: StartJobManagerOptions = {},
+): Promise<RunningJobManager> {
+  const logger = options.logger ?? silentLogger;
+  for (const dir of [config.stateDir, config.storageDir, config.doneJobDir]) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  const queue = await openJobQueue({ ...config, redisNamespace: options.redisNamespace });
+  const paths = new JobStorePaths(config.storageDir);
+  const redirecting = config.storageManagerAddress !== undefined;
+  const storage = new StorageServer({
+    queue,
+    paths,
+    logger: logger.child('storage'),
+    leaseMs: config.leaseMs,
+    maxUploadBytes: config.maxUploadBytes,
+    maxJobBytes: config.maxJobBytes,
+    serveInput: config.role !== 'storage',
+    acceptOutput: !redirecting,
+    port: config.storagePort,
+    host: config.storageBind,
+  });
+  const cleanups: Array<() => Promise<void>> = [() => queue.close()];
+  const cleanup = async (): Promise<void> => {
+    for (const step of cleanups.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    const storagePort = await storage.start();
+    cleanups.push(() => storage.stop());
+    const storageUrl = config.storageUrl ?? storage.defaultBaseUrl();
+    const session = new CopilotSession({
+      ...options.session,
+      service: config.xmpp.service,
+      domain: config.xmpp.domain,
+      username: config.xmpp.username,
+      password: config.xmpp.password,
+      resource: config.xmpp.resource,
+      logger: logger.child('xmpp'),
+    });
+    const monitor = new MonitorReporter(
+      session,
+      config.monitorAddress,
+      config.xmpp.resource,
+      logger,
+    );
+    const handler = new JobCycleHandler({
+      queue,
+      paths,
+      monitor,
+      logger: logger.child('jobs'),
+      role: config.role,
+      doneJobDir: config.doneJobDir,
+      leaseMs: config.leaseMs,
+      requireFile: config.requireFile,
+      storageManagerAddress: config.storageManagerAddress,
+      storageBaseUrl: () => storageUrl,
+      reply: (to, command) => session.send(to, command),
+    });
+    session.onCommand((message) => handler.handle(message));
+    await session.start();
+    cleanups.push(() => session.stop());
+
+    const reaperMs =
+      options.reaperIntervalMs ?? Math.min(30_000, Math.max(200, Math.floor(config.leaseMs / 4)));
+    const reaper = setInterval(() => {
+      requeueExpiredLeases(queue, logger.child('lease')).catch((error: unknown) => {
+        logger.warn('lease check failed', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    }, reaperMs);
+    const reporter = setInterval(
+      () => handler.reportQueueLength(),
+      options.queueReportIntervalMs ?? 30_000,
+    );
+    cleanups.push(() => {
+      clearInterval(reaper);
+      clearInterval(reporter);
+      return Promise.resolve();
+    });
+    handler.reportQueueLength();
+    logger.info('job manager started', {
+      jid: session.jid,
+      role: config.role,
+      queue: queue.backend,
+      storage: storageUrl,
+      redirect: config.storageManagerAddress,
+    });
+    let stopped = false;
+    return {
+      config,
+      session,
+      queue,
+      paths,
+      storageUrl,
+      storagePort,
+      get jid() {
+        return session.jid;
+      },
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The job store shared by every manager instance and the CLIs. Two backends implement it:
+ * SQLite (embedded, the default) and Redis (when JM_REDIS_SERVER is set). All state lives in
+ * the store, so a manager that crashes and restarts loses nothing.
+ *
+ * Every change goes through `transition`, an atomic compare-and-set: it applies the patch only
+ * when the job is in one of `from` states (and, when given, holds lease `leaseId`, or has a
+ * lease that expired before `expiredBefore`). Several managers can therefore race for the same
+ * job safely: exactly one `lease` wins.
+ */
+import type { JobPatch, JobRecord, JobSpec, JobState } from './job-record';
+
+export interface TransitionCondition {
+  from: readonly JobState[];
+  leaseId?: string;
+  /** Only when the job's lease expired at or before this time (ms since epoch). */
+  expiredBefore?: number;
+}
+
+export type TransitionResult =
+  | { ok: true; job: JobRecord }
+  | { ok: false; reason: 'missing' | 'state' | 'lease' | 'not-expired'; job?: JobRecord };
+
+export interface JobQueue {
+  readonly backend: 'sqlite' | 'redis';
+  /** Stores a new job in state queued. The id must be new and valid. */
+  add(id: string, spec: JobSpec, now?: number): Promise<JobRecord>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /** Every job, in submission order. */
+  list(): Promise<JobRecord[]>;
+  /** Queued jobs in the order they are handed out (lowest seq first), at most `limit`. */
+  queued(limit: number): Promise<JobRecord[]>;
+  countQueued(): Promise<number>;
+  /** The job leased for this getJob request, if any. */
+  findByRequest(requestKey: string): Promise<JobRecord | undefined>;
+  transition(
+    id: string,
+    condition: TransitionCondition,
+    patch: JobPatch,
+  ): Promise<TransitionResult>;
+  /** Jobs whose lease expired at or before `now` (candidates for requeueing). */
+  expiredLeases(now: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export class JobQueueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobQueueError';
+  }
+}

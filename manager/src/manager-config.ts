@@ -1,0 +1,225 @@
+/**
+ * The Generic Job and Storage Manager's configuration. Variables of the report (4.2.2) plus ours:
+ *
+ * | Variable | Meaning | Default |
+ * |---|---|---|
+ * | JM_JABBER_SERVER | XMPP server: `host`, `host:port` or `xmpp://host:port` | required |
+ * | JM_JABBER_DOMAIN | XMPP domain | required |
+ * | JM_JABBER_ID | user name (or `user@domain`) of the manager | required |
+ * | JM_JABBER_PASSWORD | its password | required |
+ * | JM_JABBER_RESOURCE | XMPP resource; also the `<resource>` of the monitor component name | `jobmanager` |
+ * | JM_DONE_JOB_DIR | where finished jobs land (`<id>/<id>.tgz`, `<id>/stdout`, `<id>/stderr`) | `<state>/done` |
+ * | JM_REDIS_SERVER | `host[:port]` or `redis://…`; selects the Redis queue | unset: SQLite |
+ * | JM_WAITING_JOBS_LIST | Redis list of queued job ids | `waiting-jobs` |
+ * | JM_JOB_REQUIRE_FILE | file the agent must have (have_getJob requireFile) | unset |
+ * | MON_JABBER_ADDRESS | JID of the Monitor; events are sent when set | unset |
+ * | HB_CHAT_SERVER, HB_CHAT_ROOM | Heartbeat MUC (read and exposed for the heartbeat plug-in) | unset |
+ * | JM_CHIRP_SERVER, JM_CHIRP_WORK_DIR | Chirp storage (read, not used: HTTP storage is built in) | unset |
+ * | JM_STATE_DIR | state dir: queue DB, job storage, done jobs | `./copilot-jm-state` |
+ * | JM_QUEUE_DB | SQLite queue file | `<state>/queue.sqlite` |
+ * | JM_STORAGE_DIR | job input/output files | `<state>/storage` |
+ * | JM_STORAGE_PORT | port of the HTTP storage server (0 = any free port) | `8088` |
+ * | JM_STORAGE_BIND | address the storage server binds | `0.0.0.0` |
+ * | JM_STORAGE_URL | storage base URL advertised to agents | `http://<bound address>:<port>` |
+ * | JM_LEASE_SECONDS | lease of a job handed to an agent, renewed by its activity | `21600` |
+ * | JM_MAX_UPLOAD_MB | largest single uploaded output file | `1024` |
+ * | JM_MAX_JOB_MB | largest total output of one job | `4096` |
+ * | JM_STORAGE_MANAGER_ADDRESS | JID of a storage manager: output and jobDone are redirected to it | unset |
+ * | JM_ROLE | `all` (jobs and storage), `job`, or `storage` (output + jobDone only) | `all` |
+ *
+ * Sources, later wins: the config file (`--config path`, else
+ * /etc/copilot/copilot-jobmanager-generic.conf when it exists), environment variables,
+ * `--VARIABLE=value` arguments.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, ConfigValues, parseConfigArgs, parseConfigText } from '../../src/protocol';
+
+export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-jobmanager-generic.conf';
+
+export type ManagerRole = 'all' | 'job' | 'storage';
+
+export interface JobManagerConfig {
+  xmpp: {
+    /** e.g. `xmpp://127.0.0.1:5222` */
+    service: string;
+    domain: string;
+    username: string;
+    password: string;
+    resource: string;
+  };
+  role: ManagerRole;
+  stateDir: string;
+  queueDb: string;
+  storageDir: string;
+  doneJobDir: string;
+  redisServer?: string;
+  waitingJobsList: string;
+  requireFile?: string;
+  monitorAddress?: string;
+  heartbeat?: { chatServer: string; chatRoom: string };
+  chirp?: { server: string; workDir?: string };
+  storagePort: number;
+  storageBind: string;
+  storageUrl?: string;
+  leaseMs: number;
+  maxUploadBytes: number;
+  maxJobBytes: number;
+  storageManagerAddress?: string;
+}
+
+const MB = 1024 * 1024;
+
+/** Turns JM_JABBER_SERVER into an @xmpp/client service URL. */
+export function xmppService(server: string): string {
+  if (/^xmpps?:\/\//.test(server)) return server;
+  const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?$/.exec(server);
+  if (!match)
+    throw new ConfigError(`JM_JABBER_SERVER is not a host[:port]: ${server}`, 'JM_JABBER_SERVER');
+  return `xmpp://${match[1] ?? server}:${match[2] ?? '5222'}`;
+}
+
+/** The store settings the CLIs need (no XMPP). */
+export type StoreConfig = Pick<
+  JobManagerConfig,
+  'stateDir' | 'queueDb' | 'storageDir' | 'doneJobDir' | 'redisServer' | 'waitingJobsList'
+>;
+
+export function storeConfigFromValues(values: ConfigValues, cwd = process.cwd()): StoreConfig {
+  const stateDir = path.resolve(cwd, values.string('JM_STATE_DIR', 'copilot-jm-state'));
+  const config: StoreConfig = {
+    stateDir,
+    queueDb: path.resolve(stateDir, values.string('JM_QUEUE_DB', 'queue.sqlite')),
+    storageDir: path.resolve(stateDir, values.string('JM_STORAGE_DIR', 'storage')),
+    doneJobDir: path.resolve(stateDir, values.string('JM_DONE_JOB_DIR', 'done')),
+    waitingJobsList: values.string('JM_WAITING_JOBS_LIST', 'waiting-jobs'),
+  };
+  const redisServer = values.optional('JM_REDIS_SERVER');
+  if (redisServer !== undefined) config.redisServer = redisServer;
+  return config;
+}
+
+export function configFromValues(values: ConfigValues, cwd = process.cwd()): JobManagerConfig {
+  const domain = values.required('JM_JABBER_DOMAIN', 'the XMPP domain');
+  let username = values.required('JM_JABBER_ID', 'the Jabber ID of the Job Manager');
+  if (username.includes('@')) {
+    const [user, host] = username.split('@');
+    if (!user || host !== domain) {
+      throw new ConfigError(
+        `JM_JABBER_ID ${username} is not in JM_JABBER_DOMAIN ${domain}`,
+        'JM_JABBER_ID',
+      );
+    }
+    username = user;
+  }
+  const store = storeConfigFromValues(values, cwd);
+  const chatServer = values.optional('HB_CHAT_SERVER');
+  const chatRoom = values.optional('HB_CHAT_ROOM');
+  const chirpServer = values.optional('JM_CHIRP_SERVER');
+  const storageUrl = values.optional('JM_STORAGE_URL');
+  if (storageUrl !== undefined && !/^https?:\/\/[^/]+/.test(storageUrl)) {
+    throw new ConfigError(
+      `JM_STORAGE_URL must be an http(s) URL, not ${storageUrl}`,
+      'JM_STORAGE_URL',
+    );
+  }
+  const config: JobManagerConfig = {
+    xmpp: {
+      service: xmppService(values.required('JM_JABBER_SERVER', 'the XMPP server address')),
+      domain,
+      username,
+      password: values.required('JM_JABBER_PASSWORD'),
+      resource: values.string('JM_JABBER_RESOURCE', 'jobmanager'),
+    },
+    role: values.choice('JM_ROLE', ['all', 'job', 'storage'] as const, 'all'),
+    ...store,
+    storagePort: values.integer('JM_STORAGE_PORT', 8088, { min: 0, max: 65535 }),
+    storageBind: values.string('JM_STORAGE_BIND', '0.0.0.0'),
+    leaseMs: Math.round(values.number('JM_LEASE_SECONDS', 6 * 3600, { min: 0.1 }) * 1000),
+    maxUploadBytes: Math.round(values.number('JM_MAX_UPLOAD_MB', 1024, { min: 0 }) * MB),
+    maxJobBytes: Math.round(values.number('JM_MAX_JOB_MB', 4096, { min: 0 }) * MB),
+  };
+  const optional = {
+    requireFile: values.optional('JM_JOB_REQUIRE_FILE'),
+    monitorAddress: values.optional('MON_JABBER_ADDRESS'),
+    storageUrl: storageUrl?.replace(/\/+$/, ''),
+    storageManagerAddress: values.optional('JM_STORAGE_MANAGER_ADDRESS'),
+  };
+  for (const [name, value] of Object.entries(optional)) {
+    if (value !== undefined) Object.assign(config, { [name]: value });
+  }
+  if ((chatServer === undefined) !== (chatRoom === undefined)) {
+    throw new ConfigError(
+      'HB_CHAT_SERVER and HB_CHAT_ROOM must be set together',
+      chatServer ? 'HB_CHAT_ROOM' : 'HB_CHAT_SERVER',
+    );
+  }
+  if (chatServer !== undefined && chatRoom !== undefined)
+    config.heartbeat = { chatServer, chatRoom };
+  if (chirpServer !== undefined) {
+    config.chirp = { server: chirpServer };
+    const workDir = values.optional('JM_CHIRP_WORK_DIR');
+    if (workDir !== undefined) config.chirp.workDir = workDir;
+  }
+  if (config.role === 'storage' && config.storageManagerAddress !== undefined) {
+    throw new ConfigError(
+      'a storage manager (JM_ROLE storage) cannot redirect to another one',
+      'JM_STORAGE_MANAGER_ADDRESS',
+    );
+  }
+  return config;
+}
+
+export interface LoadedConfigValues {
+  values: ConfigValues;
+  /** Non-variable options such as `--role storage`. */
+  options: Map<string, string>;
+  /** Every option in order, repeats included. */
+  all: Array<[string, string]>;
+  positional: string[];
+  configPath: string | undefined;
+}
+
+/**
+ * Reads argv (`--config path`, `--VAR=value`, other options), the environment and the config
+ * file. The file named by --config must exist; the default path is read only when present.
+ */
+export function loadConfigValues(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  flags: readonly string[] = [],
+): LoadedConfigValues {
+  const args = parseConfigArgs(argv, flags);
+  let configPath = args.configPath ?? env.COPILOT_JM_CONFIG;
+  if (configPath === undefined && fs.existsSync(DEFAULT_CONFIG_PATH))
+    configPath = DEFAULT_CONFIG_PATH;
+  let file = new Map<string, string>();
+  if (configPath !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(configPath, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        `cannot read config file ${configPath}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    file = parseConfigText(text, configPath);
+  }
+  const overrides = new Map(args.overrides);
+  const role = args.options.get('role');
+  if (role !== undefined) overrides.set('JM_ROLE', role);
+  return {
+    values: ConfigValues.from({ file, env, overrides }),
+    options: args.options,
+    all: args.all,
+    positional: args.positional,
+    configPath,
+  };
+}
+
+export function loadJobManagerConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): JobManagerConfig {
+  return configFromValues(loadConfigValues(argv, env).values);
+}

@@ -1,0 +1,231 @@
+/**
+ * The shared queue in Redis (JM_REDIS_SERVER). Layout, with `ns` = namespace (default
+ * `copilot:`):
+ *
+ * - `<JM_WAITING_JOBS_LIST>` (default `waiting-jobs`, as in the report): list of queued job ids,
+ *   handed out from the left; new jobs are pushed right, requeued jobs left.
+ * - `ns job:<id>`: hash with the job's fields (see job-record.ts).
+ * - `ns jobs`: sorted set of every job id by submission order.
+ * - `ns leases`: sorted set of leased job ids by lease expiry (ms).
+ * - `ns request:<agent|message id>`: id of the job leased for that getJob request.
+ * - `ns seq`: submission counter.
+ *
+ * Every transition is one Lua script, so the check and the change are atomic across all
+ * manager instances sharing the server.
+ */
+import { Redis } from 'ioredis';
+import {
+  assertJobId,
+  patchToFields,
+  recordFromFields,
+  recordToFields,
+  validateJobSpec,
+  type JobPatch,
+  type JobRecord,
+  type JobSpec,
+} from './job-record';
+import {
+  JobQueueError,
+  type JobQueue,
+  type TransitionCondition,
+  type TransitionResult,
+} from './job-queue';
+
+export interface RedisJobQueueOptions {
+  /** `host`, `host:port` or `redis://…`. */
+  server: string;
+  waitingList?: string;
+  namespace?: string;
+}
+
+const ADD_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local seq = redis.call('INCR', KEYS[4])
+redis.call('HSET', KEYS[1], 'seq', seq)
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return seq
+`;
+
+// KEYS: job hash, waiting list, leases zset, request key prefix (ns .. 'request:')
+// ARGV: id, allowed states (comma list), leaseId ('' = any), expiredBefore ('' = none),
+//       then field/value pairs ('' removes the field).
+const TRANSITION_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+local state = redis.call('HGET', KEYS[1], 'state')
+local allowed = false
+for s in string.gmatch(ARGV[2], '[^,]+') do if s == state then allowed = true end end
+if not allowed then return 'state' end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'leaseId') ~= ARGV[3] then return 'lease' end
+if ARGV[4] ~= '' then
+  local expires = tonumber(redis.call('HGET', KEYS[1], 'leaseExpiresAt') or '')
+  if expires == nil or expires > tonumber(ARGV[4]) then return 'not-expired' end
+end
+for i = 5, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  if ARGV[i] == 'requestKey' and ARGV[i + 1] ~= '' then
+    redis.call('SET', KEYS[4] .. ARGV[i + 1], ARGV[1])
+  end
+end
+local now = redis.call('HGET', KEYS[1], 'state')
+if now == 'queued' then
+  if state ~= 'queued' then redis.call('LPUSH', KEYS[2], ARGV[1]) end
+else
+  redis.call('LREM', KEYS[2], 0, ARGV[1])
+end
+local expires = redis.call('HGET', KEYS[1], 'leaseExpiresAt')
+if (now == 'leased' or now == 'running' or now == 'uploading') and expires then
+  redis.call('ZADD', KEYS[3], expires, ARGV[1])
+else
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+return 'ok'
+`;
+
+function redisTarget(server: string): { host: string; port: number } | string {
+  if (/^rediss?:\/\//.test(server)) return server;
+  const match = /^([^:]+)(?::(\d{1,5}))?$/.exec(server);
+  if (!match?.[1]) throw new JobQueueError(`JM_REDIS_SERVER is not host[:port]: ${server}`);
+  return { host: match[1], port: match[2] ? Number(match[2]) : 6379 };
+}
+
+export class RedisJobQueue implements JobQueue {
+  readonly backend = 'redis' as const;
+  private readonly redis: Redis;
+  private readonly waitingList: string;
+  private readonly ns: string;
+
+  constructor(options: RedisJobQueueOptions) {
+    const target = redisTarget(options.server);
+    const common = { lazyConnect: false, maxRetriesPerRequest: 3, enableOfflineQueue: true };
+    this.redis =
+      typeof target === 'string' ? new Redis(target, common) : new Redis({ ...target, ...common });
+    // Errors surface on the commands; this keeps an unreachable server from crashing the process.
+    this.redis.on('error', () => undefined);
+    this.waitingList = options.waitingList ?? 'waiting-jobs';
+    this.ns = options.namespace ?? 'copilot:';
+  }
+
+  private jobKey(id: string): string {
+    return `${this.ns}job:${id}`;
+  }
+
+  /** Resolves once the server answers PING; rejects with a clear error otherwise. */
+  async ping(): Promise<void> {
+    try {
+      await this.redis.ping();
+    } catch (error) {
+      throw new JobQueueError(
+        `cannot reach Redis: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
+    assertJobId(id);
+    validateJobSpec(spec);
+    const fields = recordToFields({
+      ...spec,
+      id,
+      state: 'queued',
+      seq: 0,
+      submittedAt: now,
+      updatedAt: now,
+      attempts: 0,
+    });
+    delete fields.seq;
+    const args = Object.entries(fields).flat();
+    const seq = (await this.redis.eval(
+      ADD_SCRIPT,
+      4,
+      this.jobKey(id),
+      this.waitingList,
+      `${this.ns}jobs`,
+      `${this.ns}seq`,
+      id,
+      '',
+      ...args,
+    )) as number;
+    if (seq === 0) throw new JobQueueError(`job ${id} already exists`);
+    const record = await this.get(id);
+    if (!record) throw new JobQueueError(`job ${id} vanished after it was added`);
+    return record;
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const fields = await this.redis.hgetall(this.jobKey(id));
+    return Object.keys(fields).length === 0 ? undefined : recordFromFields(fields);
+  }
+
+  private async getMany(ids: readonly string[]): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.jobKey(id));
+    const results = (await pipeline.exec()) ?? [];
+    const records: JobRecord[] = [];
+    for (const [error, fields] of results) {
+      if (error) throw error;
+      const map = fields as Record<string, string>;
+      if (Object.keys(map).length > 0) records.push(recordFromFields(map));
+    }
+    return records;
+  }
+
+  async list(): Promise<JobRecord[]> {
+    return this.getMany(await this.redis.zrange(`${this.ns}jobs`, 0, -1));
+  }
+
+  async queued(limit: number): Promise<JobRecord[]> {
+    const ids = await this.redis.lrange(this.waitingList, 0, Math.max(0, limit - 1));
+    return (await this.getMany(ids)).filter((job) => job.state === 'queued');
+  }
+
+  countQueued(): Promise<number> {
+    return this.redis.llen(this.waitingList);
+  }
+
+  async findByRequest(requestKey: string): Promise<JobRecord | undefined> {
+    const id = await this.redis.get(`${this.ns}request:${requestKey}`);
+    if (id === null) return undefined;
+    const job = await this.get(id);
+    return job?.requestKey === requestKey ? job : undefined;
+  }
+
+  async transition(
+    id: string,
+    condition: TransitionCondition,
+    patch: JobPatch,
+  ): Promise<TransitionResult> {
+    const args = Object.entries(patchToFields(patch)).flat();
+    const outcome = (await this.redis.eval(
+      TRANSITION_SCRIPT,
+      4,
+      this.jobKey(id),
+      this.waitingList,
+      `${this.ns}leases`,
+      `${this.ns}request:`,
+      id,
+      condition.from.join(','),
+      condition.leaseId ?? '',
+      condition.expiredBefore === undefined ? '' : String(condition.expiredBefore),
+      ...args,
+    )) as string;
+    const job = await this.get(id);
+    if (outcome === 'ok' && job) return { ok: true, job };
+    if (outcome === 'missing' || !job) return { ok: false, reason: 'missing' };
+    if (outcome === 'state' || outcome === 'lease' || outcome === 'not-expired') {
+      return { ok: false, reason: outcome, job };
+    }
+    throw new JobQueueError(`unexpected answer from the transition script: ${outcome}`);
+  }
+
+  expiredLeases(now: number): Promise<string[]> {
+    return this.redis.zrangebyscore(`${this.ns}leases`, '-inf', now);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
