@@ -385,8 +385,10 @@ export class DockerRunner implements JobRunner {
     return this.active.get(jobId)?.cpuSeconds ?? 0;
   }
 
+  /** The running job's container, once started. */
   containerId(jobId: string): string | undefined {
-    return this.active.get(jobId)?.container.id;
+    const active = this.active.get(jobId);
+    return active?.started ? active.container.id : undefined;
   }
 
   async cleanup(jobId: string): Promise<void> {
