@@ -65,26 +65,7 @@ export function attachHeartbeatResponder(
     }
   };
 
-  const reply = (message: CommandMessage, command: Command): void => {
-    const type = message.type === 'chat' || message.type === 'groupchat' ? 'chat' : undefined;
-    session.send(message.from, command, { noack: true, type }).catch((error: unknown) => {
-      logger.warn('heartbeat reply failed', {
-        to: message.from,
-        error: error instanceof Error ? error.message : String(error),
-      });
-    });
-  };
-
-  session.onCommand(async (message) => {
-    if (!attached) return;
-    const command = message.command;
-    if (command.command === 'Heartbeat:ping') {
-      reply(message, { command: 'pong' });
-    } else if (command.command === 'Heartbeat:getStatus') {
-      const status = await readStatus(command.component, probes);
-      reply(message, { command: 'haveStatus', component: command.component, status });
-    }
-  });
+  const answering = answerHeartbeatRequests(session, { probes, logger });
   session.events.on('online', onOnline);
   session.events.on('presence', onPresence);
   if (session.isOnline) onOnline(session.jid);
@@ -98,9 +79,51 @@ export function attachHeartbeatResponder(
     detach() {
       if (!attached) return;
       attached = false;
+      answering.stop();
       session.events.off('online', onOnline);
       session.events.off('presence', onPresence);
       session.leaveRoom(roomJid);
+    },
+  };
+}
+
+export interface HeartbeatAnswering {
+  stop(): void;
+}
+
+/**
+ * Answers `Heartbeat:getStatus` and `Heartbeat:ping` on a session without joining a room, for a
+ * component that is in the room already under its own presence (the Monitor).
+ */
+export function answerHeartbeatRequests(
+  session: CopilotSession,
+  options: { probes?: StatusProbes; logger?: Logger } = {},
+): HeartbeatAnswering {
+  const probes = options.probes ?? hostStatusProbes;
+  const logger = options.logger ?? silentLogger;
+  let active = true;
+  const reply = (message: CommandMessage, command: Command): void => {
+    const type = message.type === 'chat' || message.type === 'groupchat' ? 'chat' : undefined;
+    session.send(message.from, command, { noack: true, type }).catch((error: unknown) => {
+      logger.warn('heartbeat reply failed', {
+        to: message.from,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
+  };
+  session.onCommand(async (message) => {
+    if (!active) return;
+    const command = message.command;
+    if (command.command === 'Heartbeat:ping') {
+      reply(message, { command: 'pong' });
+    } else if (command.command === 'Heartbeat:getStatus') {
+      const status = await readStatus(command.component, probes);
+      reply(message, { command: 'haveStatus', component: command.component, status });
+    }
+  });
+  return {
+    stop() {
+      active = false;
     },
   };
 }
