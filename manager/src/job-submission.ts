@@ -47,11 +47,24 @@ export async function submitJob(
   for (const source of sources) {
     const name = assertSafeFileName(path.basename(source));
     if (names.has(name)) throw new SubmitError(`two input files are called ${name}`);
-    const stat = fs.statSync(source, { throwIfNoEntry: false });
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(source);
+    } catch {
+      stat = undefined;
+    }
     if (!stat?.isFile()) throw new SubmitError(`${source} is not a readable file`);
     names.set(name, source);
   }
-  if (request.requirements !== undefined) parseClassAdExpression(request.requirements);
+  if (request.requirements !== undefined) {
+    try {
+      parseClassAdExpression(request.requirements);
+    } catch (error) {
+      throw new SubmitError(
+        `requirements ${JSON.stringify(request.requirements)}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
   const command = path.basename(request.commandFile);
   const spec: JobSpec = {
     command,

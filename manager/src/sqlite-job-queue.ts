@@ -70,7 +70,7 @@ export class SqliteJobQueue implements JobQueue {
       );
   }
 
-  add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
+  async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
     assertJobId(id);
     validateJobSpec(spec);
     const insert = this.db.transaction((): JobRecord => {
@@ -92,40 +92,40 @@ export class SqliteJobQueue implements JobQueue {
         .run(id, record.seq, record.state, JSON.stringify(recordToFields(record)));
       return record;
     });
-    return Promise.resolve(insert.immediate());
+    return insert.immediate();
   }
 
-  get(id: string): Promise<JobRecord | undefined> {
-    return Promise.resolve(this.read(id));
+  async get(id: string): Promise<JobRecord | undefined> {
+    return this.read(id);
   }
 
-  list(): Promise<JobRecord[]> {
+  async list(): Promise<JobRecord[]> {
     const rows = this.db.prepare('SELECT data FROM jobs ORDER BY seq').all() as JobRow[];
-    return Promise.resolve(rows.map(parseRow));
+    return rows.map(parseRow);
   }
 
-  queued(limit: number): Promise<JobRecord[]> {
+  async queued(limit: number): Promise<JobRecord[]> {
     const rows = this.db
       .prepare("SELECT data FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT ?")
       .all(limit) as JobRow[];
-    return Promise.resolve(rows.map(parseRow));
+    return rows.map(parseRow);
   }
 
-  countQueued(): Promise<number> {
+  async countQueued(): Promise<number> {
     const row = this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'").get() as {
       n: number;
     };
-    return Promise.resolve(row.n);
+    return row.n;
   }
 
-  findByRequest(requestKey: string): Promise<JobRecord | undefined> {
+  async findByRequest(requestKey: string): Promise<JobRecord | undefined> {
     const row = this.db
       .prepare('SELECT data FROM jobs WHERE request_key = ? ORDER BY seq DESC LIMIT 1')
       .get(requestKey) as JobRow | undefined;
-    return Promise.resolve(row ? parseRow(row) : undefined);
+    return row ? parseRow(row) : undefined;
   }
 
-  transition(
+  async transition(
     id: string,
     condition: TransitionCondition,
     patch: JobPatch,
@@ -147,21 +147,20 @@ export class SqliteJobQueue implements JobQueue {
       this.write(updated);
       return { ok: true, job: updated };
     });
-    return Promise.resolve(run.immediate());
+    return run.immediate();
   }
 
-  expiredLeases(now: number): Promise<string[]> {
+  async expiredLeases(now: number): Promise<string[]> {
     const rows = this.db
       .prepare(
         "SELECT id FROM jobs WHERE state IN ('leased', 'running', 'uploading') AND lease_expires_at <= ?",
       )
       .all(now) as Array<{ id: string }>;
-    return Promise.resolve(rows.map((row) => row.id));
+    return rows.map((row) => row.id);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
-    return Promise.resolve();
   }
 }
 

@@ -1,0 +1,214 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/transport';
+import { newJobId, newLeaseId, newStorageToken } from '../../src/job-record';
+import { JobStorePaths } from '../../src/job-store-paths';
+import { SqliteJobQueue } from '../../src/sqlite-job-queue';
+import { parseStoragePath, StorageServer, tokensEqual } from '../../src/storage-server';
+import { SPEC } from '../support/queue-contract';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-storage-'));
+const queue = new SqliteJobQueue(path.join(root, 'queue.sqlite'));
+const paths = new JobStorePaths(path.join(root, 'storage'));
+const UPLOAD_CAP = 1000;
+const JOB_CAP = 1500;
+const server = new StorageServer({
+  queue,
+  paths,
+  logger: silentLogger,
+  leaseMs: 60_000,
+  maxUploadBytes: UPLOAD_CAP,
+  maxJobBytes: JOB_CAP,
+  serveInput: true,
+  acceptOutput: true,
+  port: 0,
+  host: '127.0.0.1',
+});
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function request(method: string, urlPath: string, body?: Buffer | string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: server.port, method, path: urlPath },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function leasedJob(): Promise<{ id: string; inputToken: string; outputToken: string }> {
+  const id = newJobId();
+  await fs.promises.mkdir(paths.dir(id, 'input'), { recursive: true });
+  await fs.promises.writeFile(paths.file(id, 'input', 'calculator.sh'), 'echo "2+2" | bc\n');
+  await queue.add(id, SPEC);
+  const inputToken = newStorageToken();
+  const outputToken = newStorageToken();
+  await queue.transition(
+    id,
+    { from: ['queued'] },
+    {
+      state: 'leased',
+      leaseId: newLeaseId(),
+      leaseExpiresAt: Date.now() + 5_000,
+      inputToken,
+      outputToken,
+    },
+  );
+  return { id, inputToken, outputToken };
+}
+
+beforeAll(async () => {
+  await server.start();
+});
+afterAll(async () => {
+  await server.stop();
+  await queue.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('storage tokens and paths', () => {
+  it('compares tokens in constant time and never accepts an empty one', () => {
+    const token = newStorageToken();
+    expect(Buffer.from(token, 'base64url')).toHaveLength(32);
+    expect(tokensEqual(token, token)).toBe(true);
+    expect(tokensEqual(token, token.slice(1))).toBe(false);
+    expect(tokensEqual(undefined, '')).toBe(false);
+    expect(tokensEqual('', '')).toBe(false);
+  });
+
+  it('accepts only /storage/<direction>/<valid id>/<token>/<safe file name>', () => {
+    expect(parseStoragePath('/storage/output/job-1/abc_-/stdout')).toEqual({
+      direction: 'output',
+      jobId: 'job-1',
+      token: 'abc_-',
+      fileName: 'stdout',
+    });
+    for (const bad of [
+      '/storage/input/job-1/tok/..',
+      '/storage/input/job-1/tok/%2e%2e',
+      '/storage/input/job-1/tok/a%2Fb',
+      '/storage/input/..%2Fjob/tok/stdout',
+      '/storage/input/job-1/tok/.hidden',
+      '/storage/input/job-1/tok/a%00b',
+      '/storage/input/job-1/tok/%E0%A4%A',
+      '/storage/other/job-1/tok/stdout',
+      '/storage/input/job-1/stdout',
+    ]) {
+      expect(() => parseStoragePath(bad), bad).toThrow();
+    }
+  });
+
+  it('builds every path inside the job directory', () => {
+    expect(paths.file('job-1', 'output', 'stdout')).toBe(
+      path.join(root, 'storage', 'job-1', 'output', 'stdout'),
+    );
+    expect(() => paths.file('job-1', 'output', '../x')).toThrow(/unsafe file name/);
+    expect(() => paths.file('..', 'output', 'x')).toThrow(/invalid job id/);
+  });
+});
+
+describe('storage server', () => {
+  it("serves an input file only with the job's input token and marks the job running", async () => {
+    const job = await leasedJob();
+    const ok = await request('GET', `/storage/input/${job.id}/${job.inputToken}/calculator.sh`);
+    expect(ok).toEqual({ status: 200, body: 'echo "2+2" | bc\n' });
+    expect((await queue.get(job.id))?.state).toBe('running');
+    expect(
+      (await request('GET', `/storage/input/${job.id}/${job.outputToken}/calculator.sh`)).status,
+    ).toBe(403);
+    expect(
+      (await request('GET', `/storage/input/${job.id}/${job.inputToken}/missing`)).status,
+    ).toBe(404);
+    expect(
+      (await request('PUT', `/storage/input/${job.id}/${job.inputToken}/calculator.sh`, 'x'))
+        .status,
+    ).toBe(405);
+    expect(
+      (await request('GET', `/storage/input/no-such-job/${job.inputToken}/calculator.sh`)).status,
+    ).toBe(404);
+  });
+
+  it("stores an upload under the job's output dir with the output token only", async () => {
+    const job = await leasedJob();
+    const url = `/storage/output/${job.id}/${job.outputToken}/stdout`;
+    expect((await request('PUT', url, '4\n')).status).toBe(201);
+    expect(fs.readFileSync(paths.file(job.id, 'output', 'stdout'), 'utf8')).toBe('4\n');
+    expect(
+      (await request('PUT', `/storage/output/${job.id}/${job.inputToken}/stderr`, 'x')).status,
+    ).toBe(403);
+    expect(
+      (await request('PUT', `/storage/output/${job.id}/${job.outputToken}/..%2Fescape`, 'x'))
+        .status,
+    ).toBe(400);
+    expect(fs.readdirSync(paths.dir(job.id, 'output'))).toEqual(['stdout']);
+  });
+
+  it('answers 413 for an upload over the per-file cap and removes the partial file', async () => {
+    const job = await leasedJob();
+    const big = Buffer.alloc(UPLOAD_CAP + 1, 'a');
+    const reply = await request('PUT', `/storage/output/${job.id}/${job.outputToken}/big.dat`, big);
+    expect(reply.status).toBe(413);
+    expect(fs.readdirSync(paths.dir(job.id, 'output'))).toEqual([]);
+  });
+
+  it('answers 413 when a streamed upload without length goes over the cap mid-way', async () => {
+    const job = await leasedJob();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          method: 'PUT',
+          path: `/storage/output/${job.id}/${job.outputToken}/stream.dat`,
+          headers: { 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write(Buffer.alloc(600, 'a'));
+      setTimeout(() => req.end(Buffer.alloc(600, 'b')), 50);
+    });
+    expect(status).toBe(413);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(fs.readdirSync(paths.dir(job.id, 'output'))).toEqual([]);
+  });
+
+  it('enforces the per-job cap across files', async () => {
+    const job = await leasedJob();
+    const base = `/storage/output/${job.id}/${job.outputToken}`;
+    expect((await request('PUT', `${base}/a.dat`, Buffer.alloc(900))).status).toBe(201);
+    expect((await request('PUT', `${base}/b.dat`, Buffer.alloc(700))).status).toBe(413);
+    // Replacing a file counts only the new size.
+    expect((await request('PUT', `${base}/a.dat`, Buffer.alloc(1000))).status).toBe(201);
+    expect((await request('PUT', `${base}/c.dat`, Buffer.alloc(500))).status).toBe(201);
+    expect(fs.readdirSync(paths.dir(job.id, 'output')).sort()).toEqual(['a.dat', 'c.dat']);
+  });
+
+  it('refuses reads and writes once the job is finished', async () => {
+    const job = await leasedJob();
+    await queue.transition(job.id, { from: ['leased'] }, { state: 'done' });
+    expect(
+      (await request('PUT', `/storage/output/${job.id}/${job.outputToken}/stdout`, 'x')).status,
+    ).toBe(409);
+    expect(
+      (await request('GET', `/storage/input/${job.id}/${job.inputToken}/calculator.sh`)).status,
+    ).toBe(409);
+  });
+});
