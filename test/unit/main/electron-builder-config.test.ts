@@ -56,7 +56,7 @@ describe('electron-builder.yml', () => {
   it('the validation used here does reject a broken config', async () => {
     const broken = {
       ...config,
-      linux: { ...config.linux, category: 42 },
+      linux: { ...config.linux, notAnOption: true },
     } as unknown as BuilderConfig;
     await expect(validateConfiguration(broken, new DebugLogger(false))).rejects.toThrow(/linux/);
   });
