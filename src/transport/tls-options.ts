@@ -5,6 +5,7 @@
  * middleware sees it, and does the same negotiation (RFC 6120 5.4) with `tls.connect` options.
  */
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Client } from '@xmpp/client';
@@ -133,4 +134,27 @@ export function installStartTls(xmpp: Client, domain: string, options: SessionTl
     }
     original(element);
   };
+}
+
+/**
+ * From configuration: `AGENT_JABBER_CA_FILE` / `JM_JABBER_CA_FILE` (PEM file) and
+ * `AGENT_REQUIRE_TLS` / `JM_REQUIRE_TLS` (1 to refuse a login without TLS). Undefined when
+ * neither is set, leaving xmpp.js's own STARTTLS (system CAs) in place.
+ */
+export function sessionTlsFromConfig(
+  caFile: string | undefined,
+  requireTls: string | undefined,
+): SessionTlsOptions | undefined {
+  const required = requireTls !== undefined && /^(1|true|yes|on)$/i.test(requireTls.trim());
+  if (!caFile && !required) return undefined;
+  const options: SessionTlsOptions = { requireTls: required };
+  if (caFile) {
+    try {
+      options.ca = fs.readFileSync(caFile, 'utf8');
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`CA file ${caFile} cannot be read: ${reason}`);
+    }
+  }
+  return options;
 }
