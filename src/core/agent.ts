@@ -50,7 +50,7 @@ export interface AgentOptions extends AgentHostOptions {
   wallClockLimitSeconds?: number;
   /** MON_JABBER_ADDRESS; monitoring is off without it. */
   monitorAddress?: string;
-  /** XMPP resource; default `agent-<hostname>-<pid>`. */
+  /** XMPP resource; default `agent-<hostname>-<random>`, kept in the data dir. */
   resource?: string;
   /** The agentHost sent to managers; default the host name. */
   agentHost?: string;
@@ -110,6 +110,28 @@ function serviceUrl(server: string): string {
   return /:\d+$/.test(server) ? `xmpp://${server}` : `xmpp://${server}:5222`;
 }
 
+/**
+ * The XMPP resource, kept in the data dir so that a restarted agent has the same full JID (a
+ * manager may tie a lease to it).
+ */
+function stableResource(dataDir: string): string {
+  const file = path.join(dataDir, 'agent-resource');
+  try {
+    const saved = fs.readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9._-]{1,64}$/.test(saved)) return saved;
+  } catch {
+    // first start
+  }
+  const host =
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9-]/g, '_')
+      .slice(0, 40) || 'host';
+  const resource = `agent-${host}-${crypto.randomBytes(3).toString('hex')}`;
+  fs.writeFileSync(file, resource + '\n');
+  return resource;
+}
+
 function isConfigured(settings: AgentSettings): boolean {
   return (
     settings.jobManagerAddress !== '' &&
@@ -155,8 +177,7 @@ export function createAgent(options: AgentOptions): Agent {
     (dockerRunner
       ? () => dockerRunner.probe()
       : () => Promise.resolve<DockerState>({ available: true, message: 'test runner' }));
-  const resource =
-    options.resource ?? `agent-${os.hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const resource = options.resource ?? stableResource(dataDir);
   const agentHost = options.agentHost ?? os.hostname();
   const systemInfo: SystemInfoSource = options.systemInfo ?? si;
   const hostCpuCount = os.cpus().length || 1;
