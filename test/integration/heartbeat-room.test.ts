@@ -4,6 +4,7 @@ import {
   attachHeartbeatResponder,
   type HeartbeatResponder,
 } from '../../src/heartbeat/heartbeat-responder';
+import { HeartbeatRoom } from '../../src/heartbeat/heartbeat-room';
 import { CopilotSession } from '../../src/transport';
 import { startProsody, type ProsodyServer } from '../harness';
 
@@ -158,7 +159,7 @@ describe('Heartbeat room with real Prosody', () => {
     expect(parsed.replies.every((reply) => reply.answered)).toBe(true);
   });
 
-  it('the other components and an unknown component', async () => {
+  it('diskUsage, memoryUsage and runningProcesses', async () => {
     const memory = await heartbeat('memoryUsage', 'alpha');
     expect(memory.code).toBe(0);
     expect(memory.stdout).toMatch(/^Room nick\s+usedMB\s+totalMB\s+usedPercent/);
@@ -168,6 +169,39 @@ describe('Heartbeat room with real Prosody', () => {
     const processes = await heartbeat('runningProcesses', 'alpha', '--json');
     const parsed = JSON.parse(processes.stdout) as { replies: { status: string }[] };
     expect(parsed.replies[0]?.status).toMatch(/^all=\d+ running=\d+/);
+  });
+
+  it('room private messages: chat and normal are both relayed by Prosody 0.12; acks come back', async () => {
+    const asker = await connect('heartbeat', 'hb-secret', 'probe');
+    const room = new HeartbeatRoom(asker, {
+      roomJid: `${ROOM}@${prosody.mucDomain}`,
+      nick: 'probe',
+    });
+    await room.join();
+    const pongs: (string | undefined)[] = [];
+    asker.onCommand((message) => {
+      if (message.command.command === 'pong') pongs.push(message.type);
+    });
+    const alpha = `${ROOM}@${prosody.mucDomain}/alpha`;
+    // Acknowledged sends resolve only when alpha's ack came back through the room.
+    await asker.send(alpha, { command: 'Heartbeat:ping' }, { type: 'chat' });
+    await asker.send(alpha, { command: 'Heartbeat:ping' });
+    await waitFor(() => pongs.length === 2, 'two pongs');
+    // The responder answers in the type it was asked in.
+    expect(pongs.sort()).toEqual(['chat', undefined].sort());
+    const unknown = await room.ask(
+      { kind: 'status', component: 'cpuTemperature' },
+      [{ label: 'alpha', address: alpha, requested: 'alpha' }],
+      4_000,
+    );
+    expect(unknown[0]?.answer).toEqual({
+      kind: 'status',
+      component: 'cpuTemperature',
+      status: expect.stringMatching(
+        /^error: unknown component 'cpuTemperature'/,
+      ) as unknown as string,
+    });
+    room.leave();
   });
 
   it('--help and usage errors', async () => {
