@@ -1,0 +1,204 @@
+/**
+ * The React UI, built with vite, in headless Chromium against a REAL headless agent: createAgent
+ * (real Docker, the job image) behind the real GUI RPC server (which serves the built UI), a
+ * private Prosody and the real Generic Job Manager. Settings are persisted the way the headless
+ * copilot-agent does it (agent-settings.json in its work dir).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
+import { submitJob } from '../../manager/src/job-submission';
+import {
+  applySettingsOverlay,
+  saveSettingsOverlay,
+  settingsOverlayPath,
+} from '../../src/cli/agent-config';
+import { DEFAULT_SETTINGS } from '../../src/contract/settings';
+import { createAgent, type Agent } from '../../src/core/agent';
+import { startGuiRpcServer, type GuiRpcServer } from '../../src/rpc/gui-rpc-server';
+import { JOB_IMAGE, REPO_ROOT, startProsody, type ProsodyServer } from '../harness';
+
+const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
+const JM = { username: 'jm', password: 'jm-secret' };
+const AGENT = { username: 'volunteer', password: 'agent-secret' };
+
+let tmp: string;
+let prosody: ProsodyServer;
+let manager: RunningJobManager;
+let agent: Agent;
+let rpc: GuiRpcServer;
+let browser: Browser;
+let workDir: string;
+
+async function openUi(withToken = true): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 860 } });
+  page.on('pageerror', (error) => process.stderr.write(`[renderer] ${error.message}\n`));
+  await page.goto(withToken ? `${rpc.url}/#token=${encodeURIComponent(rpc.token)}` : rpc.url);
+  return page;
+}
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-renderer-'));
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const staticDir = path.join(tmp, 'renderer');
+  await build({
+    configFile: path.join(REPO_ROOT, 'src/renderer/vite.config.ts'),
+    build: { outDir: staticDir, emptyOutDir: true, sourcemap: false },
+    logLevel: 'warn',
+  });
+
+  prosody = await startProsody({ users: [JM, AGENT] });
+  const state = path.join(tmp, 'jm');
+  manager = await startJobManager({
+    xmpp: { service: prosody.service, domain: prosody.domain, ...JM, resource: 'jobmanager' },
+    role: 'all',
+    stateDir: state,
+    queueDb: path.join(state, 'queue.sqlite'),
+    storageDir: path.join(state, 'storage'),
+    doneJobDir: path.join(state, 'done'),
+    waitingJobsList: 'waiting-jobs',
+    storagePort: 0,
+    storageBind: '127.0.0.1',
+    leaseMs: 600_000,
+    maxUploadBytes: 16 * 1024 * 1024,
+    maxJobBytes: 64 * 1024 * 1024,
+  });
+
+  workDir = path.join(tmp, 'agent');
+  const settings = applySettingsOverlay(
+    {
+      ...DEFAULT_SETTINGS,
+      jobManagerAddress: prosody.jid(JM.username),
+      xmppServer: `127.0.0.1:${prosody.port}`,
+      xmppDomain: prosody.domain,
+      xmppUsername: AGENT.username,
+      xmppPassword: AGENT.password,
+      runOnlyWhenIdle: false,
+      startAtLogin: false,
+    },
+    workDir,
+  );
+  agent = createAgent({
+    settings,
+    dataDir: workDir,
+    persistSettings: (next) => saveSettingsOverlay(next, workDir),
+    xmppService: prosody.service,
+    jobImage: JOB_IMAGE,
+    wallClockLimitSeconds: 600,
+    fetchBackoff: { initialMs: 500, maxMs: 1_000, jitter: 0 },
+  });
+  await agent.start();
+  rpc = await startGuiRpcServer(agent, {
+    port: 0,
+    tokenFile: path.join(workDir, 'gui-rpc-token'),
+    staticDir,
+  });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await rpc?.close();
+  await agent?.stop();
+  await manager?.stop();
+  await prosody?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('renderer against the real headless agent', () => {
+  it('asks for the token without one, refuses a wrong one, and connects with the right one', async () => {
+    const page = await openUi(false);
+    const token = page.getByLabel('Token');
+    await token.fill('not-the-token');
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => page.locator('#token-error').textContent()).toMatch(/wrong token/);
+    await token.fill(rpc.token);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByTestId('status-line').waitFor();
+    await page.close();
+  });
+
+  it('shows the live connection status', async () => {
+    const page = await openUi();
+    await expect
+      .poll(() => page.getByTestId('connection').textContent(), { timeout: 30_000 })
+      .toBe('Connected');
+    expect(await page.getByTestId('cpu-share').textContent()).toMatch(/%$/);
+    await page.close();
+  });
+
+  it('rejects an invalid setting next to the field, and persists a valid one', async () => {
+    const page = await openUi();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    const cpu = page.getByLabel('CPU limit');
+    await cpu.fill('250');
+    await expect
+      .poll(() => page.locator('#setting-cpuLimitPercent-error').textContent())
+      .toBe('CPU limit must be between 1 and 100');
+    expect(await cpu.getAttribute('aria-invalid')).toBe('true');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/correct/);
+    expect(fs.existsSync(settingsOverlayPath(workDir))).toBe(false);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'renderer-settings-invalid.png') });
+
+    await cpu.fill('35');
+    await expect.poll(() => page.locator('#setting-cpuLimitPercent-error').count()).toBe(0);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toBe('Settings saved.');
+    const stored = JSON.parse(fs.readFileSync(settingsOverlayPath(workDir), 'utf8')) as {
+      cpuLimitPercent: number;
+    };
+    expect(stored.cpuLimitPercent).toBe(35);
+    expect((await agent.commands.getSettings()).cpuLimitPercent).toBe(35);
+
+    await page.reload();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await expect.poll(() => page.getByLabel('CPU limit').inputValue()).toBe('35');
+    await page.getByRole('button', { name: 'Status' }).click();
+    await expect.poll(() => page.getByTestId('cpu-share').textContent()).toBe('35 %');
+    await page.close();
+  });
+
+  it('shows a job running and then in the history with totals', async () => {
+    const page = await openUi();
+    await page.getByRole('button', { name: 'Contributed jobs' }).click();
+    await page.getByTestId('job-totals').waitFor();
+    const before = (await agent.commands.getJobs()).totals.jobs;
+
+    const script = path.join(tmp, 'renderer-job.sh');
+    fs.writeFileSync(script, '#!/bin/sh\necho "hello from the renderer test"\nsleep 4\n', {
+      mode: 0o755,
+    });
+    const job = await submitJob(manager.queue, manager.paths, { commandFile: script });
+
+    const running = page.getByTestId('running-job').filter({ hasText: job.id });
+    await running.waitFor({ timeout: 60_000 });
+    await expect
+      .poll(() => running.getByRole('progressbar').getAttribute('aria-valuenow'))
+      .toMatch(/^\d+$/);
+
+    const row = page.getByTestId('job-history').locator('tr', { hasText: job.id });
+    await row.waitFor({ timeout: 60_000 });
+    expect(await row.textContent()).toContain('succeeded');
+    await expect
+      .poll(() => page.getByTestId('job-totals').locator('.total-value').first().textContent())
+      .toBe(String(before + 1));
+    expect(await page.locator('svg.chart rect').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'renderer-jobs.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Event log' }).click();
+    await expect.poll(() => page.getByTestId('log').locator('li').count()).toBeGreaterThan(0);
+    await page.getByLabel('Show').selectOption('error');
+    const errors = await page.getByTestId('log').locator('li').count();
+    await page.getByLabel('Show').selectOption('debug');
+    expect(await page.getByTestId('log').locator('li').count()).toBeGreaterThan(errors);
+    await page.close();
+  });
+});
