@@ -97,7 +97,7 @@ export class RedisJobQueue implements JobQueue {
   private readonly waitingList: string;
   private readonly ns: string;
 
-  constructor(options: RedisJobQueueOptions) {
+  constructor(readonly options: RedisJobQueueOptions) {
     const target = redisTarget(options.server);
     const common = { lazyConnect: false, maxRetriesPerRequest: 3, enableOfflineQueue: true };
     this.redis =
