@@ -36,12 +36,22 @@ export function parseStatus(component: string, status: string): StatusEntry[] {
 
 const LABEL_HEADERS: Readonly<Record<string, string>> = { diskUsage: 'Mount' };
 
-/** Left-aligned columns, at least `minWidth` wide and two spaces apart, like listing 4.19. */
-export function formatColumns(rows: readonly (readonly string[])[], minWidth = 8): string {
+/**
+ * Left-aligned columns two spaces apart, as in listing 4.19: the first column (the nickname) at
+ * least 13 characters wide, the others at least `minWidth`.
+ */
+export function formatColumns(
+  rows: readonly (readonly string[])[],
+  minWidth = 8,
+  firstMinWidth = 13,
+): string {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, index) => {
-      widths[index] = Math.max(widths[index] ?? minWidth, cell.length);
+      widths[index] = Math.max(
+        widths[index] ?? (index === 0 ? firstMinWidth : minWidth),
+        cell.length,
+      );
     });
   }
   return rows
