@@ -11,6 +11,10 @@ import { HIDDEN_FLAG } from './login-item';
 import { SettingsRepository } from './settings-repository';
 import { createElectronSettingsStore } from './settings-store';
 
+// A separate profile (settings, agent data) for tests and portable use; must precede the store.
+if (process.env.COPILOT_DESKTOP_USER_DATA) {
+  app.setPath('userData', process.env.COPILOT_DESKTOP_USER_DATA);
+}
 const appRoot = app.getAppPath();
 const resources = app.isPackaged ? process.resourcesPath : join(appRoot, 'assets');
 const devServerUrl = process.env.COPILOT_RENDERER_URL;

@@ -40,7 +40,7 @@ export function JobsView({ receivedAt }: { receivedAt: number }) {
         </div>
       </div>
       <section className="card">
-        <h3>Jobs per day</h3>
+        <h3>Jobs per day (last two weeks)</h3>
         <JobsPerDayChart perDay={totals.perDay} />
       </section>
       <section className="card">
