@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { isValidJobId } from '../../../src/protocol';
+import {
+  applyPatch,
+  formatJmJobData,
+  leaseIdFromJmJobData,
+  newJobId,
+  newLeaseId,
+  recordFromFields,
+  recordToFields,
+  validateJobSpec,
+  type JobRecord,
+} from '../../src/job-record';
+
+describe('job records', () => {
+  it('generates valid, unique job ids', () => {
+    const ids = new Set(Array.from({ length: 200 }, () => newJobId()));
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(isValidJobId(id)).toBe(true);
+  });
+
+  it('round-trips through flat string fields and applies patches with null as removal', () => {
+    const record: JobRecord = {
+      id: 'job-1',
+      command: 'calculator.sh',
+      arguments: '',
+      environment: 'A=1',
+      packages: '',
+      inputFiles: 'calculator.sh',
+      state: 'leased',
+      seq: 3,
+      submittedAt: 10,
+      updatedAt: 11,
+      attempts: 1,
+      leaseId: 'l',
+      leaseExpiresAt: 99,
+    };
+    expect(recordFromFields(recordToFields(record))).toEqual(record);
+    const patched = applyPatch(record, {
+      state: 'done',
+      exitCode: 0,
+      leaseId: null,
+      leaseExpiresAt: null,
+    });
+    expect(patched).toMatchObject({ state: 'done', exitCode: 0 });
+    expect(patched.leaseId).toBeUndefined();
+    expect(patched.leaseExpiresAt).toBeUndefined();
+    expect(() => recordFromFields({ ...recordToFields(record), state: 'weird' })).toThrow(
+      /unknown state/,
+    );
+  });
+
+  it('carries the lease id in jmJobData and reads it back', () => {
+    const lease = newLeaseId();
+    expect(leaseIdFromJmJobData(formatJmJobData(lease))).toBe(lease);
+    expect(leaseIdFromJmJobData(undefined)).toBeUndefined();
+    expect(leaseIdFromJmJobData('startedAt=1')).toBeUndefined();
+  });
+
+  it('validates a spec: safe names, command among the inputs', () => {
+    const spec = {
+      command: 'run.sh',
+      arguments: '',
+      environment: '',
+      packages: '',
+      inputFiles: 'run.sh data.txt',
+    };
+    expect(() => validateJobSpec(spec)).not.toThrow();
+    expect(() => validateJobSpec({ ...spec, inputFiles: 'run.sh ../x' })).toThrow(
+      /unsafe file name/,
+    );
+    expect(() => validateJobSpec({ ...spec, validation: 'a/b' })).toThrow(/unsafe file name/);
+    expect(() => validateJobSpec({ ...spec, inputFiles: 'data.txt' })).toThrow(
+      /must be one of the input files/,
+    );
+  });
+});
