@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventLog } from '../../../src/core/event-log';
+import type { LogEntry } from '../../../src/contract/ui-contract';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'event-log-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('event log', () => {
+  it('keeps a bounded ring, drops undefined fields, and notifies listeners', () => {
+    const log = new EventLog({ ringSize: 3, minimumLevel: 'info' });
+    const seen: LogEntry[] = [];
+    log.onEntry((entry) => seen.push(entry));
+    const logger = log.logger('agent').child('job');
+    logger.debug('hidden');
+    for (let i = 0; i < 5; i += 1) logger.info(`m${i}`, { i, none: undefined });
+    expect(log.entries().map((entry) => entry.message)).toEqual(['m2', 'm3', 'm4']);
+    expect(log.entries(1)[0]).toMatchObject({
+      level: 'info',
+      component: 'agent.job',
+      fields: { i: 4 },
+    });
+    expect(seen).toHaveLength(5);
+    expect('none' in (seen[0]?.fields ?? {})).toBe(false);
+  });
+
+  it('writes a rotating file', () => {
+    const log = new EventLog({ dir, maxFileBytes: 300, keepFiles: 2 });
+    const logger = log.logger('agent');
+    for (let i = 0; i < 20; i += 1) logger.warn('a fairly long message to fill the file', { i });
+    const files = fs.readdirSync(dir).sort();
+    expect(files).toEqual(['agent.log', 'agent.log.1', 'agent.log.2']);
+    for (const file of files)
+      expect(fs.statSync(path.join(dir, file)).size).toBeLessThanOrEqual(300);
+    expect(fs.readFileSync(path.join(dir, 'agent.log'), 'utf8')).toMatch(
+      /\[warn\] \[agent\] a fairly long message to fill the file i=19\n$/,
+    );
+  });
+});
