@@ -16,6 +16,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -141,12 +142,13 @@ export class StorageServer {
     return this.boundPort;
   }
 
-  /** The base URL to advertise when JM_STORAGE_URL is not set. */
+  /**
+   * The base URL to advertise when JM_STORAGE_URL is not set: the bound address, or this
+   * machine's host name when bound to every interface (as copilot-job-submit did in the report).
+   */
   defaultBaseUrl(): string {
-    const host =
-      this.options.host === '0.0.0.0' || this.options.host === '::'
-        ? '127.0.0.1'
-        : this.options.host;
+    const bound = this.options.host;
+    const host = bound === '0.0.0.0' || bound === '::' || bound === '' ? os.hostname() : bound;
     return `http://${host.includes(':') ? `[${host}]` : host}:${this.boundPort}`;
   }
 

@@ -1,0 +1,202 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Command, CommandMessage } from '../../../src/protocol';
+import { silentLogger } from '../../../src/transport';
+import { JobCycleHandler } from '../../src/job-cycle-handler';
+import { JobStorePaths } from '../../src/job-store-paths';
+import { submitJob } from '../../src/job-submission';
+import type { ManagerRole } from '../../src/manager-config';
+import { MonitorReporter } from '../../src/monitor-reporter';
+import { SqliteJobQueue } from '../../src/sqlite-job-queue';
+
+const AGENT = 'agent@localhost/a1';
+const JDL = '[ Memory = 1010; Platform = "Linux-x86_64" ]';
+
+let root: string;
+let queue: SqliteJobQueue;
+let paths: JobStorePaths;
+let sent: Array<{ to: string; command: Command }>;
+let events: Command[];
+let calculator: string;
+
+function handler(role: ManagerRole = 'all', storageManagerAddress?: string): JobCycleHandler {
+  const monitor = new MonitorReporter(
+    {
+      send: (_to, command) => {
+        events.push(command);
+        return Promise.resolve('id');
+      },
+    },
+    'mon@localhost',
+    'jm1',
+    silentLogger,
+  );
+  return new JobCycleHandler({
+    queue,
+    paths,
+    monitor,
+    logger: silentLogger,
+    role,
+    doneJobDir: path.join(root, 'done'),
+    leaseMs: 60_000,
+    storageManagerAddress,
+    storageBaseUrl: () => 'http://jm.example:8088',
+    reply: (to, command) => {
+      sent.push({ to, command });
+      return Promise.resolve();
+    },
+  });
+}
+
+let counter = 0;
+function message(command: Command, from = AGENT, id?: string): CommandMessage {
+  counter += 1;
+  return {
+    kind: 'command',
+    to: 'jm@localhost/jm1',
+    from,
+    id: id ?? `m${counter}`,
+    noack: false,
+    command,
+  };
+}
+
+function eventNames(): string[] {
+  return events.flatMap((event) => (event.command === 'reportEvent' ? [event.event] : []));
+}
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-handler-'));
+  queue = new SqliteJobQueue(path.join(root, 'queue.sqlite'));
+  paths = new JobStorePaths(path.join(root, 'storage'));
+  sent = [];
+  events = [];
+  calculator = path.join(root, 'calculator.sh');
+  fs.writeFileSync(calculator, '#!/bin/bash\necho "2+2" | bc\n');
+});
+
+afterEach(async () => {
+  await queue.close();
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('job cycle handler', () => {
+  it('answers want_getJob only when a job is queued, and reports an empty queue', async () => {
+    const jm = handler();
+    await jm.handle(message({ command: 'want_getJob', agentHost: 'h', jdl: JDL }));
+    expect(sent).toEqual([]);
+    expect(eventNames()).toEqual(['error.emptyQueue']);
+    await submitJob(queue, paths, { commandFile: calculator });
+    await jm.handle(message({ command: 'want_getJob', agentHost: 'h', jdl: JDL }));
+    expect(sent).toEqual([{ to: AGENT, command: { command: 'have_getJob' } }]);
+  });
+
+  it('sends every runJob attribute and the same job for a repeated getJob', async () => {
+    await expect(
+      submitJob(queue, paths, { commandFile: calculator, validationFile: calculator }),
+    ).rejects.toThrow(/two input files are called calculator.sh/);
+    const validator = path.join(root, 'check.sh');
+    fs.writeFileSync(validator, 'exit 0\n');
+    const submitted = await submitJob(queue, paths, {
+      commandFile: calculator,
+      arguments: '1 2',
+      environment: { A: 'b' },
+      packages: ['bc'],
+      validationFile: validator,
+    });
+    await submitJob(queue, paths, { commandFile: calculator });
+    const jm = handler();
+    const request = message({ command: 'getJob', agentHost: 'h', jdl: JDL }, AGENT, 'get-1');
+    await jm.handle(request);
+    await jm.handle({ ...request });
+    expect(sent).toHaveLength(2);
+    const [first, second] = sent.map((reply) => reply.command);
+    expect(second).toEqual(first);
+    if (first?.command !== 'runJob') throw new Error('expected runJob');
+    expect(first.job).toMatchObject({
+      id: submitted.id,
+      command: 'calculator.sh',
+      arguments: '1 2',
+      environment: 'A=b',
+      packages: 'bc',
+      inputFiles: 'calculator.sh check.sh',
+      chirpUrl: 'http://jm.example:8088',
+      validation: 'check.sh',
+    });
+    expect(first.job.inputDir).toMatch(/^\/storage\/input\//);
+    expect(first.job.outputDir).toMatch(/^\/storage\/output\//);
+    expect(first.jmJobData).toMatch(/^lease=/);
+    expect(await queue.countQueued()).toBe(1);
+    // A new getJob (new message id) gets the next job.
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    const third = sent[2]?.command;
+    expect(third?.command === 'runJob' && third.job.id).not.toBe(submitted.id);
+  });
+
+  it('redirects output and jobDone to the storage manager with the original command inside', async () => {
+    const jm = handler('all', 'storage@localhost/s1');
+    const command: Command = {
+      command: 'jobDone',
+      agentHost: 'h',
+      jobID: 'x1',
+      exitCode: 0,
+      state: 'done',
+    };
+    await jm.handle(message(command));
+    expect(sent).toEqual([
+      {
+        to: AGENT,
+        command: { command: 'redirect', referral: 'storage@localhost/s1', info: command },
+      },
+    ]);
+  });
+
+  it('as a storage manager ignores job requests', async () => {
+    await submitJob(queue, paths, { commandFile: calculator });
+    const storage = handler('storage');
+    await storage.handle(message({ command: 'want_getJob', agentHost: 'h', jdl: JDL }));
+    await storage.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    expect(sent).toEqual([]);
+    expect(await queue.countQueued()).toBe(1);
+  });
+
+  it('reports invalid and unknown job ids', async () => {
+    const jm = handler();
+    await jm.handle(message({ command: 'getJobOutputDir', agentHost: 'h', jobID: '../x' }));
+    await jm.handle(
+      message({ command: 'jobDone', agentHost: 'h', jobID: 'unknown', exitCode: 0, state: 'done' }),
+    );
+    expect(sent).toEqual([]);
+    expect(eventNames()).toEqual(['error.invalidJobId', 'error.invalidJobId']);
+  });
+
+  it('finishes a job once, even when jobDone comes twice', async () => {
+    await submitJob(queue, paths, { commandFile: calculator });
+    const jm = handler();
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    const runJob = sent[0]?.command;
+    if (runJob?.command !== 'runJob') throw new Error('expected runJob');
+    const ids = { agentHost: 'h', jobID: runJob.job.id, jmJobData: runJob.jmJobData };
+    await jm.handle(message({ command: 'getJobOutputDir', ...ids }));
+    const store = sent[1]?.command;
+    expect(store).toMatchObject({
+      command: 'storeJobOutputDir',
+      outputChirpUrl: 'http://jm.example:8088',
+      outputDir: runJob.job.outputDir,
+      jobID: runJob.job.id,
+      jmJobData: runJob.jmJobData,
+    });
+    expect((await queue.get(runJob.job.id))?.state).toBe('uploading');
+    fs.writeFileSync(paths.file(runJob.job.id, 'output', 'stdout'), '4\n');
+    await jm.handle(message({ command: 'jobDone', ...ids, exitCode: 0, state: 'done' }));
+    await jm.handle(message({ command: 'jobDone', ...ids, exitCode: 1, state: 'failed' }));
+    expect(await queue.get(runJob.job.id)).toMatchObject({ state: 'done', exitCode: 0 });
+    expect(eventNames().filter((name) => name.startsWith('job.'))).toEqual(['job.succeeded']);
+    expect(fs.readFileSync(path.join(root, 'done', runJob.job.id, 'stdout'), 'utf8')).toBe('4\n');
+    // A request naming another lease is refused.
+    await jm.handle(message({ command: 'want_getJobOutputDir', ...ids, jmJobData: 'lease=other' }));
+    expect(sent).toHaveLength(2);
+  });
+});
