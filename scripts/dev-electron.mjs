@@ -13,7 +13,8 @@ const server = await createServer({ configFile: join(root, 'src/renderer/vite.co
 await server.listen();
 const url = server.resolvedUrls?.local[0] ?? 'http://localhost:5173/';
 
-const build = spawn(process.execPath, [join(root, 'scripts/build-electron.mjs')], {
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const build = spawn(tsx, [join(root, 'scripts/build-electron.ts')], {
   stdio: 'inherit',
 });
 await new Promise((resolve, reject) =>
@@ -21,7 +22,7 @@ await new Promise((resolve, reject) =>
     code === 0 ? resolve(undefined) : reject(new Error(`build exited ${code}`)),
   ),
 );
-spawn(process.execPath, [join(root, 'scripts/build-electron.mjs'), '--watch'], {
+spawn(tsx, [join(root, 'scripts/build-electron.ts'), '--watch'], {
   stdio: 'inherit',
 });
 
