@@ -7,7 +7,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
-import { ensureDocker, startProsody, type ProsodyServer } from '../harness';
+import {
+  ensureDocker,
+  startProsody,
+  startRedis,
+  type ProsodyServer,
+  type RedisServer,
+} from '../harness';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
 import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import type { JobRecord as AgentJobRecord } from '../../src/contract/ui-contract';
@@ -18,6 +24,8 @@ import type { JobRecord } from '../../manager/src/job-record';
 
 const PASSWORD = 'secret-pw';
 let prosody: ProsodyServer;
+// The queue is the manager's Redis backend (JM_REDIS_SERVER), a real redis-server.
+let redis: RedisServer;
 let docker: Docker;
 let root: string;
 const agents: Agent[] = [];
@@ -33,6 +41,7 @@ beforeAll(async () => {
       }),
     ),
   });
+  redis = await startRedis();
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-cycle-'));
 });
 
@@ -43,6 +52,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await prosody?.stop();
+  await redis?.stop();
   fs.rmSync(root, { recursive: true, force: true });
 });
 
@@ -62,6 +72,7 @@ function managerConfig(name: string): JobManagerConfig {
     storageDir: path.join(stateDir, 'storage'),
     doneJobDir: path.join(stateDir, 'done'),
     waitingJobsList: 'waiting-jobs',
+    redisServer: redis.url,
     storagePort: 0,
     storageBind: '127.0.0.1',
     leaseMs: 600_000,
@@ -71,7 +82,10 @@ function managerConfig(name: string): JobManagerConfig {
 }
 
 async function startManager(config: JobManagerConfig): Promise<RunningJobManager> {
-  const manager = await startJobManager(config, { session: { ackTimeoutMs: 1000 } });
+  const manager = await startJobManager(config, {
+    session: { ackTimeoutMs: 1000 },
+    redisNamespace: `agent-cycle-${path.basename(config.stateDir)}`,
+  });
   managers.push(manager);
   return manager;
 }
