@@ -59,6 +59,8 @@ export class HeartbeatRoom {
   readonly roster: MucRoster;
   private readonly waiters = new Set<Waiter>();
   private joined = false;
+  /** The session that our room presence was last sent on is still online. */
+  private presenceSent = false;
   private joinListeners: ((error?: Error) => void)[] = [];
   private active = true;
   private readonly presenceStanza: Element;
@@ -114,7 +116,8 @@ export class HeartbeatRoom {
         else resolve();
       };
       this.joinListeners.push(finish);
-      this.session.sendStanza(this.presenceStanza);
+      // Already sent when the session came online after this object was made: wait for it.
+      if (!this.presenceSent || !this.session.isOnline) this.enter();
     });
   }
 
@@ -209,8 +212,13 @@ export class HeartbeatRoom {
     // After a reconnect the room has forgotten us: enter again.
     this.joined = false;
     this.roster.clear();
-    this.session.sendStanza(this.presenceStanza);
+    this.enter();
   };
+
+  private enter(): void {
+    this.presenceSent = this.session.isOnline;
+    this.session.sendStanza(this.presenceStanza);
+  }
 
   private readonly onBounce = (message: { from: string; reason: string }): void => {
     for (const waiter of this.waiters) waiter.settle(message.from, { failure: message.reason });
