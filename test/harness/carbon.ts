@@ -7,6 +7,8 @@ import { runCommand, startProcess, type ServiceProcess } from './processes';
 export interface CarbonOptions {
   /** storage-schemas.conf retention of every metric; default `1s:1h` (one point a second). */
   retentions?: string;
+  /** Line receiver port; default a free one (pass one to start Carbon where a client already waits). */
+  linePort?: number;
   /** Default 30 s. */
   readyTimeoutMs?: number;
 }
@@ -96,7 +98,11 @@ export async function startCarbon(options: CarbonOptions = {}): Promise<CarbonSe
   const whisperDir = path.join(dir, 'storage', 'whisper');
   fs.mkdirSync(whisperDir, { recursive: true });
   fs.mkdirSync(path.join(dir, 'log'));
-  const ports = { line: await freePort(), pickle: await freePort(), query: await freePort() };
+  const ports = {
+    line: options.linePort ?? (await freePort()),
+    pickle: await freePort(),
+    query: await freePort(),
+  };
   const configPath = path.join(dir, 'carbon.conf');
   fs.writeFileSync(configPath, carbonConf(dir, ports));
   fs.writeFileSync(

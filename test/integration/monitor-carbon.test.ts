@@ -3,7 +3,7 @@ import { startMonitor, type Monitor } from '../../manager/monitor/copilot-monito
 import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
 import type { Command } from '../../src/protocol';
 import { startCarbon, type CarbonServer } from '../harness/carbon';
-import { startProsody, type ProsodyServer } from '../harness';
+import { freePort, startProsody, type ProsodyServer } from '../harness';
 
 const COMPONENT = 'jobmanager.generic.alpha';
 
@@ -20,6 +20,7 @@ describe('Monitor with real Prosody and carbon-cache', () => {
         users: [
           { username: 'monitor', password: 'mon-secret' },
           { username: 'jmgeneric', password: 'jm-secret' },
+          { username: 'monitor2', password: 'mon2-secret' },
         ],
       }),
       startCarbon({ retentions: '1s:1h' }),
@@ -153,5 +154,50 @@ describe('Monitor with real Prosody and carbon-cache', () => {
       })
       .toBe(2);
     expect(logs.map((record) => record.message)).toContain('Sent 3 updates to Carbon.');
+  });
+
+  it('buffers while Carbon is down and delivers once it is up', async () => {
+    const linePort = await freePort();
+    const late = await startMonitor({
+      config: {
+        jabber: {
+          server: `127.0.0.1:${prosody.port}`,
+          domain: prosody.domain,
+          id: 'monitor2',
+          password: 'mon2-secret',
+        },
+        carbon: { host: '127.0.0.1', port: linePort },
+        sampleSeconds: 3600,
+        http: { host: '127.0.0.1', port: 0 },
+        pollSeconds: 3600,
+        carbonBufferLines: 1000,
+      },
+    });
+    let lateCarbon: CarbonServer | undefined;
+    try {
+      await reporter.send(late.session.jid, {
+        command: 'reportEventValue',
+        component: 'agent',
+        event: 'buffered',
+        value: 42,
+      });
+      late.sampleNow();
+      expect(late.carbon.isConnected).toBe(false);
+      expect(late.carbon.bufferedLines).toBe(2);
+      expect(await (await fetch(`${late.http.url}metrics`)).text()).toContain(
+        'copilot_monitor_carbon_buffered_lines 2',
+      );
+      lateCarbon = await startCarbon({ linePort });
+      await lateCarbon.waitForMetrics(
+        ['copilot.agent.buffered', 'copilot.monitor.updates'],
+        40_000,
+      );
+      expect(await lateCarbon.values('copilot.agent.buffered')).toEqual([42]);
+      expect(await lateCarbon.values('copilot.monitor.updates')).toEqual([1]);
+      expect(late.carbon.bufferedLines).toBe(0);
+    } finally {
+      await late.stop();
+      await lateCarbon?.stop();
+    }
   });
 });
