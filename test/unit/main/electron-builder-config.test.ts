@@ -14,6 +14,7 @@ interface TargetList {
 }
 interface BuilderConfig {
   appId?: string;
+  npmRebuild?: boolean;
   productName?: string;
   icon?: string;
   files?: Array<string | { filter?: string[] }>;
@@ -68,6 +69,10 @@ describe('electron-builder.yml', () => {
     expect(config.linux?.category).toBe('Science');
     expect(targets(config.win)).toContain('nsis');
     expect(targets(config.mac)).toContain('dmg');
+  });
+
+  it('does not rebuild native modules for Electron in the working tree', () => {
+    expect(config.npmRebuild).toBe(false);
   });
 
   it('packages only dist/, which holds package.json main', () => {
