@@ -1,6 +1,6 @@
 // copilot-heartbeat: remote introspection of the components in the Heartbeat room (4.5.4).
-import { pathToFileURL } from 'node:url';
 import fs from 'node:fs';
+import { runIfEntryPoint } from '../src/cli-runner';
 import {
   ConfigError,
   ConfigValues,
@@ -255,20 +255,4 @@ export async function main(argv: readonly string[], io: HeartbeatIo = defaultIo)
   }
 }
 
-if (
-  process.argv[1] !== undefined &&
-  /copilot-heartbeat\.ts$/.test(process.argv[1]) &&
-  import.meta.url === pathToFileURL(process.argv[1]).href
-) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(
-        `copilot-heartbeat: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
-      process.exitCode = 2;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, 'copilot-heartbeat', main);

@@ -1,5 +1,5 @@
 // copilot-monitor: the Co-Pilot Monitor (4.4) with its Prometheus endpoint and dashboard.
-import { pathToFileURL } from 'node:url';
+import { runIfEntryPoint } from '../src/cli-runner';
 import { ConfigError } from '../../src/protocol';
 import { consoleLogger } from '../../src/transport';
 import { startMonitor } from '../monitor/copilot-monitor';
@@ -47,20 +47,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (
-  process.argv[1] !== undefined &&
-  /copilot-monitor\.ts$/.test(process.argv[1]) &&
-  import.meta.url === pathToFileURL(process.argv[1]).href
-) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      process.stderr.write(
-        `copilot-monitor: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
-      process.exitCode = 2;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, 'copilot-monitor', main);

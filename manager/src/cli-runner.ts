@@ -1,5 +1,6 @@
 /** Shared plumbing of the manager's command-line entry points. */
-import { pathToFileURL } from 'node:url';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, JobFieldError, ClassAdError } from '../../src/protocol';
 import { JobQueueError } from './job-queue';
 import { JobRecordError } from './job-record';
@@ -24,7 +25,16 @@ export function runIfEntryPoint(
   main: (argv: string[]) => Promise<number>,
 ): void {
   const entry = process.argv[1];
-  if (entry === undefined || pathToFileURL(entry).href !== moduleUrl) return;
+  if (entry === undefined) return;
+  // npm installs bins as symlinks: compare real paths.
+  const real = (file: string): string => {
+    try {
+      return fs.realpathSync(file);
+    } catch {
+      return file;
+    }
+  };
+  if (real(entry) !== real(fileURLToPath(moduleUrl))) return;
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

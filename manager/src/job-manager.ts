@@ -111,7 +111,10 @@ export async function startJobManager(
     const reaperMs =
       options.reaperIntervalMs ?? Math.min(30_000, Math.max(200, Math.floor(config.leaseMs / 4)));
     const reaper = setInterval(() => {
-      requeueExpiredLeases(queue, logger.child('lease')).catch((error: unknown) => {
+      requeueExpiredLeases(queue, logger.child('lease'), Date.now(), {
+        maxAttempts: config.maxAttempts,
+        onFailed: () => monitor.event('job.failed'),
+      }).catch((error: unknown) => {
         logger.warn('lease check failed', {
           error: error instanceof Error ? error.message : String(error),
         });

@@ -1,34 +1,59 @@
-/** Puts jobs whose lease expired back into the queue. Safe to run in several managers at once. */
+/**
+ * Puts jobs whose lease expired back into the queue, or fails them once they have been leased
+ * `maxAttempts` times (JM_MAX_ATTEMPTS). Safe to run in several managers at once: each change is
+ * a compare-and-set on "still active and still expired".
+ */
 import type { Logger } from '../../src/transport';
-import { ACTIVE_STATES } from './job-record';
+import { ACTIVE_STATES, type JobRecord } from './job-record';
 import type { JobQueue } from './job-queue';
+
+export interface ReaperOptions {
+  maxAttempts?: number;
+  /** Called for each job given up on (e.g. to report job.failed). */
+  onFailed?: (job: JobRecord) => void;
+}
 
 export async function requeueExpiredLeases(
   queue: JobQueue,
   logger: Logger,
   now = Date.now(),
+  options: ReaperOptions = {},
 ): Promise<string[]> {
   const requeued: string[] = [];
+  const maxAttempts = options.maxAttempts ?? Infinity;
   for (const id of await queue.expiredLeases(now)) {
     const before = await queue.get(id);
+    if (!before) continue;
+    const why = `lease of ${before.agent ?? 'an agent'} expired in state ${before.state}`;
+    const common = {
+      agent: null,
+      requestKey: null,
+      leaseId: null,
+      leaseExpiresAt: null,
+      inputToken: null,
+      outputToken: null,
+      updatedAt: now,
+    };
+    const giveUp = before.attempts >= maxAttempts;
     const result = await queue.transition(
       id,
       { from: ACTIVE_STATES, expiredBefore: now },
-      {
-        state: 'queued',
-        agent: null,
-        requestKey: null,
-        leaseId: null,
-        leaseExpiresAt: null,
-        inputToken: null,
-        outputToken: null,
-        updatedAt: now,
-        note: `lease of ${before?.agent ?? 'an agent'} expired in state ${before?.state ?? '?'}`,
-      },
+      giveUp
+        ? {
+            ...common,
+            state: 'failed',
+            finishedAt: now,
+            note: `${why}; given up after ${before.attempts} attempts`,
+          }
+        : { ...common, state: 'queued', note: why },
     );
-    if (result.ok) {
+    if (!result.ok) continue;
+    if (giveUp) {
+      logger.warn('lease expired too often; job failed', { job: id, attempts: before.attempts });
+      options.onFailed?.(result.job);
+    } else {
       requeued.push(id);
-      logger.info('lease expired; job back in the queue', { job: id, agent: before?.agent });
+      logger.info('lease expired; job back in the queue', { job: id, agent: before.agent });
     }
   }
   return requeued;

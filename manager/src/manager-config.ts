@@ -22,6 +22,7 @@
  * | JM_STORAGE_BIND | address the storage server binds | `0.0.0.0` |
  * | JM_STORAGE_URL | storage base URL advertised to agents | `http://<bound address>:<port>` |
  * | JM_LEASE_SECONDS | lease of a job handed to an agent, renewed by its activity | `21600` |
+ * | JM_MAX_ATTEMPTS | leases of one job before it is failed instead of requeued | `5` |
  * | JM_MAX_UPLOAD_MB | largest single uploaded output file | `1024` |
  * | JM_MAX_JOB_MB | largest total output of one job | `4096` |
  * | JM_STORAGE_MANAGER_ADDRESS | JID of a storage manager: output and jobDone are redirected to it | unset |
@@ -63,6 +64,7 @@ export interface JobManagerConfig {
   storageBind: string;
   storageUrl?: string;
   leaseMs: number;
+  maxAttempts: number;
   maxUploadBytes: number;
   maxJobBytes: number;
   storageManagerAddress?: string;
@@ -136,6 +138,7 @@ export function configFromValues(values: ConfigValues, cwd = process.cwd()): Job
     storagePort: values.integer('JM_STORAGE_PORT', 8088, { min: 0, max: 65535 }),
     storageBind: values.string('JM_STORAGE_BIND', '0.0.0.0'),
     leaseMs: Math.round(values.number('JM_LEASE_SECONDS', 6 * 3600, { min: 0.1 }) * 1000),
+    maxAttempts: values.integer('JM_MAX_ATTEMPTS', 5, { min: 1 }),
     maxUploadBytes: Math.round(values.number('JM_MAX_UPLOAD_MB', 1024, { min: 0 }) * MB),
     maxJobBytes: Math.round(values.number('JM_MAX_JOB_MB', 4096, { min: 0 }) * MB),
   };

@@ -7,7 +7,7 @@
  * - `ns job:<id>`: hash with the job's fields (see job-record.ts).
  * - `ns jobs`: sorted set of every job id by submission order.
  * - `ns leases`: sorted set of leased job ids by lease expiry (ms).
- * - `ns request:<agent|message id>`: id of the job leased for that getJob request.
+ * - `ns request:<agent|message id>`: id of the job leased for that getJob request (kept 14 days).
  * - `ns seq`: submission counter.
  *
  * Every transition is one Lua script, so the check and the change are atomic across all
@@ -66,7 +66,7 @@ for i = 5, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
   else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
   if ARGV[i] == 'requestKey' and ARGV[i + 1] ~= '' then
-    redis.call('SET', KEYS[4] .. ARGV[i + 1], ARGV[1])
+    redis.call('SET', KEYS[4] .. ARGV[i + 1], ARGV[1], 'EX', 1209600)
   end
 end
 local now = redis.call('HGET', KEYS[1], 'state')

@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/transport';
+import { newJobId, newLeaseId } from '../../src/job-record';
+import { requeueExpiredLeases } from '../../src/lease-reaper';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';
 import type { JobQueue } from '../../src/job-queue';
-import { describeQueueContract } from '../support/queue-contract';
+import { describeQueueContract, SPEC } from '../support/queue-contract';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-sqlite-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -19,4 +22,38 @@ describeQueueContract('SQLite (WAL)', {
     if (!(queue instanceof SqliteJobQueue)) throw new Error('not a SQLite queue');
     return Promise.resolve(new SqliteJobQueue(queue.file));
   },
+});
+
+describe('lease reaper', () => {
+  it('fails a job instead of requeueing it once it was leased maxAttempts times', async () => {
+    const queue = new SqliteJobQueue(path.join(root, 'reaper', 'queue.sqlite'));
+    try {
+      const job = await queue.add(newJobId(), SPEC);
+      const now = Date.now();
+      const failed: string[] = [];
+      for (let attempt = 1; attempt <= 2; attempt += 1) {
+        const lease = await queue.transition(
+          job.id,
+          { from: ['queued'] },
+          {
+            state: 'leased',
+            leaseId: newLeaseId(),
+            leaseExpiresAt: now,
+            attempts: attempt,
+          },
+        );
+        expect(lease.ok).toBe(true);
+        await requeueExpiredLeases(queue, silentLogger, now + 1, {
+          maxAttempts: 2,
+          onFailed: (gone) => failed.push(gone.id),
+        });
+      }
+      expect(await queue.get(job.id)).toMatchObject({ state: 'failed', attempts: 2 });
+      expect((await queue.get(job.id))?.note).toMatch(/given up after 2 attempts/);
+      expect(failed).toEqual([job.id]);
+      expect(await queue.countQueued()).toBe(0);
+    } finally {
+      await queue.close();
+    }
+  });
 });
