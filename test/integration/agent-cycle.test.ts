@@ -21,6 +21,7 @@ import { startJobManager, type RunningJobManager } from '../../manager/src/job-m
 import type { JobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import type { JobRecord } from '../../manager/src/job-record';
+import { managerConfigFor } from './agent-manager-fixture';
 
 const PASSWORD = 'secret-pw';
 let prosody: ProsodyServer;
@@ -57,28 +58,13 @@ afterAll(async () => {
 });
 
 function managerConfig(name: string): JobManagerConfig {
-  const stateDir = path.join(root, name);
-  return {
-    xmpp: {
-      service: prosody.service,
-      domain: prosody.domain,
-      username: 'jm',
-      password: PASSWORD,
-      resource: 'generic',
-    },
-    role: 'all',
-    stateDir,
-    queueDb: path.join(stateDir, 'queue.sqlite'),
-    storageDir: path.join(stateDir, 'storage'),
-    doneJobDir: path.join(stateDir, 'done'),
-    waitingJobsList: 'waiting-jobs',
-    redisServer: redis.url,
-    storagePort: 0,
-    storageBind: '127.0.0.1',
-    leaseMs: 600_000,
-    maxUploadBytes: 64 * 1024 * 1024,
-    maxJobBytes: 256 * 1024 * 1024,
-  };
+  return managerConfigFor({
+    prosody,
+    username: 'jm',
+    password: PASSWORD,
+    stateDir: path.join(root, name),
+    redisUrl: redis.url,
+  });
 }
 
 async function startManager(config: JobManagerConfig): Promise<RunningJobManager> {

@@ -16,6 +16,7 @@ import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import type { JobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { managerConfigFor } from './agent-manager-fixture';
 
 const PASSWORD = 'pw-redirect';
 let prosody: ProsodyServer;
@@ -41,28 +42,15 @@ afterAll(async () => {
 });
 
 function config(username: string, role: JobManagerConfig['role']): JobManagerConfig {
-  const stateDir = path.join(root, 'state');
-  return {
-    xmpp: {
-      service: prosody.service,
-      domain: prosody.domain,
-      username,
-      password: PASSWORD,
-      resource: role,
-    },
+  return managerConfigFor({
+    prosody,
+    username,
+    password: PASSWORD,
+    stateDir: path.join(root, 'state'),
+    redisUrl: redis.url,
     role,
-    stateDir,
-    queueDb: path.join(stateDir, 'queue.sqlite'),
-    storageDir: path.join(stateDir, 'storage'),
-    doneJobDir: path.join(stateDir, 'done'),
-    waitingJobsList: 'waiting-jobs',
-    redisServer: redis.url,
-    storagePort: 0,
-    storageBind: '127.0.0.1',
-    leaseMs: 600_000,
-    maxUploadBytes: 1024 * 1024,
-    maxJobBytes: 16 * 1024 * 1024,
-  };
+    resource: role,
+  });
 }
 
 describe('agent follows redirect', () => {

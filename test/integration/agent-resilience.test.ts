@@ -19,8 +19,8 @@ import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent
 import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { CopilotSession } from '../../src/transport/copilot-session';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import type { JobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { managerConfigFor } from './agent-manager-fixture';
 
 const PASSWORD = 'pw-resilience';
 let prosody: ProsodyServer;
@@ -85,27 +85,13 @@ async function startAgent(options: AgentOptions): Promise<Agent> {
 
 async function startManager(name: string): Promise<RunningJobManager> {
   const stateDir = path.join(root, name);
-  const config: JobManagerConfig = {
-    xmpp: {
-      service: prosody.service,
-      domain: prosody.domain,
-      username: 'jm',
-      password: PASSWORD,
-      resource: 'generic',
-    },
-    role: 'all',
+  const config = managerConfigFor({
+    prosody,
+    username: 'jm',
+    password: PASSWORD,
     stateDir,
-    queueDb: path.join(stateDir, 'queue.sqlite'),
-    storageDir: path.join(stateDir, 'storage'),
-    doneJobDir: path.join(stateDir, 'done'),
-    waitingJobsList: 'waiting-jobs',
-    redisServer: redis.url,
-    storagePort: 0,
-    storageBind: '127.0.0.1',
-    leaseMs: 600_000,
-    maxUploadBytes: 1024 * 1024,
-    maxJobBytes: 16 * 1024 * 1024,
-  };
+    redisUrl: redis.url,
+  });
   const manager = await startJobManager(config, {
     session: { ackTimeoutMs: 1000, reconnect: { initialMs: 200, maxMs: 1000, jitter: 0.3 } },
     redisNamespace: `agent-resilience-${name}`,
