@@ -93,6 +93,22 @@ describe('job cycle handler', () => {
     expect(sent).toEqual([{ to: AGENT, command: { command: 'have_getJob' } }]);
   });
 
+  it("honours the agent's own Requirements (listing 2.4) as well as the job's", async () => {
+    await submitJob(queue, paths, {
+      commandFile: calculator,
+      requirements: 'other.Memory >= 1000',
+    });
+    const jm = handler();
+    const wants = (jdl: string) =>
+      jm.handle(message({ command: 'want_getJob', agentHost: 'h', jdl }));
+    await wants('[ Requirements = ( other.Type == "Batch" ); Memory = 4096 ]');
+    await wants('[ Requirements = ( other.Type == "Job" ); Memory = 512 ]');
+    await wants('not a JDL at all');
+    expect(sent).toEqual([]);
+    await wants('[ Requirements = ( other.Type == "Job" ); Memory = 4096 ]');
+    expect(sent).toHaveLength(1);
+  });
+
   it('sends every runJob attribute and the same job for a repeated getJob', async () => {
     await expect(
       submitJob(queue, paths, { commandFile: calculator, validationFile: calculator }),
