@@ -8,6 +8,8 @@ import { createMainWindow, showWindow, type RendererSource } from './main-window
 import type { SettingsRepository } from './settings-repository';
 import { createTrayController, type TrayController } from './tray-controller';
 
+const STOP_TIMEOUT_MS = 15_000;
+
 export type AgentFactory = (options: AgentHostOptions) => AgentHost;
 
 export interface DesktopAppOptions {
@@ -26,6 +28,8 @@ export interface DesktopAppOptions {
   startHidden: boolean;
   loginItem: Omit<LoginItemTarget, 'setLoginItemSettings'>;
   idlePollMs?: number;
+  /** How long Quit waits for the agent to checkpoint and stop; default 15 s. */
+  stopTimeoutMs?: number;
   log?: (message: string) => void;
 }
 
@@ -125,7 +129,7 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     unforward();
     unregister();
     try {
-      await agent.stop();
+      await withTimeout(agent.stop(), options.stopTimeoutMs ?? STOP_TIMEOUT_MS);
     } catch (error) {
       reportError(log, 'stop')(error);
     }
@@ -152,6 +156,14 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
   }
 
   return { agent, tray, window: () => window, openWindow, shutdown };
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`gave up after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function reportError(log: (message: string) => void, what: string): (error: unknown) => void {

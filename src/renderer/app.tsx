@@ -60,7 +60,9 @@ export function App() {
       </nav>
       <main className="content">
         <h1>{current?.label}</h1>
-        {tab === 'status' && <StatusView state={statusState} />}
+        {tab === 'status' && (
+          <StatusView state={statusState} onOpenSettings={() => setTab('settings')} />
+        )}
         {tab === 'jobs' && <JobsView receivedAt={statusState.receivedAt} />}
         {tab === 'log' && <LogView />}
         {tab === 'settings' && <SettingsView />}

@@ -12,6 +12,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import { submitJob } from '../../manager/src/job-submission';
+import { loadJobManagerConfig } from '../../manager/src/manager-config';
 import {
   applySettingsOverlay,
   saveSettingsOverlay,
@@ -52,21 +53,20 @@ beforeAll(async () => {
   });
 
   prosody = await startProsody({ users: [JM, AGENT] });
-  const state = path.join(tmp, 'jm');
-  manager = await startJobManager({
-    xmpp: { service: prosody.service, domain: prosody.domain, ...JM, resource: 'jobmanager' },
-    role: 'all',
-    stateDir: state,
-    queueDb: path.join(state, 'queue.sqlite'),
-    storageDir: path.join(state, 'storage'),
-    doneJobDir: path.join(state, 'done'),
-    waitingJobsList: 'waiting-jobs',
-    storagePort: 0,
-    storageBind: '127.0.0.1',
-    leaseMs: 600_000,
-    maxUploadBytes: 16 * 1024 * 1024,
-    maxJobBytes: 64 * 1024 * 1024,
-  });
+  // The manager's own config loader, so its defaults apply (same variables as its config file).
+  const jmConfig = loadJobManagerConfig(
+    [
+      `--JM_JABBER_SERVER=127.0.0.1:${prosody.port}`,
+      `--JM_JABBER_DOMAIN=${prosody.domain}`,
+      `--JM_JABBER_ID=${JM.username}`,
+      `--JM_JABBER_PASSWORD=${JM.password}`,
+      `--JM_STATE_DIR=${path.join(tmp, 'jm')}`,
+      '--JM_STORAGE_PORT=0',
+      '--JM_STORAGE_BIND=127.0.0.1',
+    ],
+    {},
+  );
+  manager = await startJobManager(jmConfig);
 
   workDir = path.join(tmp, 'agent');
   const settings = applySettingsOverlay(

@@ -17,7 +17,12 @@ function tone(ok: boolean, warn = false): string {
   return ok ? 'ok' : warn ? 'warn' : 'bad';
 }
 
-export function StatusView({ state }: { state: StatusState }) {
+export interface StatusViewProps {
+  state: StatusState;
+  onOpenSettings(): void;
+}
+
+export function StatusView({ state, onOpenSettings }: StatusViewProps) {
   const api = useCopilot();
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
@@ -63,6 +68,17 @@ export function StatusView({ state }: { state: StatusState }) {
           )}
         </div>
       </section>
+      {status.connection === 'not-configured' && (
+        <section className="card callout">
+          <p>
+            Co-Pilot Desktop needs your project&apos;s job manager and an XMPP account before it can
+            fetch work.
+          </p>
+          <button className="primary" onClick={onOpenSettings}>
+            Open settings
+          </button>
+        </section>
+      )}
       {actionError && (
         <p className="error" role="alert">
           {actionError}

@@ -31,7 +31,7 @@ interface Started {
 
 async function start(
   stored: Record<string, unknown> = {},
-  extra: { startHidden?: boolean } = {},
+  extra: { startHidden?: boolean; stopTimeoutMs?: number } = {},
 ): Promise<Started> {
   const backend = new MemoryBackend();
   backend.store = stored;
@@ -49,6 +49,7 @@ async function start(
     startHidden: extra.startHidden ?? false,
     loginItem: { platform: 'darwin', executable: '/app/copilot', xdgConfigHome: '/nonexistent' },
     idlePollMs: 5_000,
+    ...(extra.stopTimeoutMs === undefined ? {} : { stopTimeoutMs: extra.stopTimeoutMs }),
     log: () => undefined,
   });
   if (!desktop || !agent) throw new Error('desktop app did not start');
@@ -126,6 +127,18 @@ describe('window', () => {
     expect(tray.destroyed).toBe(true);
     expect(window.userCloses()).toBe(false);
     expect(fake.handlers.size).toBe(0);
+  });
+});
+
+describe('quitting', () => {
+  it('quits even when the agent does not stop in time', async () => {
+    vi.useFakeTimers();
+    const { agent, tray } = await start({}, { stopTimeoutMs: 1_000 });
+    agent.stop.mockReturnValue(new Promise<void>(() => undefined));
+    tray.click('quit');
+    expect(fake.app.quitted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fake.app.quitted).toBe(true);
   });
 });
 
