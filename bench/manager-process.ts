@@ -1,0 +1,106 @@
+/**
+ * Starts the real manager (bench/manager-child.ts, bundled to plain node) as a child process
+ * against a harness Prosody, with the embedded SQLite queue or Redis, and toggles its CPU
+ * profiler with SIGUSR2.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, startProcess, type ProsodyServer, type ServiceProcess } from '../test/harness';
+import { openJobQueue } from '../manager/src/open-job-queue';
+import type { JobQueue } from '../manager/src/job-queue';
+import { JobStorePaths } from '../manager/src/job-store-paths';
+import { bundleEntry } from './lib/bundle';
+import { sleep } from './lib/stats';
+
+export interface ManagerProcess {
+  readonly process: ServiceProcess;
+  readonly jid: string;
+  readonly stateDir: string;
+  /** A queue handle on the same store, for submitting and checking jobs from the bench. */
+  readonly queue: JobQueue;
+  readonly paths: JobStorePaths;
+  /** Starts the profiler; the returned function stops it and resolves with the profile path. */
+  startProfile(): () => Promise<string | undefined>;
+  stop(): Promise<void>;
+}
+
+let childScript: Promise<string> | undefined;
+
+export async function startManagerProcess(options: {
+  prosody: ProsodyServer;
+  username: string;
+  password: string;
+  redisUrl?: string;
+  profileDir: string;
+}): Promise<ManagerProcess> {
+  childScript ??= bundleEntry('bench/manager-child.ts', 'manager-child');
+  const script = await childScript;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-bench-jm-'));
+  const storagePort = await freePort();
+  const profileBase = path.join(options.profileDir, `manager-${Date.now()}`);
+  fs.mkdirSync(options.profileDir, { recursive: true });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    JM_JABBER_SERVER: `127.0.0.1:${options.prosody.port}`,
+    JM_JABBER_DOMAIN: options.prosody.domain,
+    JM_JABBER_ID: options.username,
+    JM_JABBER_PASSWORD: options.password,
+    JM_JABBER_RESOURCE: 'jobmanager',
+    JM_STATE_DIR: stateDir,
+    JM_STORAGE_PORT: String(storagePort),
+    JM_STORAGE_BIND: '127.0.0.1',
+    JM_STORAGE_URL: `http://127.0.0.1:${storagePort}`,
+    BENCH_CPU_PROFILE: profileBase,
+  };
+  delete env.COPILOT_JM_CONFIG;
+  if (options.redisUrl) env.JM_REDIS_SERVER = options.redisUrl;
+  else delete env.JM_REDIS_SERVER;
+  const proc = await startProcess({
+    name: 'bench-manager',
+    command: process.execPath,
+    args: [script],
+    cwd: stateDir,
+    env,
+    readyTimeoutMs: 30_000,
+    ready: async (self, signal) => {
+      while (!signal.aborted) {
+        if (self.logTail(400).includes('job manager started')) return;
+        await sleep(50);
+      }
+    },
+  });
+  const queue = await openJobQueue({
+    queueDb: path.join(stateDir, 'queue.sqlite'),
+    redisServer: options.redisUrl,
+    waitingJobsList: 'waiting-jobs',
+  });
+  const paths = new JobStorePaths(path.join(stateDir, 'storage'));
+  let profiles = 0;
+  return {
+    process: proc,
+    jid: `${options.username}@${options.prosody.domain}`,
+    stateDir,
+    queue,
+    paths,
+    startProfile() {
+      process.kill(proc.pid, 'SIGUSR2');
+      profiles += 1;
+      const file = `${profileBase}.${profiles}.cpuprofile`;
+      return async () => {
+        process.kill(proc.pid, 'SIGUSR2');
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          if (fs.existsSync(file)) return file;
+          await sleep(100);
+        }
+        return undefined;
+      };
+    },
+    async stop() {
+      await queue.close().catch(() => undefined);
+      await proc.stop(10_000);
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
