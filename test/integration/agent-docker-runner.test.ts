@@ -131,10 +131,16 @@ describe('DockerRunner', () => {
 
   it('kills a job at the wall-clock limit: state timeout', async () => {
     const runner = new DockerRunner({ docker });
-    const spec = { ...jobSpec('slow-1', {}, 'sleep', ['30']), wallClockLimitMs: 1500 };
+    const spec = {
+      ...jobSpec('slow-1', { 'spin.sh': '#!/bin/bash\nwhile :; do :; done\n' }, 'spin.sh'),
+      wallClockLimitMs: 3000,
+    };
     const started = Date.now();
     const outcome = await runner.run(spec);
     expect(outcome.state).toBe('timeout');
+    // CPU time sampled from the container's cgroup while it ran (NanoCpus allows one core)
+    expect(outcome.cpuSeconds).toBeGreaterThan(0.5);
+    expect(outcome.cpuSeconds).toBeLessThan(4);
     expect(outcome.exitCode).not.toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
   });
@@ -168,13 +174,40 @@ describe('DockerRunner', () => {
     expect(fs.readFileSync(spec.stdoutPath, 'utf8')).toBe('1\n2\n3\n');
   });
 
+  it('a job passing its validation script stays done', async () => {
+    const runner = new DockerRunner({ docker });
+    const spec = jobSpec(
+      'valid-2',
+      {
+        'job.sh': '#!/bin/bash\necho 4 > output/answer\n',
+        'check.sh': '#!/bin/bash\ngrep -qx 4 output/answer\n',
+      },
+      'job.sh',
+    );
+    spec.validationArgv = programArgv('check.sh', [], spec.inputDir);
+    expect(await runner.run(spec)).toMatchObject({ state: 'done', exitCode: 0 });
+  });
+
+  it('kills a job that writes more than its disk cap', async () => {
+    const runner = new DockerRunner({ docker, sampleMs: 200 });
+    const spec = jobSpec(
+      'disk-1',
+      { 'fill.sh': '#!/bin/bash\nhead -c 3000000 /dev/zero > output/big\nsleep 30\n' },
+      'fill.sh',
+    );
+    spec.limits = { ...spec.limits, diskBytes: 1_000_000 };
+    const outcome = await runner.run(spec);
+    expect(outcome.state).toBe('failed');
+    expect(outcome.error).toMatch(/more than its disk cap of 1000000 bytes/);
+  });
+
   it('runs the validation script after the job: non-zero is validation-failed', async () => {
     const runner = new DockerRunner({ docker });
     const spec = jobSpec(
       'valid-1',
       {
-        'job.sh': '#!/bin/bash\necho 5\n',
-        'check.sh': '#!/bin/bash\ngrep -q 4 ../stdout 2>/dev/null || exit 1\n',
+        'job.sh': '#!/bin/bash\necho 5 > output/answer\n',
+        'check.sh': '#!/bin/bash\ngrep -qx 4 output/answer\n',
       },
       'job.sh',
     );
@@ -182,5 +215,6 @@ describe('DockerRunner', () => {
     const outcome = await runner.run(spec);
     expect(outcome.state).toBe('validation-failed');
     expect(outcome.exitCode).toBe(0);
+    expect(outcome.error).toMatch(/validation \.\/check\.sh exited with 1/);
   });
 });
