@@ -22,7 +22,11 @@ const devServerUrl = process.env.COPILOT_RENDERER_URL;
 startDesktopApp({
   createAgent,
   settings: new SettingsRepository(
-    createElectronSettingsStore({ projectVersion: app.getVersion() }),
+    createElectronSettingsStore({
+      projectVersion: app.getVersion(),
+      cwd: app.getPath('userData'),
+      log: (message) => console.warn(`[desktop] ${message}`),
+    }),
   ),
   paths: {
     preload: join(__dirname, '..', 'preload', 'preload.cjs'),

@@ -1,4 +1,6 @@
 import Store, { type Schema } from 'electron-store';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEFAULT_SETTINGS, NUMBER_RULES, validateSettingsPatch } from '../contract/settings';
 import type { AgentSettings } from '../contract/ui-contract';
 
@@ -44,24 +46,56 @@ export function settingsSchema(): Schema<AgentSettings> {
   return schema as Schema<AgentSettings>;
 }
 
+export const SETTINGS_FILE = 'settings.json';
+
+/**
+ * Drops stored settings that no longer validate (say, edited by hand), keeping the rest and
+ * electron-store's own bookkeeping. Without this the schema check would throw at start-up, or,
+ * with clearInvalidConfig, wipe every setting for one bad value. Returns the keys dropped.
+ */
+export function repairSettingsFile(file: string): string[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return []; // missing, or not JSON: electron-store starts afresh (clearInvalidConfig)
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return [];
+  const stored = data as Record<string, unknown>;
+  const dropped = Object.keys(stored).filter(
+    (key) => key in DEFAULT_SETTINGS && validateSettingsPatch({ [key]: stored[key] }).length > 0,
+  );
+  if (dropped.length === 0) return [];
+  const kept = Object.fromEntries(Object.entries(stored).filter(([key]) => !dropped.includes(key)));
+  writeFileSync(file, JSON.stringify(kept, null, '\t'));
+  return dropped;
+}
+
 export interface ElectronSettingsStoreOptions {
   /** The app version (`app.getVersion()`); migrations are keyed by it. */
   projectVersion: string;
-  /** Absolute directory; by default electron-store uses the app's userData directory. */
-  cwd?: string;
+  /** Absolute directory of settings.json (the app's userData directory). */
+  cwd: string;
+  log?: (message: string) => void;
 }
 
 export function createElectronSettingsStore(
   options: ElectronSettingsStoreOptions,
 ): Store<AgentSettings> {
+  const dropped = repairSettingsFile(join(options.cwd, SETTINGS_FILE));
+  if (dropped.length > 0) {
+    options.log?.(
+      `settings: dropped invalid stored values (${dropped.join(', ')}); defaults apply`,
+    );
+  }
   return new Store<AgentSettings>({
-    name: 'settings',
+    name: SETTINGS_FILE.replace(/\.json$/, ''),
+    cwd: options.cwd,
     schema: settingsSchema(),
     projectVersion: options.projectVersion,
     migrations: {
       '0.1.0': (store) => migrateTo010(store as unknown as LegacyStore),
     },
     clearInvalidConfig: true,
-    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
 }

@@ -103,6 +103,30 @@ describe('electron-store with schema and migrations (real electron-store, temp d
     expect(store.store).not.toHaveProperty('cpuPercent');
   });
 
+  it('drops only the stored values that no longer validate, keeping the others', () => {
+    writeFileSync(
+      join(dir, 'settings.json'),
+      JSON.stringify({ cpuLimitPercent: 500, jobSlots: 3, xmppServer: 'bad host!' }),
+    );
+    const messages: string[] = [];
+    const store = createElectronSettingsStore({
+      projectVersion: '0.1.0',
+      cwd: dir,
+      log: (m) => messages.push(m),
+    });
+    const settings = new SettingsRepository(store).load();
+    expect(settings.jobSlots).toBe(3);
+    expect(settings.cpuLimitPercent).toBe(DEFAULT_SETTINGS.cpuLimitPercent);
+    expect(settings.xmppServer).toBe('');
+    expect(messages.join()).toMatch(/cpuLimitPercent, xmppServer/);
+  });
+
+  it('starts afresh from a file that is not JSON', () => {
+    writeFileSync(join(dir, 'settings.json'), '{ not json');
+    const store = createElectronSettingsStore({ projectVersion: '0.1.0', cwd: dir });
+    expect(new SettingsRepository(store).load()).toEqual(DEFAULT_SETTINGS);
+  });
+
   it('the migration drops an old value that no longer validates', () => {
     writeFileSync(join(dir, 'settings.json'), JSON.stringify({ cpuPercent: 900 }));
     const store = createElectronSettingsStore({ projectVersion: '0.1.0', cwd: dir });
