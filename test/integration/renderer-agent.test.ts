@@ -131,6 +131,21 @@ describe('renderer against the real headless agent', () => {
       .poll(() => page.getByTestId('connection').textContent(), { timeout: 30_000 })
       .toBe('Connected');
     expect(await page.getByTestId('cpu-share').textContent()).toMatch(/%$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'renderer-status.png') });
+    await page.close();
+  });
+
+  it('pauses for an hour and resumes from the Status view', async () => {
+    const page = await openUi();
+    await page.getByRole('button', { name: 'Pause for 1 hour' }).click();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    const paused = await agent.commands.getStatus();
+    expect(paused.paused).toBe(true);
+    expect(Date.parse(paused.pausedUntil ?? '') - Date.now()).toBeGreaterThan(55 * 60_000);
+    await expect.poll(() => page.getByTestId('status-line').textContent()).toBe(paused.statusLine);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
+    expect((await agent.commands.getStatus()).paused).toBe(false);
     await page.close();
   });
 
@@ -183,6 +198,7 @@ describe('renderer against the real headless agent', () => {
     await expect
       .poll(() => running.getByRole('progressbar').getAttribute('aria-valuenow'))
       .toMatch(/^\d+$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'renderer-job-running.png') });
 
     const row = page.getByTestId('job-history').locator('tr', { hasText: job.id });
     await row.waitFor({ timeout: 60_000 });
