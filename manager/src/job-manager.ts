@@ -11,6 +11,7 @@ import {
   type CopilotSessionOptions,
   type Logger,
 } from '../../src/transport';
+import { attachHeartbeatResponder } from '../../src/heartbeat/heartbeat-responder';
 import { JobCycleHandler } from './job-cycle-handler';
 import type { JobQueue } from './job-queue';
 import { JobStorePaths } from './job-store-paths';
@@ -105,6 +106,9 @@ export async function startJobManager(
       reply: (to, command) => session.send(to, command),
     });
     session.onCommand((message) => handler.handle(message));
+    if (config.heartbeat) {
+      attachHeartbeatResponder(session, { ...config.heartbeat, logger: logger.child('heartbeat') });
+    }
     await session.start();
     cleanups.push(() => session.stop());
 
