@@ -1,0 +1,150 @@
+/**
+ * Secure mode with the real components: startJobManager and createAgent, each given the secure
+ * layer and TLS options through their `session` option, over Prosody with TLS. A real job runs in
+ * Docker end to end; a plain-mode agent gets nothing from the secure manager.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
+import { loadJobManagerConfig } from '../../manager/src/manager-config';
+import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { DEFAULT_SETTINGS } from '../../src/contract/settings';
+import { createAgent, type Agent } from '../../src/core/agent';
+import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
+import { agentSecureLayers, managerSecureLayers } from '../../src/transport/secure-layer';
+import { sessionTlsFromConfig } from '../../src/transport/tls-options';
+import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
+import { startProsody, type ProsodyServer } from '../harness';
+
+const USERS = [
+  { username: 'jm', password: 'jm-secret' },
+  { username: 'agent', password: 'agent-secret' },
+  { username: 'plain', password: 'plain-secret' },
+];
+
+describe('secure mode with the real manager and agent, over TLS', () => {
+  let prosody: ProsodyServer;
+  let root: string;
+  let manager: RunningJobManager;
+  let agent: Agent;
+  const managerLog: LogRecord[] = [];
+  const sessions: CopilotSession[] = [];
+
+  beforeAll(async () => {
+    prosody = await startProsody({ tls: true, users: USERS });
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-secure-cycle-'));
+    const keys = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const privatePath = path.join(root, 'jm-private.pem');
+    const publicPath = path.join(root, 'jm-public.pem');
+    fs.writeFileSync(privatePath, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o600,
+    });
+    fs.writeFileSync(publicPath, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+
+    // The configuration variables, as the entry points would read them.
+    const managerVars: Record<string, string> = {
+      JM_SECURE_MODE: '1',
+      JM_PRIVATE_KEY: privatePath,
+      JM_JABBER_CA_FILE: prosody.caCertPath ?? '',
+      JM_REQUIRE_TLS: '1',
+    };
+    const agentVars: Record<string, string> = {
+      AGENT_SECURE_MODE: '1',
+      JM_PUBLIC_KEY: publicPath,
+      AGENT_JABBER_CA_FILE: prosody.caCertPath ?? '',
+      AGENT_REQUIRE_TLS: '1',
+    };
+
+    const config = loadJobManagerConfig([], {
+      JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
+      JM_JABBER_DOMAIN: prosody.domain,
+      JM_JABBER_ID: 'jm',
+      JM_JABBER_PASSWORD: 'jm-secret',
+      JM_STATE_DIR: path.join(root, 'jm-state'),
+      JM_STORAGE_PORT: '0',
+      JM_STORAGE_BIND: '127.0.0.1',
+      JM_LEASE_SECONDS: '120',
+    });
+    manager = await startJobManager(config, {
+      logger: createLogger('jm', (record) => managerLog.push(record)),
+      session: {
+        layers: managerSecureLayers(
+          (name) => managerVars[name],
+          `${config.xmpp.username}@${config.xmpp.domain}`,
+        ),
+        tls: sessionTlsFromConfig(managerVars.JM_JABBER_CA_FILE, managerVars.JM_REQUIRE_TLS),
+      },
+    });
+    expect(manager.session.tlsSocket?.authorized).toBe(true);
+
+    const dataDir = path.join(root, 'agent-work');
+    fs.mkdirSync(dataDir);
+    agent = createAgent({
+      settings: {
+        ...DEFAULT_SETTINGS,
+        jobManagerAddress: `jm@${prosody.domain}`,
+        xmppServer: `127.0.0.1:${prosody.port}`,
+        xmppDomain: prosody.domain,
+        xmppUsername: 'agent',
+        xmppPassword: 'agent-secret',
+        runOnlyWhenIdle: false,
+      },
+      dataDir,
+      xmppService: prosody.service,
+      resource: 'secure-agent',
+      session: {
+        layers: agentSecureLayers((name) => agentVars[name], `agent@${prosody.domain}`),
+        tls: sessionTlsFromConfig(agentVars.AGENT_JABBER_CA_FILE, agentVars.AGENT_REQUIRE_TLS),
+      },
+      fetchBackoff: { initialMs: 500, maxMs: 2_000, jitter: 0.1 },
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(sessions.map((session) => session.stop()));
+    await agent?.stop();
+    await manager?.stop();
+    await prosody?.stop();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a plain-mode agent is refused by the secure manager', async () => {
+    const commandFile = path.join(root, 'job.sh');
+    fs.writeFileSync(commandFile, '#!/bin/sh\necho "secret result" > output/result.txt\n');
+    await submitJob(manager.queue, manager.paths, { commandFile });
+    const plainSession = new CopilotSession({
+      service: prosody.service,
+      domain: prosody.domain,
+      username: 'plain',
+      password: 'plain-secret',
+      ackTimeoutMs: 300,
+      maxSendAttempts: 2,
+      tls: { ca: fs.readFileSync(prosody.caCertPath ?? '', 'utf8') },
+    });
+    sessions.push(plainSession);
+    await plainSession.start();
+    const plain = new ScriptedAgent(plainSession, `jm@${prosody.domain}`);
+    await expect(plain.wantJob(1_500)).rejects.toThrow(/no acknowledgement|no have_getJob/);
+    const rejected = managerLog.filter((record) => record.message === 'rejected message');
+    expect(
+      rejected.some((record) => /plain 'want_getJob' refused/.test(String(record.fields?.reason))),
+    ).toBe(true);
+    expect((await manager.queue.list()).every((job) => job.state === 'queued')).toBe(true);
+  }, 30_000);
+
+  it('the real agent runs a job end to end in secure mode', async () => {
+    const [job] = await manager.queue.list();
+    if (!job) throw new Error('no job');
+    await agent.start();
+    const finished = await waitForJob(manager.queue, job.id, 90_000);
+    expect(finished?.state).toBe('done');
+    expect(agent.session?.tlsSocket?.authorized).toBe(true);
+    expect(agent.session?.saslMechanism).toBe('SCRAM-SHA-1');
+    const archive = path.join(manager.config.doneJobDir, job.id);
+    expect(fs.existsSync(archive)).toBe(true);
+    expect(managerLog.filter((record) => record.message === 'job finished')).toHaveLength(1);
+  }, 120_000);
+});
