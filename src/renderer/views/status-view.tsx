@@ -108,7 +108,9 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
             {status.docker.available ? 'Available' : 'Not available'}
             {status.docker.version ? ` (${status.docker.version})` : ''}
           </p>
-          {status.docker.message && <p className="muted">{status.docker.message}</p>}
+          {!status.docker.available && status.docker.message && (
+            <p className="muted">{status.docker.message}</p>
+          )}
         </section>
         <section className="card">
           <h3>Resources</h3>
