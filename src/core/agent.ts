@@ -488,11 +488,15 @@ export function createAgent(options: AgentOptions): Agent {
           jobId: inHand.job.id,
           error: text,
         });
-        setTimeout(() => {
-          if (!stopped && !jobs.has(inHand.job.id) && store.exists(inHand.job.id)) {
-            resumeStored(inHand.job.id);
+        const retry = (): void => {
+          if (stopped || jobs.has(inHand.job.id) || !store.exists(inHand.job.id)) return;
+          if (!docker.available) {
+            setTimeout(retry, 30_000).unref();
+            return;
           }
-        }, 30_000).unref();
+          resumeStored(inHand.job.id);
+        };
+        setTimeout(retry, 30_000).unref();
       })
       .finally(() => {
         jobs.delete(inHand.job.id);
@@ -563,6 +567,11 @@ export function createAgent(options: AgentOptions): Agent {
         receivedAt: new Date().toISOString(),
       };
       if (jmJobData !== undefined) inHand.jmJobData = jmJobData;
+      if (stopped) {
+        // Arrived while stopping: keep it for the next start rather than drop it.
+        store.save(inHand);
+        return;
+      }
       startLifecycle(inHand);
       return;
     }

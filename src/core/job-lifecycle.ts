@@ -47,6 +47,10 @@ export interface LifecycleDeps {
   signal: AbortSignal;
 }
 
+/** Errors that mean the Docker daemon is gone rather than that the job cannot run. */
+const DOCKER_UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|ENOENT .*docker|connect ENOENT|socket hang up|EPIPE/;
+
 /** Files uploaded besides the job's own outputs. */
 export const LOG_FILES = ['stdout', 'stderr'] as const;
 
@@ -214,6 +218,11 @@ export class JobLifecycle {
       );
     } catch (error) {
       this.throwIfStopped();
+      // Docker itself went away: not the job's fault. The job stays on disk in phase 'running'
+      // and the agent runs it again later.
+      if (DOCKER_UNREACHABLE.test(message(error))) {
+        throw new Error(`Docker is not reachable: ${message(error)}`);
+      }
       return failed('failed', `the container could not run: ${message(error)}`);
     }
     this.throwIfStopped();

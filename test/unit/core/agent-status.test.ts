@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { agentActivity, statusLine, type ActivityInput } from '../../../src/core/agent-status';
+import type { RunningJob } from '../../../src/contract/ui-contract';
+
+const job: RunningJob = {
+  jobId: '42',
+  manager: 'jm@localhost/generic',
+  command: 'calculator.sh',
+  phase: 'running',
+  receivedAt: '2026-11-24T10:00:00Z',
+  startedAt: '2026-11-24T10:00:00Z',
+  elapsedMs: 3 * 60_000 + 5000,
+  wallClockLimitMs: 86_400_000,
+  cpuSeconds: 12,
+};
+
+const base: ActivityInput = {
+  stopped: false,
+  connection: 'online',
+  docker: { available: true, message: 'Docker 20.10' },
+  decision: { run: true },
+  pausedUntil: null,
+  running: [],
+};
+
+function line(input: Partial<ActivityInput>): string {
+  const full = { ...base, ...input };
+  return statusLine(agentActivity(full), full);
+}
+
+describe('status line', () => {
+  it('names what the agent is doing, most important first', () => {
+    expect(line({ running: [job] })).toBe('Running job 42 for 3 min');
+    expect(line({ running: [{ ...job, elapsedMs: 125 * 60_000 }] })).toBe(
+      'Running job 42 for 2 h 5 min',
+    );
+    expect(line({ running: [{ ...job, phase: 'uploading' }] })).toBe('Job 42: uploading');
+    expect(line({ running: [job, { ...job, jobId: '43' }] })).toBe('Running 2 jobs');
+    expect(line({ decision: { run: false, reason: 'paused' }, running: [job] })).toBe('Paused');
+    expect(line({ decision: { run: false, reason: 'waiting-for-idle' } })).toBe(
+      'Waiting for the computer to be idle',
+    );
+    expect(line({ docker: { available: false, message: 'x' } })).toBe('Docker is not running');
+    expect(line({ connection: 'offline' })).toBe('Not connected');
+    expect(line({ connection: 'not-configured' })).toBe('Not configured');
+    expect(line({ connection: 'auth-failed' })).toBe('Not connected: login refused');
+    expect(line({})).toBe('Waiting for work');
+    expect(line({ stopped: true, running: [job] })).toBe('Stopped');
+  });
+
+  it('a timed pause shows its end in local time', () => {
+    const end = new Date(2026, 10, 24, 14, 5).getTime();
+    expect(line({ decision: { run: false, reason: 'paused' }, pausedUntil: end })).toBe(
+      'Paused until 14:05',
+    );
+  });
+});
