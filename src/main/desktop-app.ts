@@ -9,6 +9,7 @@ import type { SettingsRepository } from './settings-repository';
 import { createTrayController, type TrayController } from './tray-controller';
 
 const STOP_TIMEOUT_MS = 15_000;
+export const APP_ID = 'ch.cern.copilot.desktop';
 
 export type AgentFactory = (options: AgentHostOptions) => AgentHost;
 
@@ -76,6 +77,8 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
   app.on('window-all-closed', () => undefined);
 
   await app.whenReady();
+  // Windows groups taskbar entries and notifications by this id; it matches electron-builder's appId.
+  if (process.platform === 'win32') app.setAppUserModelId(APP_ID);
 
   const loginItem: LoginItemTarget = {
     ...options.loginItem,

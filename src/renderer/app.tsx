@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { AgentActivity } from '../contract/ui-contract';
 import { useAgentStatus } from './hooks/use-agent-status';
 import { JobsView } from './views/jobs-view';
@@ -29,6 +29,10 @@ export function App() {
   const statusState = useAgentStatus();
   const { status } = statusState;
   const current = TABS.find((t) => t.id === tab) ?? TABS[0];
+  const statusLine = status?.statusLine;
+  useEffect(() => {
+    document.title = statusLine ? `${statusLine} · Co-Pilot Desktop` : 'Co-Pilot Desktop';
+  }, [statusLine]);
   return (
     <div className="app">
       <nav className="sidebar" aria-label="Views">
