@@ -417,6 +417,30 @@ describe('job lifecycle', () => {
     expect(channel.commands('jobDone').map((entry) => entry.to)).toEqual(['gone@localhost/x', JM]);
   });
 
+  it('Docker vanishing mid-run is not a job failure: the job stays on disk in phase running', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    runner.run = () => Promise.reject(new Error('connect ECONNREFUSED /var/run/docker.sock'));
+    await expect(
+      new JobLifecycle(deps(channel, runner, new FakeStorage()), inHand()).run(),
+    ).rejects.toThrow(/Docker is not reachable/);
+    const saved = JSON.parse(
+      fs.readFileSync(path.join(dir, 'jobs', 'job-1', 'job.json'), 'utf8'),
+    ) as JobInHand;
+    expect(saved.phase).toBe('running');
+    expect(channel.commands('jobDone')).toEqual([]);
+  });
+
+  it('a container that cannot be created (e.g. no such image) is a failed job, reported', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    runner.run = () =>
+      Promise.reject(new Error('(HTTP code 404) no such container - No such image: nope:latest'));
+    const record = await new JobLifecycle(deps(channel, runner, new FakeStorage()), inHand()).run();
+    expect(record).toMatchObject({ state: 'failed', exitCode: -1 });
+    expect(channel.commands('jobDone')).toHaveLength(1);
+  });
+
   it('persists the job in hand at each step so a restarted agent can pick it up', async () => {
     const channel = new FakeChannel(scriptedManager([]));
     const runner = new FakeRunner();
