@@ -5,6 +5,8 @@
  * for the variables.
  */
 import { consoleLogger } from '../../src/transport';
+import { managerSecureLayers } from '../../src/transport/secure-layer';
+import { sessionTlsFromConfig } from '../../src/transport/tls-options';
 import { runIfEntryPoint } from '../src/cli-runner';
 import { startJobManager } from '../src/job-manager';
 import { configFromValues, loadConfigValues } from '../src/manager-config';
@@ -13,7 +15,8 @@ const USAGE = `usage: copilot-jobmanager-generic [--config path] [--role all|job
   Variables (config file, environment or --VARIABLE=value): JM_JABBER_SERVER, JM_JABBER_DOMAIN,
   JM_JABBER_ID, JM_JABBER_PASSWORD, JM_JABBER_RESOURCE, JM_STATE_DIR, JM_DONE_JOB_DIR,
   JM_REDIS_SERVER, JM_WAITING_JOBS_LIST, JM_JOB_REQUIRE_FILE, MON_JABBER_ADDRESS, JM_STORAGE_URL,
-  JM_STORAGE_PORT, JM_LEASE_SECONDS, JM_MAX_UPLOAD_MB, JM_MAX_JOB_MB, JM_STORAGE_MANAGER_ADDRESS.
+  JM_STORAGE_PORT, JM_LEASE_SECONDS, JM_MAX_UPLOAD_MB, JM_MAX_JOB_MB, JM_STORAGE_MANAGER_ADDRESS,
+  JM_SECURE_MODE, JM_PRIVATE_KEY, JM_JABBER_CA_FILE, JM_REQUIRE_TLS.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -36,7 +39,13 @@ export async function main(argv: string[]): Promise<number> {
   const logger = consoleLogger('jobmanager', level);
   if (config.chirp)
     logger.warn('JM_CHIRP_SERVER is set but this manager serves files over HTTP; it is not used');
-  const manager = await startJobManager(config, { logger });
+  // Secure mode (JM_SECURE_MODE, JM_PRIVATE_KEY) and TLS (JM_JABBER_CA_FILE, JM_REQUIRE_TLS).
+  const variable = (name: string): string | undefined => loaded.values.optional(name);
+  const session = {
+    layers: managerSecureLayers(variable, `${config.xmpp.username}@${config.xmpp.domain}`),
+    tls: sessionTlsFromConfig(variable('JM_JABBER_CA_FILE'), variable('JM_REQUIRE_TLS')),
+  };
+  const manager = await startJobManager(config, { logger, session });
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       logger.info('stopping', { signal });

@@ -30,6 +30,8 @@ export interface AgentConfig {
   guiRpcHost: string;
   resource: string | undefined;
   logLevel: LogLevel;
+  /** Any configuration variable (e.g. AGENT_SECURE_MODE, JM_PUBLIC_KEY, AGENT_JABBER_CA_FILE). */
+  variable: (name: string) => string | undefined;
 }
 
 /** Which settings field each variable sets, for error messages that name the variable. */
@@ -156,6 +158,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     guiRpcHost: values.string('AGENT_GUI_RPC_HOST', '127.0.0.1'),
     resource: values.optional('AGENT_JABBER_RESOURCE'),
     logLevel,
+    variable: (name) => values.optional(name),
   };
 }
 

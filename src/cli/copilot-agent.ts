@@ -11,6 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { createAgent } from '../core/agent';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
 import { formatLogRecord } from '../transport/logger';
+import { agentSecureLayers } from '../transport/secure-layer';
+import { sessionTlsFromConfig } from '../transport/tls-options';
 import {
   ConfigError,
   applySettingsOverlay,
@@ -32,6 +34,8 @@ Configuration variables (config file, environment, or --NAME=value):
   AGENT_CPU_LIMIT_PERCENT, AGENT_MEMORY_LIMIT_MB, AGENT_DISK_LIMIT_MB, AGENT_JOB_SLOTS,
   AGENT_JOB_IMAGE, AGENT_WALL_CLOCK_LIMIT_SECONDS, AGENT_GUI_RPC_PORT, AGENT_LOG_LEVEL,
   AGENT_RUN_ONLY_WHEN_IDLE, AGENT_IDLE_MINUTES, AGENT_JABBER_RESOURCE
+  AGENT_SECURE_MODE, JM_PUBLIC_KEY   secure mode (1, and the job manager's RSA public key PEM)
+  AGENT_JABBER_CA_FILE, AGENT_REQUIRE_TLS   CA for the XMPP server's certificate; 1 = TLS or nothing
 `;
 
 export interface RunningAgent {
@@ -56,6 +60,14 @@ export async function startHeadlessAgent(
     resource: config.resource,
     logLevel: config.logLevel,
     echoLog: (record) => process.stderr.write(formatLogRecord(record) + '\n'),
+    // Secure mode (AGENT_SECURE_MODE, JM_PUBLIC_KEY) and TLS (AGENT_JABBER_CA_FILE, AGENT_REQUIRE_TLS).
+    session: {
+      layers: agentSecureLayers(config.variable, `${settings.xmppUsername}@${settings.xmppDomain}`),
+      tls: sessionTlsFromConfig(
+        config.variable('AGENT_JABBER_CA_FILE'),
+        config.variable('AGENT_REQUIRE_TLS'),
+      ),
+    },
   });
   await agent.start();
   let rpc: GuiRpcServer | undefined;

@@ -17,7 +17,15 @@ import { CopilotSession, createLogger, type LogRecord } from '../../src/transpor
 import { agentSecureLayers, managerSecureLayers } from '../../src/transport/secure-layer';
 import { sessionTlsFromConfig } from '../../src/transport/tls-options';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
-import { startProsody, type ProsodyServer } from '../harness';
+import { openJobQueue } from '../../manager/src/open-job-queue';
+import { JobStorePaths } from '../../manager/src/job-store-paths';
+import {
+  REPO_ROOT,
+  startProcess,
+  startProsody,
+  type ProsodyServer,
+  type ServiceProcess,
+} from '../harness';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -146,5 +154,117 @@ describe('secure mode with the real manager and agent, over TLS', () => {
     const archive = path.join(manager.config.doneJobDir, job.id);
     expect(fs.existsSync(archive)).toBe(true);
     expect(managerLog.filter((record) => record.message === 'job finished')).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('secure mode through the entry points and their config variables', () => {
+  let prosody: ProsodyServer;
+  let root: string;
+  const processes: ServiceProcess[] = [];
+
+  const start = (name: string, script: string, env: Record<string, string>, ready: RegExp) =>
+    startProcess({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', path.join(REPO_ROOT, script)],
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      readyTimeoutMs: 30_000,
+      ready: async (proc, signal) => {
+        while (!signal.aborted && !ready.test(proc.logTail(200))) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      },
+    }).then((proc) => {
+      processes.push(proc);
+      return proc;
+    });
+
+  beforeAll(async () => {
+    prosody = await startProsody({ tls: true, users: USERS });
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-secure-cli-'));
+  });
+
+  afterAll(async () => {
+    for (const proc of processes) await proc.stop(3_000).catch(() => undefined);
+    await prosody?.stop();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('copilot-jobmanager-generic and copilot-agent run a job with JM/AGENT_SECURE_MODE 1', async () => {
+    const keys = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const privatePath = path.join(root, 'jm-private.pem');
+    const publicPath = path.join(root, 'jm-public.pem');
+    fs.writeFileSync(privatePath, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    fs.writeFileSync(publicPath, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+    const stateDir = path.join(root, 'jm-state');
+    const queue = await openJobQueue({
+      queueDb: path.join(stateDir, 'queue.sqlite'),
+      waitingJobsList: 'waiting-jobs',
+    });
+    try {
+      const commandFile = path.join(root, 'job.sh');
+      fs.writeFileSync(commandFile, '#!/bin/sh\necho ok > output/result.txt\n');
+      const job = await submitJob(queue, new JobStorePaths(path.join(stateDir, 'storage')), {
+        commandFile,
+      });
+      const jm = await start(
+        'jobmanager',
+        'manager/bin/copilot-jobmanager-generic.ts',
+        {
+          JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
+          JM_JABBER_DOMAIN: prosody.domain,
+          JM_JABBER_ID: 'jm',
+          JM_JABBER_PASSWORD: 'jm-secret',
+          JM_STATE_DIR: stateDir,
+          JM_STORAGE_PORT: '0',
+          JM_STORAGE_BIND: '127.0.0.1',
+          JM_SECURE_MODE: '1',
+          JM_PRIVATE_KEY: privatePath,
+          JM_JABBER_CA_FILE: prosody.caCertPath ?? '',
+          JM_REQUIRE_TLS: '1',
+        },
+        /job manager started/,
+      );
+      fs.mkdirSync(path.join(root, 'agent-work'));
+      await start(
+        'agent',
+        'src/cli/copilot-agent.ts',
+        {
+          JM_JABBER_ADDRESS: `jm@${prosody.domain}`,
+          AGENT_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
+          AGENT_JABBER_DOMAIN: prosody.domain,
+          AGENT_JABBER_ID: 'agent',
+          AGENT_JABBER_PASSWORD: 'agent-secret',
+          AGENT_WORK_DIR: path.join(root, 'agent-work'),
+          AGENT_RUN_ONLY_WHEN_IDLE: 'false',
+          AGENT_SECURE_MODE: '1',
+          JM_PUBLIC_KEY: publicPath,
+          AGENT_JABBER_CA_FILE: prosody.caCertPath ?? '',
+          AGENT_REQUIRE_TLS: '1',
+        },
+        /agent starting/,
+      );
+      const finished = await waitForJob(queue, job.id, 60_000);
+      expect(finished?.state, jm.logTail(30)).toBe('done');
+      // Secure mode really is on in the manager process: a plain request is refused and logged.
+      const plainSession = new CopilotSession({
+        service: prosody.service,
+        domain: prosody.domain,
+        username: 'plain',
+        password: 'plain-secret',
+        maxSendAttempts: 1,
+        ackTimeoutMs: 300,
+        tls: { ca: fs.readFileSync(prosody.caCertPath ?? '', 'utf8'), requireTls: true },
+      });
+      await plainSession.start();
+      await plainSession
+        .send(`jm@${prosody.domain}`, { command: 'want_getJob', agentHost: 'p', jdl: '[]' })
+        .catch(() => undefined);
+      await plainSession.stop();
+      expect(jm.logTail(50)).toMatch(/rejected message .*plain 'want_getJob' refused/);
+    } finally {
+      await queue.close();
+    }
   }, 120_000);
 });
