@@ -1,0 +1,518 @@
+/**
+ * npm run bench [-- --quick] [--only=baseline,container,agent,dispatch,scale,latency]
+ *                [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile] [--nodelay]
+ *
+ * Measures Co-Pilot against real servers on loopback (a private Prosody and Redis from the test
+ * harness, the real manager in a child process, dockerd), prints tables and writes every figure
+ * as JSON to bench/results/<timestamp>.json. These are measurements, not pass/fail tests.
+ *
+ * --nodelay turns Nagle's algorithm off on every XMPP hop (Prosody `network_settings`, and
+ * setNoDelay on the sockets of this process and of the manager child) to show what that fix
+ * changes; without it the code and server defaults are measured as they are.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  REPO_ROOT,
+  startProsody,
+  startRedis,
+  type ProsodyServer,
+  type RedisServer,
+  type XmppUser,
+} from '../test/harness';
+import { AgentPool, benchAccounts } from './agent-pool';
+import { measureAgentFootprint, type AgentFootprintResult } from './agent-footprint';
+import { runBaseline, type BaselineResult } from './baseline';
+import { measureContainer, type ContainerResult } from './container';
+import {
+  managerRss,
+  measureLatency,
+  measureScale,
+  measureThroughput,
+  writeJobFile,
+  type DispatchContext,
+  type LatencyResult,
+  type ScaleResult,
+  type ThroughputResult,
+} from './dispatch';
+import { BENCH_TMP } from './lib/bundle';
+import { disableNagleEverywhere } from './lib/nodelay';
+import { mib, round } from './lib/stats';
+import { formatTable } from './lib/table';
+import { startManagerProcess } from './manager-process';
+
+const SECTIONS = ['baseline', 'container', 'agent', 'dispatch', 'scale', 'latency'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Options {
+  quick: boolean;
+  only: Set<Section>;
+  agents: number[];
+  queues: Array<'sqlite' | 'redis'>;
+  profile: boolean;
+  nodelay: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = {
+    quick: false,
+    only: new Set(SECTIONS),
+    agents: [10, 100, 1000],
+    queues: ['sqlite', 'redis'],
+    profile: true,
+    nodelay: false,
+  };
+  for (const arg of argv) {
+    const [name, value = ''] = arg.split('=', 2);
+    if (name === '--quick') options.quick = true;
+    else if (name === '--no-profile') options.profile = false;
+    else if (name === '--nodelay') options.nodelay = true;
+    else if (name === '--only') {
+      const wanted = value.split(',').filter(Boolean);
+      for (const section of wanted) {
+        if (!(SECTIONS as readonly string[]).includes(section))
+          throw new Error(`unknown section ${section}; sections: ${SECTIONS.join(', ')}`);
+      }
+      options.only = new Set(wanted as Section[]);
+    } else if (name === '--agents') {
+      options.agents = value.split(',').map(Number);
+      if (options.agents.some((n) => !Number.isInteger(n) || n < 1 || n > 2000))
+        throw new Error('--agents takes integers between 1 and 2000');
+    } else if (name === '--queues') {
+      const queues = value.split(',');
+      if (queues.some((q) => q !== 'sqlite' && q !== 'redis'))
+        throw new Error('--queues takes sqlite and/or redis');
+      options.queues = queues as Array<'sqlite' | 'redis'>;
+    } else if (name === '--help' || name === '-h') {
+      process.stdout.write(
+        'usage: npm run bench -- [--quick] [--only=baseline,container,agent,dispatch,scale,latency] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile] [--nodelay]\n',
+      );
+      process.exit(0);
+    } else if (arg !== '--') throw new Error(`unknown argument ${arg}`);
+  }
+  return options;
+}
+
+interface Results {
+  date: string;
+  quick: boolean;
+  /** Nagle's algorithm off on every hop (--nodelay). */
+  nodelay: boolean;
+  host: {
+    cpus: number;
+    cpuModel: string;
+    memoryMiB: number;
+    kernel: string;
+    node: string;
+    loadAverageAtStart: number[];
+    loadAverageAtEnd?: number[];
+  };
+  baseline?: BaselineResult;
+  container?: ContainerResult;
+  agentFootprint?: AgentFootprintResult;
+  throughput: ThroughputResult[];
+  scale?: ScaleResult;
+  latency?: LatencyResult;
+  /** Figures that could not be measured, with the reason. */
+  missing: Array<{ figure: string; reason: string }>;
+  durationSeconds?: number;
+}
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
+}
+
+async function attempt<T>(
+  results: Results,
+  figure: string,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (error) {
+    log(`  !! ${figure} not measured: ${errorText(error)}`);
+    results.missing.push({ figure, reason: errorText(error) });
+    return undefined;
+  }
+}
+
+function jobsFor(agents: number, quick: boolean): number {
+  if (quick) return agents >= 1000 ? 1000 : agents >= 100 ? 600 : 300;
+  return agents >= 1000 ? 4000 : agents >= 100 ? 3000 : 1500;
+}
+
+async function runDispatch(options: Options, results: Results): Promise<void> {
+  const wantDispatch = options.only.has('dispatch');
+  const wantScale = options.only.has('scale');
+  const wantLatency = options.only.has('latency');
+  const wantAgent = options.only.has('agent');
+  if (!wantDispatch && !wantScale && !wantLatency && !wantAgent) return;
+  const maxAgents = Math.max(
+    wantDispatch ? Math.max(...options.agents) : 0,
+    wantScale || wantLatency ? 1000 : 0,
+    1,
+  );
+  const accounts = benchAccounts(maxAgents);
+  const managerUser: XmppUser = { username: 'benchjm', password: 'bench-jm-password' };
+  const footprintUser: XmppUser = { username: 'benchagent', password: 'bench-agent-password' };
+  log(`\n[servers] Prosody with ${accounts.length} agent accounts (${maxAgents} agents)…`);
+  let prosody: ProsodyServer | undefined;
+  let redis: RedisServer | undefined;
+  let pool: AgentPool | undefined;
+  const profileDir = path.join(BENCH_TMP, 'profiles');
+  try {
+    const started = performance.now();
+    prosody = await startProsody({
+      users: [managerUser, footprintUser, ...accounts],
+      // Login cost is not what is measured: few SCRAM rounds keep 1,000 logins quick.
+      scramIterations: 64,
+      logLevel: 'warn',
+      ...(options.nodelay ? { extraGlobalConfig: 'network_settings = { nagle = false }' } : {}),
+    });
+    log(
+      `  prosody pid ${prosody.process.pid} ready in ${round((performance.now() - started) / 1000)} s`,
+    );
+    pool = new AgentPool(prosody, accounts, prosody.jid(managerUser.username));
+    const jobFile = writeJobFile(path.join(BENCH_TMP, 'jobs'));
+    const queues = wantDispatch ? options.queues : (['sqlite'] as const);
+    for (const queue of queues) {
+      if (queue === 'redis') {
+        const redisServer = await attempt(results, 'redis queue', () => startRedis());
+        if (!redisServer) continue;
+        redis = redisServer;
+      }
+      log(`\n[manager] ${queue} queue`);
+      const manager = await startManagerProcess({
+        prosody,
+        username: managerUser.username,
+        password: managerUser.password,
+        redisUrl: queue === 'redis' ? redis?.url : undefined,
+        profileDir,
+      });
+      try {
+        const rssBefore = managerRss(manager);
+        log(`  manager pid ${manager.process.pid}, RSS ${mib(rssBefore)} MiB before agents`);
+        const context: DispatchContext = {
+          pool,
+          manager,
+          prosodyPid: prosody.process.pid,
+          redisPid: queue === 'redis' ? redis?.process.pid : undefined,
+          jobFile,
+          profileDir,
+        };
+        if (wantAgent && queue === queues[0]) {
+          log('\n[agent] headless agent idle footprint');
+          const server = prosody;
+          results.agentFootprint = await attempt(results, 'agent footprint', () =>
+            measureAgentFootprint({
+              prosody: server,
+              account: footprintUser,
+              managerAddress: manager.jid,
+              seconds: options.quick ? 15 : 60,
+              log,
+            }),
+          );
+        }
+        if (wantDispatch) {
+          const largest = Math.max(...options.agents);
+          for (const agents of options.agents) {
+            const connectMs = await pool.grow(agents);
+            if (connectMs > 50)
+              log(`  connected agents up to ${agents} in ${round(connectMs / 1000)} s`);
+            const jobs = jobsFor(agents, options.quick);
+            log(`  throughput: ${agents} agents, ${jobs} jobs…`);
+            const result = await attempt(results, `throughput ${queue} N=${agents}`, () =>
+              measureThroughput(context, {
+                agents,
+                jobs,
+                timeLimitMs: options.quick ? 25_000 : 60_000,
+                profile: options.profile && agents === largest,
+              }),
+            );
+            if (result) {
+              results.throughput.push(result);
+              log(
+                `    ${round(result.jobsPerSecond)} jobs/s, ${Math.round(result.stanzasPerSecond)} stanzas/s, ` +
+                  `${result.completed}/${jobs} done (${result.verifiedDone} in the store), busiest: ${result.saturated}`,
+              );
+            }
+          }
+        }
+        if (queue === queues[0] && wantScale) {
+          log('\n[scale] 1,000 connected agents, manager footprint');
+          const scaleSeconds = options.quick ? 8 : 20;
+          results.scale = await attempt(results, 'scale', async () => {
+            const connectMs = await (pool as AgentPool).grow(1000);
+            if (connectMs > 50) log(`  connected 1,000 agents in ${round(connectMs / 1000)} s`);
+            return measureScale(context, {
+              agents: 1000,
+              seconds: scaleSeconds,
+              idlePollMs: 5_000,
+              managerRssBeforeAgents: rssBefore,
+            });
+          });
+        }
+        if (queue === queues[0] && wantLatency) {
+          log('\n[latency] 1,000 agents, steady submissions');
+          results.latency = await attempt(results, 'latency', () =>
+            measureLatency(context, {
+              agents: 1000,
+              ratePerSecond: 20,
+              durationMs: options.quick ? 8_000 : 20_000,
+              idlePollMs: 2_000,
+            }),
+          );
+        }
+      } finally {
+        await manager.stop();
+      }
+    }
+  } catch (error) {
+    log(`  !! dispatch benchmarks stopped: ${errorText(error)}`);
+    results.missing.push({ figure: 'dispatch/scale/latency', reason: errorText(error) });
+  } finally {
+    await pool?.close().catch(() => undefined);
+    await redis?.stop().catch(() => undefined);
+    await prosody?.stop().catch(() => undefined);
+  }
+}
+
+function printSummary(results: Results): void {
+  const b = results.baseline;
+  if (b) {
+    log(
+      formatTable(
+        'Baseline (this process, same run)',
+        ['figure', 'value'],
+        [
+          [`CPU loop (${b.cpuLoopIterations.toExponential(0)} xorshift steps), ms`, b.cpuLoopMs],
+          ['codec round trips/s (runJob encode+parse+decode)', b.codecRoundTripsPerSecond],
+          ['codec round trips/s (ack)', b.ackRoundTripsPerSecond],
+        ],
+      ),
+    );
+  }
+  if (results.throughput.length > 0) {
+    log(
+      formatTable(
+        'Dispatch throughput (trivial jobs, submit → jobDone; one manager, one Prosody)',
+        [
+          'queue',
+          'agents',
+          'jobs',
+          'jobs/s',
+          'stanzas/s',
+          'vs codec ‰',
+          'getJob→runJob p50 ms',
+          'p99 ms',
+          'prosody %',
+          'manager %',
+          'agents %',
+          'redis %',
+        ],
+        results.throughput.map((t) => [
+          t.queue,
+          t.agents,
+          `${t.completed}/${t.jobs}`,
+          t.jobsPerSecond,
+          t.stanzasPerSecond,
+          b ? (1000 * t.jobsPerSecond) / b.codecRoundTripsPerSecond : undefined,
+          t.getJobToRunJobMs.p50,
+          t.getJobToRunJobMs.p99,
+          t.cpu.prosody.cpuPercent,
+          t.cpu.manager.cpuPercent,
+          t.cpu.agents.cpuPercent,
+          t.cpu.redis?.cpuPercent,
+        ]),
+      ),
+    );
+    log(
+      '  (CPU columns: mean % of one core during the run; "vs codec ‰": jobs/s per 1,000 codec round trips/s of the baseline)',
+    );
+  }
+  const l = results.latency;
+  if (l) {
+    log(
+      formatTable(
+        `Latency with ${l.agents} agents (${l.submitRatePerSecond} jobs/s submitted, idle poll ${l.idlePollMs} ms ± 50 %, ${l.completed}/${l.submitted} done)`,
+        ['interval', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+        [
+          ['getJob → runJob', ...row(l.getJobToRunJobMs)],
+          ['runJob → jobDone acked', ...row(l.runJobToJobDoneMs)],
+          ['submit → jobDone acked', ...row(l.submitToJobDoneMs)],
+        ],
+      ),
+    );
+  }
+  const s = results.scale;
+  if (s) {
+    log(
+      formatTable(
+        `Scale: ${s.agents} connected agents (manager RSS before agents: ${mib(s.managerRssBeforeAgentsBytes)} MiB)`,
+        [
+          'phase',
+          'manager RSS MiB',
+          'manager CPU %',
+          'prosody RSS MiB',
+          'prosody CPU %',
+          'agents RSS MiB',
+        ],
+        [
+          [
+            'connected, silent',
+            mib(s.silent.cpu.manager.rssMeanBytes),
+            s.silent.cpu.manager.cpuPercent,
+            mib(s.silent.cpu.prosody.rssMeanBytes),
+            s.silent.cpu.prosody.cpuPercent,
+            mib(s.silent.cpu.agents.rssMeanBytes),
+          ],
+          [
+            `polling every ${s.polling.idlePollMs / 1000} s (${round(s.polling.wantGetJobPerSecond)} want_getJob/s)`,
+            mib(s.polling.cpu.manager.rssMeanBytes),
+            s.polling.cpu.manager.cpuPercent,
+            mib(s.polling.cpu.prosody.rssMeanBytes),
+            s.polling.cpu.prosody.cpuPercent,
+            mib(s.polling.cpu.agents.rssMeanBytes),
+          ],
+        ],
+      ),
+    );
+  }
+  const a = results.agentFootprint;
+  if (a) {
+    log(
+      formatTable(
+        `Headless agent, idle, ${round(a.usage.wallSeconds)} s (${a.runtime})`,
+        ['figure', 'value', 'goal'],
+        [
+          ['RSS mean, MiB', mib(a.usage.rssMeanBytes), '≤ 60'],
+          ['RSS max, MiB', mib(a.usage.rssMaxBytes), ''],
+          ['CPU, % of one core', round(a.usage.cpuPercent, 3), '< 0.1'],
+          ['processes in its tree', a.processes, ''],
+        ],
+      ),
+    );
+  }
+  const c = results.container;
+  if (c) {
+    log(
+      formatTable(
+        `Container overhead (bc scale=${c.bcScale}, hardened HostConfig, ${c.nanoCpus / 1e9} CPU)`,
+        ['figure', 'value'],
+        [
+          ['bare runs, s', c.bareSeconds.map((v) => v.toFixed(2)).join(' / ')],
+          [
+            'container runs (create → removed), s',
+            c.containerTotalSeconds.map((v) => v.toFixed(2)).join(' / '),
+          ],
+          [
+            'job inside container (bash time), s',
+            c.containerRunSeconds.map((v) => v.toFixed(2)).join(' / '),
+          ],
+          ['overhead, whole run, %', c.overheadPercent],
+          ['overhead, job only, %  (goal ≤ 5)', c.computeOverheadPercent],
+          [
+            `container start → first output p50 / p95 ms (${c.start.runs} runs)`,
+            `${Math.round(c.start.firstOutputMs.p50)} / ${Math.round(c.start.firstOutputMs.p95)}`,
+          ],
+          [
+            'container create → removed p50 / p95 ms',
+            `${Math.round(c.start.totalMs.p50)} / ${Math.round(c.start.totalMs.p95)}`,
+          ],
+        ],
+      ),
+    );
+  }
+  for (const t of results.throughput) {
+    for (const [label, profile] of [
+      ['manager', t.managerProfile],
+      ['simulated agents', t.agentsProfile],
+    ] as const) {
+      if (!profile) continue;
+      log(
+        formatTable(
+          `CPU profile of the ${label} process, ${t.queue} queue, ${t.agents} agents (${profile.durationMs} ms, idle ${profile.idlePercent} %, GC ${profile.gcPercent} %)`,
+          ['function (self time)', 'location', '%'],
+          profile.top.slice(0, 10).map((e) => [e.function, e.location, e.selfPercent]),
+        ),
+      );
+      log(
+        '  by area: ' +
+          profile.byArea
+            .slice(0, 8)
+            .map((e) => `${e.function} ${e.selfPercent} %`)
+            .join(', '),
+      );
+    }
+  }
+  if (results.missing.length > 0) {
+    log('\nNot measured:');
+    for (const m of results.missing) log(`  - ${m.figure}: ${m.reason}`);
+  }
+}
+
+function row(summary: { p50: number; p95: number; p99: number; max: number }): number[] {
+  return [summary.p50, summary.p95, summary.p99, summary.max];
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const startedAt = performance.now();
+  if (options.nodelay) {
+    disableNagleEverywhere();
+    process.env.BENCH_NODELAY = '1';
+  }
+  const cpus = os.cpus();
+  const results: Results = {
+    date: new Date().toISOString(),
+    quick: options.quick,
+    nodelay: options.nodelay,
+    host: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      memoryMiB: Math.round(os.totalmem() / 1024 / 1024),
+      kernel: os.release(),
+      node: process.version,
+      loadAverageAtStart: os.loadavg().map((v) => round(v, 2)),
+    },
+    throughput: [],
+    missing: [],
+  };
+  log(
+    `Co-Pilot bench ${options.quick ? '(quick) ' : ''}${options.nodelay ? '(Nagle off) ' : ''}on ${cpus.length} × ${results.host.cpuModel}, load average ${results.host.loadAverageAtStart.join(' ')}`,
+  );
+  if (options.only.has('baseline')) {
+    log('\n[baseline] CPU loop and codec loop');
+    results.baseline = runBaseline({ quick: options.quick });
+  }
+  if (options.only.has('container')) {
+    log('\n[container] start latency and CPU-bound overhead');
+    results.container = await attempt(results, 'container overhead', () =>
+      measureContainer({ quick: options.quick, log }),
+    );
+  }
+  await runDispatch(options, results);
+  results.host.loadAverageAtEnd = os.loadavg().map((v) => round(v, 2));
+  results.durationSeconds = round((performance.now() - startedAt) / 1000);
+  printSummary(results);
+  const dir = path.join(REPO_ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${results.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  log(`\nWrote ${path.relative(REPO_ROOT, file)} (${results.durationSeconds} s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
