@@ -723,6 +723,11 @@ export function createAgent(options: AgentOptions): Agent {
         image: options.jobImage ?? DEFAULT_JOB_IMAGE,
       });
       await probe();
+      const inHand = store.loadAll(() => undefined).map((state) => state.job.id);
+      if (docker.available) {
+        const swept = await runner.sweep(inHand).catch(() => 0);
+        if (swept > 0) logger.info('removed containers left by an earlier run', { count: swept });
+      }
       resumeStored();
       void connect();
       tickTimer = setInterval(tick, 1000);

@@ -68,6 +68,8 @@ export interface JobRunner {
   cleanup(jobId: string): Promise<void>;
   /** Kills every running job (agent shutdown with abort). */
   killAll(): Promise<void>;
+  /** Removes this agent's containers of jobs not in `keep` (left by a crashed agent). */
+  sweep(keep: readonly string[]): Promise<number>;
 }
 
 export interface DockerRunnerOptions {
@@ -402,6 +404,24 @@ export class DockerRunner implements JobRunner {
         .remove({ force: true })
         .catch(() => undefined);
     }
+  }
+
+  async sweep(keep: readonly string[]): Promise<number> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${AGENT_LABEL}=${this.agentId}`] },
+    });
+    let removed = 0;
+    for (const info of containers) {
+      const jobId = info.Labels?.[JOB_LABEL];
+      if (jobId === undefined || keep.includes(jobId) || this.active.has(jobId)) continue;
+      await this.docker
+        .getContainer(info.Id)
+        .remove({ force: true })
+        .then(() => (removed += 1))
+        .catch(() => undefined);
+    }
+    return removed;
   }
 
   async killAll(): Promise<void> {

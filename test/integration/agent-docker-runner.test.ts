@@ -218,3 +218,28 @@ describe('DockerRunner', () => {
     expect(outcome.error).toMatch(/validation \.\/check\.sh exited with 1/);
   });
 });
+
+describe('DockerRunner.sweep', () => {
+  it("removes this agent's containers of jobs no longer in hand, and nothing else", async () => {
+    const runner = new DockerRunner({ docker, agentId: 'sweep-test' });
+    const make = (agent: string, job: string): Promise<Docker.Container> =>
+      docker.createContainer({
+        Image: JOB_IMAGE,
+        Cmd: ['true'],
+        Labels: { 'copilot.agent': agent, 'copilot.job': job },
+        HostConfig: { NetworkMode: 'none' },
+      });
+    const gone = await make('sweep-test', 'gone-job');
+    const kept = await make('sweep-test', 'kept-job');
+    const other = await make('someone-else', 'gone-job');
+    try {
+      expect(await runner.sweep(['kept-job'])).toBe(1);
+      await expect(gone.inspect()).rejects.toThrow();
+      expect((await kept.inspect()).Id).toBe(kept.id);
+      expect((await other.inspect()).Id).toBe(other.id);
+    } finally {
+      for (const container of [gone, kept, other])
+        await container.remove({ force: true }).catch(() => undefined);
+    }
+  });
+});

@@ -169,6 +169,10 @@ export class FakeRunner implements JobRunner {
     return Promise.resolve();
   }
 
+  sweep(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
   killAll(): Promise<void> {
     this.calls.push('killAll');
     this.release();
