@@ -54,6 +54,7 @@ describe('XMPP over TLS with a private CA (real Prosody, tls: true)', () => {
       password,
       resource: `r-${crypto.randomBytes(3).toString('hex')}`,
       ackTimeoutMs: 400,
+      reconnect: { initialMs: 200, maxMs: 1_500, jitter: 0.2 },
       ...extra,
     });
     sessions.push(created);
@@ -192,6 +193,17 @@ describe('XMPP over TLS with a private CA (real Prosody, tls: true)', () => {
       expect(reasons().some((reason) => /plain 'want_getJob' refused/.test(reason))).toBe(true);
       expect(managerReceived.length).toBe(before);
     }, 30_000);
+
+    it('after the server restarts, both reconnect over verified TLS and secure mode goes on', async () => {
+      await prosody.restart();
+      await until(() => agent.isOnline && manager.isOnline, 30_000);
+      expect(agent.tlsSocket?.authorized).toBe(true);
+      expect(manager.tlsSocket?.authorized).toBe(true);
+      const before = agentReceived.length;
+      await agent.send('jm@localhost', { ...wantGetJob, agentHost: 'after-restart' });
+      await until(() => agentReceived.length === before + 1);
+      expect(managerReceived.at(-1)?.command).toMatchObject({ agentHost: 'after-restart' });
+    }, 60_000);
   });
 });
 
