@@ -106,6 +106,8 @@ describe('secure layers: agent ⇄ manager', () => {
       bytes[3] = (bytes[3] ?? 0) ^ 0x80;
       return bytes.toString('base64');
     };
+    // A different key id in every case (the last hex digit changed).
+    const otherKeyId = sent.keyId.slice(0, -1) + (sent.keyId.endsWith('0') ? '1' : '0');
     const variants: Array<[string, string, string, string, SecureEnvelope]> = [
       [
         'ciphertext',
@@ -115,13 +117,7 @@ describe('secure layers: agent ⇄ manager', () => {
         { ...sent, ciphertext: flip(sent.ciphertext) },
       ],
       ['nonce', AGENT, 'jobmanager@localhost', 'r1', { ...sent, nonce: flip(sent.nonce) }],
-      [
-        'key_id',
-        AGENT,
-        'jobmanager@localhost',
-        'r1',
-        { ...sent, keyId: `${sent.keyId.slice(0, -1)}0` },
-      ],
+      ['key_id', AGENT, 'jobmanager@localhost', 'r1', { ...sent, keyId: otherKeyId }],
       [
         'session_key',
         AGENT,
