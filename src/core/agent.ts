@@ -24,6 +24,7 @@ import type {
 import { applySettingsPatch } from '../contract/settings';
 import type { Command } from '../protocol/commands';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
+import { attachHeartbeatResponder } from '../heartbeat/heartbeat-responder';
 import { CopilotSession, type CopilotSessionOptions } from '../transport/copilot-session';
 import type { LogLevel, LogRecord, Logger } from '../transport/logger';
 import { TypedEmitter } from '../transport/typed-emitter';
@@ -31,7 +32,6 @@ import type { AgentHost, AgentHostEvents, AgentHostOptions } from './agent-host'
 import { agentActivity, statusLine, type ActivityInput } from './agent-status';
 import { DEFAULT_JOB_IMAGE, DockerRunner, type JobRunner } from './docker-runner';
 import { EventLog } from './event-log';
-import { answerHeartbeat } from './heartbeat-responder';
 import { buildHostJdl, collectHostFacts, type HostFacts, type SystemInfoSource } from './host-jdl';
 import { JobHistory } from './job-history';
 import { JobLifecycle } from './job-lifecycle';
@@ -215,7 +215,8 @@ export function createAgent(options: AgentOptions): Agent {
   const ignoredManagers = new Map<string, number>();
 
   function onOtherCommand(from: string, command: Command): void {
-    if (answerHeartbeat(channel, from, command, dataDir)) return;
+    // The Heartbeat responder attached to the session answers these.
+    if (command.command.startsWith('Heartbeat:')) return;
     logger.debug('unexpected command ignored', { command: command.command, from });
   }
 
@@ -333,13 +334,18 @@ export function createAgent(options: AgentOptions): Agent {
     });
     session = current;
     sessionChannel?.attach(current);
+    if (settings.heartbeatChatServer && settings.heartbeatChatRoom) {
+      attachHeartbeatResponder(current, {
+        chatServer: settings.heartbeatChatServer,
+        chatRoom: settings.heartbeatChatRoom,
+        nick: resource,
+        logger: logger.child('heartbeat'),
+      });
+    }
     current.events.on('online', (jid) => {
       if (session !== current) return;
       connection = 'online';
       connectionMessage = `Connected as ${jid}`;
-      if (settings.heartbeatChatServer && settings.heartbeatChatRoom) {
-        current.joinRoom(`${settings.heartbeatChatRoom}@${settings.heartbeatChatServer}`, resource);
-      }
       emitStatus();
       pump();
     });
