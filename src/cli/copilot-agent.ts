@@ -6,8 +6,9 @@
  * Runs until SIGINT/SIGTERM; a job in hand is left on disk and resumed by the next start. With
  * AGENT_GUI_RPC_PORT set, the UI contract is served on localhost (token in the work dir).
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAgent } from '../core/agent';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
 import { formatLogRecord } from '../transport/logger';
@@ -19,6 +20,7 @@ import {
   loadAgentConfig,
   saveSettingsOverlay,
 } from './agent-config';
+import { withConfigFileSettings } from './config-file-settings';
 
 const USAGE = `usage: copilot-agent [--config FILE] [--VARIABLE_NAME=value ...]
 
@@ -36,7 +38,26 @@ Configuration variables (config file, environment, or --NAME=value):
   AGENT_RUN_ONLY_WHEN_IDLE, AGENT_IDLE_MINUTES, AGENT_JABBER_RESOURCE
   AGENT_SECURE_MODE, JM_PUBLIC_KEY   secure mode (1, and the job manager's RSA public key PEM)
   AGENT_JABBER_CA_FILE, AGENT_REQUIRE_TLS   CA for the XMPP server's certificate; 1 = TLS or nothing
+  AGENT_GUI_STATIC_DIR     the built UI served with the GUI RPC (default: dist/renderer)
+
+Over the GUI RPC, the policy settings (CPU, memory, disk, slots, idle, pause) can be changed and
+are kept in AGENT_WORK_DIR/agent-settings.json; the account and manager come from this file only.
 `;
+
+/** The React UI built by `npm run build:renderer`, next to the bundle or in the checkout. */
+function builtRendererDir(): string | undefined {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.resolve(here, '../renderer'), path.resolve(here, '../../dist/renderer')];
+  return candidates.find(
+    (dir) => fs.existsSync(path.join(dir, 'index.html')) && fs.existsSync(path.join(dir, 'assets')),
+  );
+}
+
+function configSourceName(argv: readonly string[]): string {
+  const flag = argv.find((arg) => arg.startsWith('--config='));
+  const index = argv.indexOf('--config');
+  return flag?.slice('--config='.length) ?? argv[index + 1] ?? 'the agent config file';
+}
 
 export interface RunningAgent {
   stop(): Promise<void>;
@@ -72,10 +93,12 @@ export async function startHeadlessAgent(
   await agent.start();
   let rpc: GuiRpcServer | undefined;
   if (config.guiRpcPort !== undefined) {
-    rpc = await startGuiRpcServer(agent, {
+    const staticDir = config.variable('AGENT_GUI_STATIC_DIR') ?? builtRendererDir();
+    rpc = await startGuiRpcServer(withConfigFileSettings(agent, configSourceName(argv)), {
       port: config.guiRpcPort,
       host: config.guiRpcHost,
       tokenFile: path.join(config.workDir, 'gui-rpc-token'),
+      staticDir,
     });
     agent.logger.info('GUI RPC listening', { url: rpc.url });
   }

@@ -18,6 +18,10 @@ export interface ActivityInput {
 
 export function agentActivity(input: ActivityInput): AgentActivity {
   if (input.stopped) return 'stopped';
+  // Nothing else matters until the volunteer fixes the account; say so before idle or pause.
+  if (input.connection === 'not-configured' || input.connection === 'auth-failed') {
+    return 'not-connected';
+  }
   if (!input.decision.run) return input.decision.reason;
   if (input.running.length > 0) return 'running';
   if (!input.docker.available) return 'docker-unavailable';
@@ -57,7 +61,7 @@ export function statusLine(activity: AgentActivity, input: ActivityInput): strin
     case 'docker-unavailable':
       return 'Docker is not running';
     case 'not-connected':
-      if (input.connection === 'not-configured') return 'Not configured';
+      if (input.connection === 'not-configured') return 'Not configured: open Settings';
       if (input.connection === 'auth-failed') return 'Not connected: login refused';
       return 'Not connected';
     case 'waiting-for-work':

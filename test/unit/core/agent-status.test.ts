@@ -42,7 +42,14 @@ describe('status line', () => {
     );
     expect(line({ docker: { available: false, message: 'x' } })).toBe('Docker is not running');
     expect(line({ connection: 'offline' })).toBe('Not connected');
-    expect(line({ connection: 'not-configured' })).toBe('Not configured');
+    expect(line({ connection: 'not-configured' })).toBe('Not configured: open Settings');
+    // An unconfigured or refused account outranks waiting for idle.
+    expect(
+      line({ connection: 'not-configured', decision: { run: false, reason: 'waiting-for-idle' } }),
+    ).toBe('Not configured: open Settings');
+    expect(line({ connection: 'auth-failed', decision: { run: false, reason: 'paused' } })).toBe(
+      'Not connected: login refused',
+    );
     expect(line({ connection: 'auth-failed' })).toBe('Not connected: login refused');
     expect(line({})).toBe('Waiting for work');
     expect(line({ stopped: true, running: [job] })).toBe('Stopped');

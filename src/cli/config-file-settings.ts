@@ -1,0 +1,38 @@
+import type { AgentSettings, SettingsError } from '../contract/ui-contract';
+import type { AgentHost } from '../core/agent-host';
+
+/**
+ * Settings a headless agent takes only from its config file. Changing them over the GUI RPC
+ * would be lost (or would silently beat the file an admin edits), so such a change is refused.
+ */
+export const CONFIG_FILE_FIELDS: ReadonlyArray<keyof AgentSettings> = [
+  'jobManagerAddress',
+  'xmppServer',
+  'xmppDomain',
+  'xmppUsername',
+  'xmppPassword',
+  'heartbeatChatServer',
+  'heartbeatChatRoom',
+];
+
+/** Wraps the agent so setSettings refuses changes to CONFIG_FILE_FIELDS, naming the file. */
+export function withConfigFileSettings(agent: AgentHost, configSource: string): AgentHost {
+  const setSettings: AgentHost['commands']['setSettings'] = async (patch) => {
+    const current = await agent.commands.getSettings();
+    const errors: SettingsError[] = [];
+    for (const field of CONFIG_FILE_FIELDS) {
+      if (field in patch && patch[field] !== current[field]) {
+        errors.push({ field, message: `set in ${configSource}; edit that file and restart` });
+      }
+    }
+    if (errors.length > 0) return { ok: false, errors };
+    return agent.commands.setSettings(patch);
+  };
+  return {
+    commands: { ...agent.commands, setSettings },
+    events: agent.events,
+    start: () => agent.start(),
+    stop: () => agent.stop(),
+    reportIdleSeconds: (seconds) => agent.reportIdleSeconds(seconds),
+  };
+}

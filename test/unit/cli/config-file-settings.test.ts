@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { applySettingsPatch, DEFAULT_SETTINGS } from '../../../src/contract/settings';
+import type { AgentSettings } from '../../../src/contract/ui-contract';
+import type { AgentHost, AgentHostEvents } from '../../../src/core/agent-host';
+import { withConfigFileSettings } from '../../../src/cli/config-file-settings';
+import { TypedEmitter } from '../../../src/transport/typed-emitter';
+
+function settingsOnlyAgent(initial: AgentSettings): AgentHost {
+  let settings = initial;
+  const unused = (): never => {
+    throw new Error('not used in this test');
+  };
+  return {
+    events: new TypedEmitter<AgentHostEvents>(),
+    start: unused,
+    stop: unused,
+    reportIdleSeconds: unused,
+    commands: {
+      getStatus: unused,
+      getJobs: unused,
+      getLog: unused,
+      pause: unused,
+      resume: unused,
+      getSettings: async () => settings,
+      setSettings: async (patch) => {
+        const result = applySettingsPatch(settings, patch);
+        if (result.errors.length > 0) return { ok: false, errors: result.errors };
+        settings = result.settings;
+        return { ok: true, settings };
+      },
+    },
+  };
+}
+
+describe('headless agent settings over the GUI RPC', () => {
+  const initial = { ...DEFAULT_SETTINGS, xmppServer: 'xmpp.example.org', xmppPassword: 'secret' };
+
+  it('refuses a change to the account, naming the config file', async () => {
+    const agent = withConfigFileSettings(
+      settingsOnlyAgent(initial),
+      '/etc/copilot/copilot-agent.conf',
+    );
+    const result = await agent.commands.setSettings({
+      xmppServer: 'evil.example.org',
+      cpuLimitPercent: 20,
+    });
+    expect(result).toEqual({
+      ok: false,
+      errors: [
+        {
+          field: 'xmppServer',
+          message: 'set in /etc/copilot/copilot-agent.conf; edit that file and restart',
+        },
+      ],
+    });
+    expect((await agent.commands.getSettings()).cpuLimitPercent).toBe(
+      DEFAULT_SETTINGS.cpuLimitPercent,
+    );
+  });
+
+  it('passes policy changes, and account fields sent back unchanged (as a settings form does)', async () => {
+    const agent = withConfigFileSettings(settingsOnlyAgent(initial), 'agent.conf');
+    const result = await agent.commands.setSettings({
+      ...initial,
+      cpuLimitPercent: 20,
+      jobSlots: 2,
+    });
+    expect(result.ok).toBe(true);
+    expect(await agent.commands.getSettings()).toMatchObject({
+      cpuLimitPercent: 20,
+      jobSlots: 2,
+      xmppPassword: 'secret',
+    });
+  });
+});
