@@ -132,7 +132,8 @@ export async function measureThroughput(
   const selfProfile = options.profile ? await startSelfProfile() : undefined;
   const started = nowMs();
   const deadline = started + options.timeLimitMs;
-  pool.startLoops(options.agents, { replyTimeoutMs: 5_000, idleRetryMs: 200 });
+  // The real agent's reply timeout (10 s) and first back-off after no offer (5 s ± 50 %).
+  pool.startLoops(options.agents, { replyTimeoutMs: 10_000, idleRetryMs: 5_000 });
   while (pool.counters.jobsDone < options.jobs && nowMs() < deadline) await sleep(50);
   const ended = timings.length > 0 ? Math.max(...timings.map((t) => t.jobDoneAckedAt)) : nowMs();
   const cpu = stopSamplers(running);

@@ -218,6 +218,20 @@ async function runDispatch(options: Options, results: Results): Promise<void> {
             }),
           );
         }
+        if (queue === queues[0] && wantScale) {
+          log('\n[scale] 1,000 connected agents, manager footprint');
+          const scaleSeconds = options.quick ? 8 : 20;
+          results.scale = await attempt(results, 'scale', async () => {
+            const connectMs = await (pool as AgentPool).grow(1000);
+            if (connectMs > 50) log(`  connected 1,000 agents in ${round(connectMs / 1000)} s`);
+            return measureScale(context, {
+              agents: 1000,
+              seconds: scaleSeconds,
+              idlePollMs: 5_000,
+              managerRssBeforeAgents: rssBefore,
+            });
+          });
+        }
         if (wantDispatch) {
           const largest = Math.max(...options.agents);
           for (const agents of options.agents) {
@@ -242,20 +256,6 @@ async function runDispatch(options: Options, results: Results): Promise<void> {
               );
             }
           }
-        }
-        if (queue === queues[0] && wantScale) {
-          log('\n[scale] 1,000 connected agents, manager footprint');
-          const scaleSeconds = options.quick ? 8 : 20;
-          results.scale = await attempt(results, 'scale', async () => {
-            const connectMs = await (pool as AgentPool).grow(1000);
-            if (connectMs > 50) log(`  connected 1,000 agents in ${round(connectMs / 1000)} s`);
-            return measureScale(context, {
-              agents: 1000,
-              seconds: scaleSeconds,
-              idlePollMs: 5_000,
-              managerRssBeforeAgents: rssBefore,
-            });
-          });
         }
         if (queue === queues[0] && wantLatency) {
           log('\n[latency] 1,000 agents, steady submissions');
