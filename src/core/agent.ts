@@ -69,6 +69,8 @@ export interface AgentOptions extends AgentHostOptions {
   /** Back-off of Docker probes while it is down; default 2 s .. 1 min. */
   dockerBackoff?: BackoffOptions;
   maxUploadAttempts?: number;
+  /** How long a finished result waits for a manager to take it (default 6 h, the manager's lease). */
+  resultRetentionMs?: number;
   /** How often system load goes to the monitor; default 60 s. */
   loadReportIntervalMs?: number;
   logLevel?: LogLevel;
@@ -104,6 +106,7 @@ const DEFAULT_FETCH_BACKOFF: BackoffOptions = { initialMs: 5_000, maxMs: 300_000
 const DEFAULT_RETRY_BACKOFF: BackoffOptions = { initialMs: 2_000, maxMs: 300_000, jitter: 0.3 };
 const DEFAULT_DOCKER_BACKOFF: BackoffOptions = { initialMs: 2_000, maxMs: 60_000, jitter: 0.3 };
 const DEFAULT_WALL_CLOCK_SECONDS = 24 * 3600;
+const DEFAULT_RESULT_RETENTION_MS = 6 * 3600 * 1000;
 
 function serviceUrl(server: string): string {
   if (/^xmpps?:\/\//.test(server)) return server;
@@ -444,6 +447,7 @@ export function createAgent(options: AgentOptions): Agent {
         replyTimeoutMs: options.replyTimeoutMs ?? 10_000,
         retry: options.retryBackoff ?? DEFAULT_RETRY_BACKOFF,
         maxUploadAttempts: options.maxUploadAttempts ?? 10,
+        resultRetentionMs: options.resultRetentionMs ?? DEFAULT_RESULT_RETENTION_MS,
         onPhase: (jobId, phase) => {
           const entry = jobs.get(jobId);
           if (!entry) return;

@@ -19,7 +19,7 @@ import type { ManagerExchange } from './manager-exchange';
 import type { MonitorReporter } from './monitor-reporter';
 import type { ContainerLimits } from './resource-policy';
 import type { SerialLock } from './serial-lock';
-import type { StorageClient } from './storage-transfer';
+import { TransferError, type StorageClient } from './storage-transfer';
 
 export interface LifecycleDeps {
   exchange: ManagerExchange;
@@ -42,6 +42,8 @@ export interface LifecycleDeps {
   retry: BackoffOptions;
   /** Failed upload rounds before the job is reported 'upload-failed'. */
   maxUploadAttempts: number;
+  /** How long a finished result waits for a manager to take it before it is dropped. */
+  resultRetentionMs: number;
   onPhase: (jobId: string, phase: JobPhase) => void;
   onStarted: (jobId: string, startedAt: string) => void;
   signal: AbortSignal;
@@ -53,6 +55,14 @@ const DOCKER_UNREACHABLE =
 
 /** Files uploaded besides the job's own outputs. */
 export const LOG_FILES = ['stdout', 'stderr'] as const;
+
+/**
+ * The storage refuses our token: the manager gave the job to someone else (its lease ran out
+ * while this agent was gone). The job is no longer ours; retrying would only hold a slot.
+ */
+function leaseLost(error: unknown): boolean {
+  return error instanceof TransferError && (error.status === 403 || error.status === 409);
+}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -90,15 +100,26 @@ export class JobLifecycle {
       this.inHand.phase = 'finished';
       store.save(this.inHand);
     }
-    if (this.inHand.phase === 'finished') {
+    if (this.inHand.phase === 'finished' && !this.aborted()) {
       await this.deliverOutputs();
       this.inHand.phase = 'uploaded';
       store.save(this.inHand);
     }
-    await this.reportDone();
+    if (!this.aborted()) await this.reportDone();
     const record = this.record();
     store.remove(this.jobId);
     return record;
+  }
+
+  private aborted(): boolean {
+    return this.inHand.result?.state === 'aborted';
+  }
+
+  private abort(error: string): void {
+    const result = this.inHand.result as JobResult;
+    result.state = 'aborted';
+    result.error = error;
+    this.deps.logger.warn('job dropped', { jobId: this.jobId, error });
   }
 
   private throwIfStopped(): void {
@@ -133,7 +154,8 @@ export class JobLifecycle {
     const paths = deps.store.paths(job.id);
     const failed = (state: JobResult['state'], error: string): JobResult => {
       appendStderr(paths.stderr, error);
-      deps.logger.warn('job failed before it ran', { jobId: job.id, state, error });
+      const what = state === 'aborted' ? 'job dropped' : 'job failed before it ran';
+      deps.logger.warn(what, { jobId: job.id, state, error });
       return {
         exitCode: -1,
         state,
@@ -174,6 +196,9 @@ export class JobLifecycle {
       deps.monitor?.duration('job.download', Date.now() - downloadStarted);
     } catch (error) {
       this.throwIfStopped();
+      if (leaseLost(error)) {
+        return failed('aborted', `the manager no longer gives this job to us: ${message(error)}`);
+      }
       return failed('download-failed', `input download failed: ${message(error)}`);
     }
 
@@ -263,11 +288,18 @@ export class JobLifecycle {
     const { deps } = this;
     const paths = deps.store.paths(this.jobId);
     let uploadFailures = 0;
+    const giveUpAt = Date.now() + deps.resultRetentionMs;
     for (let attempt = 0; ; attempt += 1) {
       this.throwIfStopped();
       deps.onPhase(this.jobId, 'uploading');
       const target = await deps.handshakeLock.run(() => this.requestOutputDir());
       if (!target) {
+        if (Date.now() >= giveUpAt) {
+          this.abort(
+            `no manager took the result in ${Math.round(deps.resultRetentionMs / 60_000)} min`,
+          );
+          return;
+        }
         deps.logger.info('no manager offered an output directory; retrying', {
           jobId: this.jobId,
           attempt,
@@ -287,6 +319,10 @@ export class JobLifecycle {
         return;
       } catch (error) {
         this.throwIfStopped();
+        if (leaseLost(error)) {
+          this.abort(`the manager no longer takes this job's output: ${message(error)}`);
+          return;
+        }
         uploadFailures += 1;
         deps.logger.warn('upload failed', {
           jobId: this.jobId,

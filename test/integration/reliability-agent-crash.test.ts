@@ -118,11 +118,12 @@ describe('kill -9 of the agent mid-job', () => {
     }
     expect(log.some((record) => /lease expired/.test(record.message))).toBe(true);
 
-    // Another volunteer takes the requeued job. (The crashed agent restarted on its own work dir
-    // resumes the stale job and retries its output delivery instead: see the report.)
-    await startAgent('second-agent', 'second');
+    // The crashed agent comes back on its own work dir: it resumes the job it had, finds its
+    // token refused (the lease is gone), drops that stale copy, and takes the requeued job anew.
+    const restarted = await startAgent('crashed-agent', 'crashy');
     const finished = await waitForJob(manager.queue, job.id, 90_000);
-    expect(finished?.state, agents.at(-1)?.logTail(40)).toBe('done');
+    expect(finished?.state, restarted.logTail(40)).toBe('done');
+    expect(restarted.logTail(200)).toMatch(/job dropped.*no longer gives this job to us/);
     expect(finished?.attempts).toBeGreaterThanOrEqual(2);
     expect(log.filter((record) => record.message === 'job finished')).toHaveLength(1);
     expect(fs.readdirSync(manager.config.doneJobDir)).toEqual([job.id]);

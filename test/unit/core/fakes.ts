@@ -184,6 +184,9 @@ export class FakeStorage implements StorageClient {
   readonly inputs = new Map<string, string>([['calculator.sh', '#!/bin/bash\necho "2+2" | bc\n']]);
   readonly uploads = new Map<string, string>();
   failUploads = 0;
+  /** Answer every download / upload with this HTTP status, e.g. 403 for a lease that is gone. */
+  refuseDownloads: number | undefined;
+  refuseUploads: number | undefined;
 
   download(
     _base: string,
@@ -192,6 +195,12 @@ export class FakeStorage implements StorageClient {
     destination: string,
     maxBytes: number,
   ): Promise<number> {
+    if (this.refuseDownloads !== undefined) {
+      const status = this.refuseDownloads;
+      return Promise.reject(
+        new TransferError(`download of ${file} failed: HTTP ${status}`, status),
+      );
+    }
     const text = this.inputs.get(file);
     if (text === undefined)
       return Promise.reject(new TransferError(`download of ${file} failed: HTTP 404`, 404));
@@ -202,6 +211,10 @@ export class FakeStorage implements StorageClient {
   }
 
   upload(_base: string, directory: string, file: string, source: string): Promise<number> {
+    if (this.refuseUploads !== undefined) {
+      const status = this.refuseUploads;
+      return Promise.reject(new TransferError(`upload of ${file} failed: HTTP ${status}`, status));
+    }
     if (this.failUploads > 0) {
       this.failUploads -= 1;
       return Promise.reject(new TransferError(`upload of ${file} failed: HTTP 503`, 503));

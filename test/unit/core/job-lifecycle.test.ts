@@ -60,6 +60,7 @@ function deps(
     replyTimeoutMs: 200,
     retry: { initialMs: 5, maxMs: 20, jitter: 0 },
     maxUploadAttempts: 3,
+    resultRetentionMs: 60_000,
     onPhase: (_jobId, phase) => phases.push(phase),
     onStarted: () => undefined,
     signal: new AbortController().signal,
@@ -323,6 +324,50 @@ describe('job lifecycle', () => {
       state: 'download-failed',
       exitCode: -1,
     });
+  });
+
+  it('drops a job whose input token the storage refuses (lease gone): no run, no jobDone', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    const storage = new FakeStorage();
+    storage.refuseDownloads = 403;
+    const store = new JobStore(dir);
+    const record = await new JobLifecycle(
+      { ...deps(channel, runner, storage), store },
+      inHand(),
+    ).run();
+    expect(record).toMatchObject({ state: 'aborted', exitCode: -1 });
+    expect(record.error).toMatch(/no longer gives this job to us: .*HTTP 403/);
+    expect(runner.specs).toEqual([]);
+    expect(channel.commands('want_getJobOutputDir')).toEqual([]);
+    expect(channel.commands('jobDone')).toEqual([]);
+    expect(store.exists('job-1')).toBe(false);
+  });
+
+  it('drops a finished job whose output the storage refuses (409), without jobDone', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const storage = new FakeStorage();
+    storage.refuseUploads = 409;
+    const record = await new JobLifecycle(deps(channel, new FakeRunner(), storage), inHand()).run();
+    expect(record.state).toBe('aborted');
+    expect(record.error).toMatch(/no longer takes this job's output/);
+    expect(channel.commands('getJobOutputDir')).toHaveLength(1);
+    expect(channel.commands('jobDone')).toEqual([]);
+  });
+
+  it('gives up a finished result that no manager takes within the retention time', async () => {
+    const answering = scriptedManager([]);
+    const channel = new FakeChannel((to, command) =>
+      command.command === 'want_getJobOutputDir' ? [] : answering(to, command),
+    );
+    const record = await new JobLifecycle(
+      { ...deps(channel, new FakeRunner(), new FakeStorage()), resultRetentionMs: 0 },
+      inHand(),
+    ).run();
+    expect(record.state).toBe('aborted');
+    expect(record.error).toMatch(/no manager took the result/);
+    expect(channel.commands('want_getJobOutputDir')).toHaveLength(1);
+    expect(channel.commands('jobDone')).toEqual([]);
   });
 
   it('refuses unsafe input names and bad environments as failed jobs', async () => {
