@@ -7,7 +7,11 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/unit/**/*.test.tsx', 'manager/test/unit/**/*.test.ts'],
+          include: [
+            'test/unit/**/*.test.ts',
+            'test/unit/**/*.test.tsx',
+            'manager/test/unit/**/*.test.ts',
+          ],
           environment: 'node',
         },
       },

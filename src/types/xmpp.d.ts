@@ -26,13 +26,11 @@ declare module '@xmpp/xml' {
   export class Parser {
     write(data: string): void;
     end(data?: string): void;
-    on(event: 'element' | 'start', cb: (el: Element) => void): void;
+    on(event: 'element' | 'start' | 'end', cb: (el: Element) => void): void;
     on(event: 'error', cb: (err: Error) => void): void;
-    on(event: 'end', cb: (el: Element) => void): void;
   }
   export default xml;
 }
-
 
 declare module '@xmpp/jid' {
   export class JID {

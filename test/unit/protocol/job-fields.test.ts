@@ -11,8 +11,21 @@ import {
 
 describe('job fields', () => {
   it('accepts ordinary job ids and rejects hostile ones', () => {
-    for (const id of ['30801741', 'job-1', 'a1b2c3d4-e5f6.7_8']) expect(isValidJobId(id)).toBe(true);
-    for (const id of ['', '..', '../etc', 'a/b', 'a\0b', '-rf', '.hidden', 'a;rm', 'a b', '$(x)', 'x'.repeat(200)]) {
+    for (const id of ['30801741', 'job-1', 'a1b2c3d4-e5f6.7_8'])
+      expect(isValidJobId(id)).toBe(true);
+    for (const id of [
+      '',
+      '..',
+      '../etc',
+      'a/b',
+      'a\0b',
+      '-rf',
+      '.hidden',
+      'a;rm',
+      'a b',
+      '$(x)',
+      'x'.repeat(200),
+    ]) {
       expect(isValidJobId(id)).toBe(false);
     }
   });
@@ -47,7 +60,9 @@ describe('job fields', () => {
     });
     expect(() => parseStorageAddress('ftp://x', '/a')).toThrow(/unrecognised/);
     const address = { baseUrl: 'http://h:1', directory: '/storage/input/j/t/' };
-    expect(httpFileUrl(address, 'calculator.sh')).toBe('http://h:1/storage/input/j/t/calculator.sh');
+    expect(httpFileUrl(address, 'calculator.sh')).toBe(
+      'http://h:1/storage/input/j/t/calculator.sh',
+    );
     expect(() => httpFileUrl(address, '../secret')).toThrow(/unsafe/);
   });
 });

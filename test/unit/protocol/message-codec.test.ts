@@ -120,7 +120,13 @@ describe('listing 2.3: want_getJob with the single-underscore prefix', () => {
 
 describe('section 2.2 commands round-trip', () => {
   const commands: Command[] = [
-    { command: 'want_getJob', agentHost: 'h1', agentIP: '10.0.0.1', jdl: '[ A = 1 ]', jmJobData: 'x' },
+    {
+      command: 'want_getJob',
+      agentHost: 'h1',
+      agentIP: '10.0.0.1',
+      jdl: '[ A = 1 ]',
+      jmJobData: 'x',
+    },
     { command: 'have_getJob', requireFile: '/cvmfs/sft.cern.ch' },
     { command: 'have_getJob' },
     { command: 'getJob', agentHost: 'h1', jdl: '[ A = 1 ]' },
@@ -158,7 +164,13 @@ describe('section 2.2 commands round-trip', () => {
     { command: 'haveStatus', component: 'systemLoad', status: '0.90 0.65 0.52' },
     { command: 'Heartbeat:ping' },
     { command: 'pong' },
-    { command: 'secure', sessionKey: 'd3JhcHBlZA==', keyId: 'k1', nonce: 'bm9uY2U=', ciphertext: 'Y3Q=' },
+    {
+      command: 'secure',
+      sessionKey: 'd3JhcHBlZA==',
+      keyId: 'k1',
+      nonce: 'bm9uY2U=',
+      ciphertext: 'Y3Q=',
+    },
     { command: 'secure', keyId: 'k1', nonce: 'bm9uY2U=', ciphertext: 'Y3Q=' },
   ];
 
@@ -225,7 +237,8 @@ describe('listings 2.5 and 2.6: redirect', () => {
 
 describe('malformed input gets a typed error', () => {
   it('no body', () => expectProtocolError(`<message to='a@x' id='1'/>`, 'no-body'));
-  it('no info', () => expectProtocolError(`<message to='a@x' id='1'><body>hi</body></message>`, 'no-info'));
+  it('no info', () =>
+    expectProtocolError(`<message to='a@x' id='1'><body>hi</body></message>`, 'no-info'));
   it('bad base64', () =>
     expectProtocolError(
       `<message to='a@x' id='1'><body><info command='__BASE64:***'/></body></message>`,
