@@ -406,11 +406,15 @@ export class JobCycleHandler {
     });
   }
 
+  /** queuedJobs (the report's queue size) and runningJobs (handed out, not finished). */
   reportQueueLength(): void {
     if (!this.options.monitor.enabled) return;
-    this.options.queue
-      .countQueued()
-      .then((count) => this.options.monitor.value('queuedJobs', count))
+    const { queue, monitor } = this.options;
+    Promise.all([queue.countQueued(), queue.countActive()])
+      .then(([queued, active]) => {
+        monitor.value('queuedJobs', queued);
+        monitor.value('runningJobs', active);
+      })
       .catch(() => undefined);
   }
 }

@@ -31,6 +31,8 @@ export interface JobQueue {
   /** Queued jobs in the order they are handed out (lowest seq first), at most `limit`. */
   queued(limit: number): Promise<JobRecord[]>;
   countQueued(): Promise<number>;
+  /** Jobs handed out and not finished: leased, running or uploading. */
+  countActive(): Promise<number>;
   /** The job leased for this getJob request, if any. */
   findByRequest(requestKey: string): Promise<JobRecord | undefined>;
   transition(

@@ -33,7 +33,7 @@ export class MonitorReporter {
     this.emit({ command: 'reportEvent', component: this.component, event });
   }
 
-  value(event: 'queuedJobs', value: number): void {
+  value(event: 'queuedJobs' | 'runningJobs', value: number): void {
     this.emit({ command: 'reportEventValue', component: this.component, event, value });
   }
 

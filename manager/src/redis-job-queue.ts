@@ -182,6 +182,11 @@ export class RedisJobQueue implements JobQueue {
     return (await this.getMany(ids)).filter((job) => job.state === 'queued');
   }
 
+  /** The lease set holds exactly the leased, running and uploading jobs. */
+  countActive(): Promise<number> {
+    return this.redis.zcard(`${this.ns}leases`);
+  }
+
   countQueued(): Promise<number> {
     return this.redis.llen(this.waitingList);
   }

@@ -111,6 +111,13 @@ export class SqliteJobQueue implements JobQueue {
     return rows.map(parseRow);
   }
 
+  async countActive(): Promise<number> {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('leased', 'running', 'uploading')")
+      .get() as { n: number };
+    return row.n;
+  }
+
   async countQueued(): Promise<number> {
     const row = this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'").get() as {
       n: number;

@@ -130,6 +130,8 @@ describe('Generic Job and Storage Manager, full job cycle', () => {
 
     await monitor.waitForEvent('job.succeeded');
     expect(monitor.values('queuedJobs').length).toBeGreaterThan(0);
+    // The job was handed out right after getJob: the dashboard's "Running jobs" sees it.
+    expect(monitor.values('runningJobs')).toContain(1);
     expect(monitor.messages.every((message) => message.noack)).toBe(true);
     const first = monitor.messages[0]?.command;
     expect(first && 'component' in first ? first.component : '').toBe('jobmanager.generic.jm');

@@ -104,6 +104,7 @@ export function describeQueueContract(name: string, factory: QueueFactory): void
             'state',
           ]);
           expect(await queue.countQueued()).toBe(0);
+          expect(await queue.countActive()).toBe(1);
           expect(await queue.queued(10)).toEqual([]);
           const winner = results.find((result) => result.ok);
           const leased = winner?.ok ? winner.job : undefined;
@@ -147,6 +148,7 @@ export function describeQueueContract(name: string, factory: QueueFactory): void
         expect(done.ok && done.job.leaseExpiresAt).toBeUndefined();
         expect(done.ok && done.job.inputToken).toBeUndefined();
         expect(await queue.expiredLeases(Date.now() + 120_000)).toEqual([]);
+        expect(await queue.countActive()).toBe(0);
       }),
     );
 
