@@ -2,6 +2,7 @@
 import type { JobQueue } from './job-queue';
 import type { JobManagerConfig } from './manager-config';
 import { RedisJobQueue } from './redis-job-queue';
+import { withRedisOutagesExplained } from './redis-outage';
 import { SqliteJobQueue } from './sqlite-job-queue';
 
 export type QueueConfig = Pick<JobManagerConfig, 'queueDb' | 'redisServer' | 'waitingJobsList'> & {
@@ -22,5 +23,5 @@ export async function openJobQueue(config: QueueConfig): Promise<JobQueue> {
     await queue.close();
     throw error;
   }
-  return queue;
+  return withRedisOutagesExplained(queue, config.redisServer);
 }
