@@ -68,6 +68,16 @@ export type JobPatch = {
   [K in Exclude<keyof JobRecord, 'id' | 'seq' | 'submittedAt'>]?: JobRecord[K] | null;
 };
 
+/** The patch that takes a job back from its agent: no lease, no tokens, no request. */
+export const LEASE_RELEASED = {
+  agent: null,
+  requestKey: null,
+  leaseId: null,
+  leaseExpiresAt: null,
+  inputToken: null,
+  outputToken: null,
+} as const satisfies JobPatch;
+
 const NUMERIC_FIELDS = new Set([
   'seq',
   'submittedAt',

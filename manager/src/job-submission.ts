@@ -12,7 +12,7 @@ import {
   joinList,
   parseClassAdExpression,
 } from '../../src/protocol';
-import { FINAL_STATES, newJobId, type JobRecord, type JobSpec } from './job-record';
+import { FINAL_STATES, LEASE_RELEASED, newJobId, type JobRecord, type JobSpec } from './job-record';
 import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 
@@ -138,12 +138,7 @@ export async function requeueJob(queue: JobQueue, id: string): Promise<JobRecord
     { from: ['leased', 'running', 'uploading', 'failed', 'cancelled'] },
     {
       state: 'queued',
-      agent: null,
-      requestKey: null,
-      leaseId: null,
-      leaseExpiresAt: null,
-      inputToken: null,
-      outputToken: null,
+      ...LEASE_RELEASED,
       exitCode: null,
       agentState: null,
       finishedAt: null,

@@ -4,7 +4,7 @@
  * a compare-and-set on "still active and still expired".
  */
 import type { Logger } from '../../src/transport';
-import { ACTIVE_STATES, type JobRecord } from './job-record';
+import { ACTIVE_STATES, LEASE_RELEASED, type JobRecord } from './job-record';
 import type { JobQueue } from './job-queue';
 
 export interface ReaperOptions {
@@ -25,15 +25,7 @@ export async function requeueExpiredLeases(
     const before = await queue.get(id);
     if (!before) continue;
     const why = `lease of ${before.agent ?? 'an agent'} expired in state ${before.state}`;
-    const common = {
-      agent: null,
-      requestKey: null,
-      leaseId: null,
-      leaseExpiresAt: null,
-      inputToken: null,
-      outputToken: null,
-      updatedAt: now,
-    };
+    const common = { ...LEASE_RELEASED, updatedAt: now };
     const giveUp = before.attempts >= maxAttempts;
     const result = await queue.transition(
       id,

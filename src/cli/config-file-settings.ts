@@ -1,3 +1,4 @@
+import { CONNECTION_FIELDS } from '../contract/settings';
 import type { AgentSettings, SettingsError } from '../contract/ui-contract';
 import type { AgentHost } from '../core/agent-host';
 
@@ -7,12 +8,7 @@ import type { AgentHost } from '../core/agent-host';
  */
 export const CONFIG_FILE_FIELDS: ReadonlyArray<keyof AgentSettings> = [
   'jobManagerAddress',
-  'xmppServer',
-  'xmppDomain',
-  'xmppUsername',
-  'xmppPassword',
-  'heartbeatChatServer',
-  'heartbeatChatRoom',
+  ...CONNECTION_FIELDS,
 ];
 
 /** Wraps the agent so setSettings refuses changes to CONFIG_FILE_FIELDS, naming the file. */

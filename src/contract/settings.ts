@@ -26,6 +26,16 @@ interface NumberRule {
   label: string;
 }
 
+/** Settings that make up the XMPP connection: changing one means reconnecting. */
+export const CONNECTION_FIELDS: ReadonlyArray<keyof AgentSettings> = [
+  'xmppServer',
+  'xmppDomain',
+  'xmppUsername',
+  'xmppPassword',
+  'heartbeatChatServer',
+  'heartbeatChatRoom',
+];
+
 export const NUMBER_RULES: Readonly<Partial<Record<keyof AgentSettings, NumberRule>>> = {
   cpuLimitPercent: { min: 1, max: 100, integer: true, label: 'CPU limit' },
   idleMinutes: { min: 1, max: 1440, integer: true, label: 'Idle minutes' },

@@ -21,7 +21,7 @@ import type {
   SetSettingsResult,
   UiCommandHandlers,
 } from '../contract/ui-contract';
-import { applySettingsPatch } from '../contract/settings';
+import { applySettingsPatch, CONNECTION_FIELDS } from '../contract/settings';
 import type { Command } from '../protocol/commands';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import { attachHeartbeatResponder } from '../heartbeat/heartbeat-responder';
@@ -144,15 +144,6 @@ function isConfigured(settings: AgentSettings): boolean {
     settings.xmppPassword !== ''
   );
 }
-
-const CONNECTION_FIELDS: ReadonlyArray<keyof AgentSettings> = [
-  'xmppServer',
-  'xmppDomain',
-  'xmppUsername',
-  'xmppPassword',
-  'heartbeatChatServer',
-  'heartbeatChatRoom',
-];
 
 export function createAgent(options: AgentOptions): Agent {
   const dataDir = path.resolve(options.dataDir);
