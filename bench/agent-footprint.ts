@@ -17,7 +17,7 @@ export interface AgentFootprintResult {
   usage: UsageSummary;
   /** Processes in the agent's tree at the end (1 = no helpers). */
   processes: number;
-  /** want_getJob requests seen in its log (it backs off while no manager offers a job). */
+  /** Lines it logged while sampled (it backs off while no manager offers a job). */
   logLines: number;
 }
 
