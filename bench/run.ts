@@ -1,6 +1,7 @@
 /**
  * npm run bench [-- --quick] [--only=baseline,container,agent,dispatch,scale,latency]
  *                [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile] [--nodelay]
+ * npm run bench -- --report=bench/results/<file>.json   (prints an earlier run's tables)
  *
  * Measures Co-Pilot against real servers on loopback (a private Prosody and Redis from the test
  * harness, the real manager in a child process, dockerd), prints tables and writes every figure
@@ -314,6 +315,8 @@ function printSummary(results: Results): void {
           'manager %',
           'agents %',
           'redis %',
+          'manager CPU ms/job',
+          'prosody CPU ms/job',
         ],
         results.throughput.map((t) => [
           t.queue,
@@ -328,11 +331,14 @@ function printSummary(results: Results): void {
           t.cpu.manager.cpuPercent,
           t.cpu.agents.cpuPercent,
           t.cpu.redis?.cpuPercent,
+          t.completed > 0 ? (1000 * t.cpu.manager.cpuSeconds) / t.completed : undefined,
+          t.completed > 0 ? (1000 * t.cpu.prosody.cpuSeconds) / t.completed : undefined,
         ]),
       ),
     );
     log(
-      '  (CPU columns: mean % of one core during the run; "vs codec ‰": jobs/s per 1,000 codec round trips/s of the baseline)',
+      '  (CPU %: mean % of one core during the run; CPU ms/job: CPU time the process spent per finished job;\n' +
+        '   "vs codec ‰": jobs/s per 1,000 codec round trips/s of the baseline)',
     );
   }
   const l = results.latency;
@@ -461,6 +467,12 @@ function row(summary: { p50: number; p95: number; p99: number; max: number }): n
 }
 
 async function main(): Promise<void> {
+  const report = process.argv.find((arg) => arg.startsWith('--report='));
+  if (report) {
+    // Prints the tables of an earlier run again: --report=bench/results/<file>.json
+    printSummary(JSON.parse(fs.readFileSync(report.slice('--report='.length), 'utf8')) as Results);
+    return;
+  }
   const options = parseArgs(process.argv.slice(2));
   const startedAt = performance.now();
   if (options.nodelay) {

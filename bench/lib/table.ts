@@ -6,6 +6,7 @@ function text(cell: Cell): string {
   if (cell === undefined) return '–';
   if (typeof cell === 'number') {
     if (!Number.isFinite(cell)) return '–';
+    if (Number.isInteger(cell)) return cell.toLocaleString('en-US');
     if (Math.abs(cell) >= 100) return Math.round(cell).toLocaleString('en-US');
     if (Math.abs(cell) >= 10) return cell.toFixed(1);
     return cell.toFixed(2);
