@@ -30,7 +30,7 @@ export interface AgentConfig {
   guiRpcHost: string;
   resource: string | undefined;
   logLevel: LogLevel;
-  /** Any configuration variable (e.g. AGENT_SECURE_MODE, JM_PUBLIC_KEY, AGENT_JABBER_CA_FILE). */
+  /** Any configuration variable, e.g. AGENT_GUI_STATIC_DIR. */
   variable: (name: string) => string | undefined;
 }
 
@@ -49,6 +49,10 @@ const SETTING_VARIABLES: ReadonlyArray<[keyof AgentSettings, string]> = [
   ['jobSlots', 'AGENT_JOB_SLOTS'],
   ['runOnlyWhenIdle', 'AGENT_RUN_ONLY_WHEN_IDLE'],
   ['idleMinutes', 'AGENT_IDLE_MINUTES'],
+  ['secureMode', 'AGENT_SECURE_MODE'],
+  ['jobManagerPublicKey', 'JM_PUBLIC_KEY'],
+  ['xmppCaCertificate', 'AGENT_JABBER_CA_FILE'],
+  ['requireTls', 'AGENT_REQUIRE_TLS'],
 ];
 
 export function variableOf(field: keyof AgentSettings): string {
@@ -100,6 +104,18 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
   if (domain === undefined)
     throw new ConfigError('AGENT_JABBER_DOMAIN must be set', 'AGENT_JABBER_DOMAIN');
 
+  /** The content of the file a variable names ('' when unset), e.g. a PEM key. */
+  const fileNamedBy = (variable: string): string => {
+    const file = values.optional(variable);
+    if (file === undefined) return '';
+    try {
+      return readFile(file).trim();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigError(`${variable}: cannot read ${file}: ${reason}`, variable);
+    }
+  };
+
   const settings: AgentSettings = {
     ...DEFAULT_SETTINGS,
     jobManagerAddress: values.required('JM_JABBER_ADDRESS', 'e.g. jobmanager@xmpp.example.org'),
@@ -123,12 +139,22 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     idleMinutes: values.integer('AGENT_IDLE_MINUTES', DEFAULT_SETTINGS.idleMinutes, { min: 1 }),
     startAtLogin: false,
     paused: false,
+    secureMode: values.boolean('AGENT_SECURE_MODE', false),
+    jobManagerPublicKey: fileNamedBy('JM_PUBLIC_KEY'),
+    xmppCaCertificate: fileNamedBy('AGENT_JABBER_CA_FILE'),
+    requireTls: values.boolean('AGENT_REQUIRE_TLS', false),
   };
   const errors = validateSettingsPatch(settings as unknown as Record<string, unknown>);
   const [first] = errors;
   if (first) {
     const variable = variableOf(first.field);
     throw new ConfigError(`${variable}: ${first.message}`, variable);
+  }
+  if (settings.secureMode && settings.jobManagerPublicKey === '') {
+    throw new ConfigError(
+      'JM_PUBLIC_KEY must name the job manager key in secure mode',
+      'JM_PUBLIC_KEY',
+    );
   }
   if ((settings.heartbeatChatServer === '') !== (settings.heartbeatChatRoom === '')) {
     throw new ConfigError('HB_CHAT_SERVER and HB_CHAT_ROOM must be set together', 'HB_CHAT_ROOM');

@@ -12,8 +12,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAgent } from '../core/agent';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
 import { formatLogRecord } from '../transport/logger';
-import { agentSecureLayers } from '../transport/secure-layer';
-import { sessionTlsFromConfig } from '../transport/tls-options';
 import {
   ConfigError,
   applySettingsOverlay,
@@ -56,7 +54,8 @@ function builtRendererDir(): string | undefined {
 function configSourceName(argv: readonly string[]): string {
   const flag = argv.find((arg) => arg.startsWith('--config='));
   const index = argv.indexOf('--config');
-  return flag?.slice('--config='.length) ?? argv[index + 1] ?? 'the agent config file';
+  const named = flag?.slice('--config='.length) ?? (index >= 0 ? argv[index + 1] : undefined);
+  return named ?? 'the agent config file';
 }
 
 export interface RunningAgent {
@@ -81,14 +80,6 @@ export async function startHeadlessAgent(
     resource: config.resource,
     logLevel: config.logLevel,
     echoLog: (record) => process.stderr.write(formatLogRecord(record) + '\n'),
-    // Secure mode (AGENT_SECURE_MODE, JM_PUBLIC_KEY) and TLS (AGENT_JABBER_CA_FILE, AGENT_REQUIRE_TLS).
-    session: {
-      layers: agentSecureLayers(config.variable, `${settings.xmppUsername}@${settings.xmppDomain}`),
-      tls: sessionTlsFromConfig(
-        config.variable('AGENT_JABBER_CA_FILE'),
-        config.variable('AGENT_REQUIRE_TLS'),
-      ),
-    },
   });
   await agent.start();
   let rpc: GuiRpcServer | undefined;

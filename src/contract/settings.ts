@@ -17,6 +17,10 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   paused: false,
   heartbeatChatServer: '',
   heartbeatChatRoom: '',
+  secureMode: false,
+  jobManagerPublicKey: '',
+  xmppCaCertificate: '',
+  requireTls: false,
 };
 
 interface NumberRule {
@@ -34,6 +38,10 @@ export const CONNECTION_FIELDS: ReadonlyArray<keyof AgentSettings> = [
   'xmppPassword',
   'heartbeatChatServer',
   'heartbeatChatRoom',
+  'secureMode',
+  'jobManagerPublicKey',
+  'xmppCaCertificate',
+  'requireTls',
 ];
 
 export const NUMBER_RULES: Readonly<Partial<Record<keyof AgentSettings, NumberRule>>> = {
@@ -48,11 +56,17 @@ const BOOLEAN_FIELDS: ReadonlySet<keyof AgentSettings> = new Set([
   'runOnlyWhenIdle',
   'startAtLogin',
   'paused',
+  'secureMode',
+  'requireTls',
 ]);
 
 const JID_PATTERN = /^[^@/\s]+@[^@/\s]+(\/\S+)?$/;
 const HOST_PATTERN = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$/;
 const NAME_PATTERN = /^[^@/\s]+$/;
+const PUBLIC_KEY_PEM =
+  /^-----BEGIN (RSA )?PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END (RSA )?PUBLIC KEY-----$/;
+const CERTIFICATE_PEM =
+  /^(-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*)+$/;
 
 function checkText(field: keyof AgentSettings, value: string): string | null {
   if (value === '') return null;
@@ -67,6 +81,14 @@ function checkText(field: keyof AgentSettings, value: string): string | null {
     case 'xmppUsername':
     case 'heartbeatChatRoom':
       return NAME_PATTERN.test(value) ? null : 'must not contain @, / or spaces';
+    case 'jobManagerPublicKey':
+      return PUBLIC_KEY_PEM.test(value)
+        ? null
+        : 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)';
+    case 'xmppCaCertificate':
+      return CERTIFICATE_PEM.test(value)
+        ? null
+        : 'must be PEM certificates (-----BEGIN CERTIFICATE-----)';
     default:
       return null;
   }
@@ -119,5 +141,10 @@ export function applySettingsPatch(
   for (const [name, value] of Object.entries(patch)) {
     (trimmed as Record<string, unknown>)[name] = typeof value === 'string' ? value.trim() : value;
   }
-  return { settings: { ...current, ...trimmed }, errors };
+  const settings = { ...current, ...trimmed };
+  if (settings.secureMode && settings.jobManagerPublicKey === '') {
+    const message = "secure mode needs the job manager's public key";
+    return { settings: current, errors: [{ field: 'jobManagerPublicKey', message }] };
+  }
+  return { settings, errors };
 }

@@ -135,6 +135,14 @@ export interface AgentSettings {
   heartbeatChatServer: string;
   /** HB_CHAT_ROOM, e.g. pilots-lounge */
   heartbeatChatRoom: string;
+  /** Secure mode (report 2.2.7): every job message encrypted for the job manager. */
+  secureMode: boolean;
+  /** The job manager's RSA public key, PEM (JM_PUBLIC_KEY's content); needed by secure mode. */
+  jobManagerPublicKey: string;
+  /** PEM certificate(s) to trust for the XMPP server's TLS, when it is not publicly signed. */
+  xmppCaCertificate: string;
+  /** Refuse to log in unless the XMPP connection is encrypted. */
+  requireTls: boolean;
 }
 
 export interface LogEntry {

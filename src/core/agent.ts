@@ -3,7 +3,7 @@
  * runs each job through its lifecycle, and serves the UI contract (commands and events) to a
  * host, the Electron main process or the headless `copilot-agent`.
  */
-import crypto from 'node:crypto';
+import crypto, { createPublicKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import type { Command } from '../protocol/commands';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import { attachHeartbeatResponder } from '../heartbeat/heartbeat-responder';
 import { CopilotSession, type CopilotSessionOptions } from '../transport/copilot-session';
+import { AgentSecureLayer } from '../transport/secure-layer';
 import type { LogLevel, LogRecord, Logger } from '../transport/logger';
 import { TypedEmitter } from '../transport/typed-emitter';
 import type { AgentHost, AgentHostEvents, AgentHostOptions } from './agent-host';
@@ -143,6 +144,29 @@ function isConfigured(settings: AgentSettings): boolean {
     settings.xmppUsername !== '' &&
     settings.xmppPassword !== ''
   );
+}
+
+/** Secure mode's message layer and the TLS options, from the volunteer's settings. */
+export function sessionSecurity(
+  settings: AgentSettings,
+): Pick<CopilotSessionOptions, 'layers' | 'tls'> {
+  const security: Pick<CopilotSessionOptions, 'layers' | 'tls'> = {};
+  if (settings.secureMode) {
+    let managerPublicKey: KeyObject;
+    try {
+      managerPublicKey = createPublicKey(settings.jobManagerPublicKey);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`secure mode: the job manager's public key cannot be read (${reason})`);
+    }
+    const localJid = `${settings.xmppUsername}@${settings.xmppDomain}`;
+    security.layers = [new AgentSecureLayer({ localJid, managerPublicKey })];
+  }
+  if (settings.requireTls || settings.xmppCaCertificate !== '') {
+    security.tls = { requireTls: settings.requireTls };
+    if (settings.xmppCaCertificate !== '') security.tls.ca = settings.xmppCaCertificate;
+  }
+  return security;
 }
 
 export function createAgent(options: AgentOptions): Agent {
@@ -317,12 +341,24 @@ export function createAgent(options: AgentOptions): Agent {
       connectionMessage = 'Set the Jabber server, domain, ID, password and job manager address';
       return;
     }
+    let security: Pick<CopilotSessionOptions, 'layers' | 'tls'>;
+    try {
+      security = sessionSecurity(settings);
+    } catch (error) {
+      // A key that cannot be read will not get better by retrying: wait for new settings.
+      connection = 'offline';
+      connectionMessage = error instanceof Error ? error.message : String(error);
+      logger.error('cannot connect', { error: connectionMessage });
+      emitStatus();
+      return;
+    }
     const current = new CopilotSession({
       service: options.xmppService ?? serviceUrl(settings.xmppServer),
       domain: settings.xmppDomain,
       username: settings.xmppUsername,
       password: settings.xmppPassword,
       resource,
+      ...security,
       logger: logger.child('xmpp'),
       ...options.session,
     });

@@ -272,16 +272,6 @@ function readKeyFile(variable: string, file: string | undefined): string {
 
 type ConfigLookup = (name: string) => string | undefined;
 
-/**
- * Agent: `AGENT_SECURE_MODE 1` and `JM_PUBLIC_KEY /path/to/jm-public.pem`. Returns the layers
- * for the session that talks to the job manager ([] when secure mode is off).
- */
-export function agentSecureLayers(config: ConfigLookup, localJid: string): MessageLayer[] {
-  if (!enabled(config('AGENT_SECURE_MODE'))) return [];
-  const pem = readKeyFile('JM_PUBLIC_KEY', config('JM_PUBLIC_KEY'));
-  return [new AgentSecureLayer({ localJid, managerPublicKey: pem })];
-}
-
 /** Manager: `JM_SECURE_MODE 1` and `JM_PRIVATE_KEY /path/to/jm-private.pem`. */
 export function managerSecureLayers(config: ConfigLookup, localJid: string): MessageLayer[] {
   if (!enabled(config('JM_SECURE_MODE'))) return [];

@@ -14,7 +14,7 @@ import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { createAgent, type Agent } from '../../src/core/agent';
 import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
-import { agentSecureLayers, managerSecureLayers } from '../../src/transport/secure-layer';
+import { managerSecureLayers } from '../../src/transport/secure-layer';
 import { sessionTlsFromConfig } from '../../src/transport/tls-options';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
 import { openJobQueue } from '../../manager/src/open-job-queue';
@@ -59,12 +59,6 @@ describe('secure mode with the real manager and agent, over TLS', () => {
       JM_JABBER_CA_FILE: prosody.caCertPath ?? '',
       JM_REQUIRE_TLS: '1',
     };
-    const agentVars: Record<string, string> = {
-      AGENT_SECURE_MODE: '1',
-      JM_PUBLIC_KEY: publicPath,
-      AGENT_JABBER_CA_FILE: prosody.caCertPath ?? '',
-      AGENT_REQUIRE_TLS: '1',
-    };
 
     const config = loadJobManagerConfig([], {
       JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
@@ -99,14 +93,15 @@ describe('secure mode with the real manager and agent, over TLS', () => {
         xmppUsername: 'agent',
         xmppPassword: 'agent-secret',
         runOnlyWhenIdle: false,
+        // As a volunteer sets it in the desktop app (the CLI maps its variables to these).
+        secureMode: true,
+        jobManagerPublicKey: fs.readFileSync(publicPath, 'utf8'),
+        xmppCaCertificate: fs.readFileSync(prosody.caCertPath ?? '', 'utf8'),
+        requireTls: true,
       },
       dataDir,
       xmppService: prosody.service,
       resource: 'secure-agent',
-      session: {
-        layers: agentSecureLayers((name) => agentVars[name], `agent@${prosody.domain}`),
-        tls: sessionTlsFromConfig(agentVars.AGENT_JABBER_CA_FILE, agentVars.AGENT_REQUIRE_TLS),
-      },
       fetchBackoff: { initialMs: 500, maxMs: 2_000, jitter: 0.1 },
     });
   });

@@ -1,6 +1,6 @@
 import type { AgentSettings } from '../../contract/ui-contract';
 
-export type FieldKind = 'text' | 'password' | 'number' | 'checkbox';
+export type FieldKind = 'text' | 'password' | 'number' | 'checkbox' | 'textarea';
 
 export interface FieldSpec {
   key: keyof AgentSettings;
@@ -66,6 +66,35 @@ export const SETTINGS_GROUPS: ReadonlyArray<{ title: string; fields: FieldSpec[]
         placeholder: 'conference.example.org',
       },
       { key: 'heartbeatChatRoom', label: 'Chat room', kind: 'text', placeholder: 'pilots-lounge' },
+    ],
+  },
+  {
+    title: 'Security',
+    fields: [
+      {
+        key: 'secureMode',
+        label: 'Secure mode: encrypt job messages for the job manager',
+        kind: 'checkbox',
+        hint: "Only if your project uses it; it gives you the job manager's public key.",
+      },
+      {
+        key: 'jobManagerPublicKey',
+        label: "Job manager's public key",
+        kind: 'textarea',
+        placeholder: '-----BEGIN PUBLIC KEY-----',
+      },
+      {
+        key: 'requireTls',
+        label: 'Connect only over an encrypted (TLS) connection',
+        kind: 'checkbox',
+      },
+      {
+        key: 'xmppCaCertificate',
+        label: "XMPP server's certificate authority (optional)",
+        kind: 'textarea',
+        placeholder: '-----BEGIN CERTIFICATE-----',
+        hint: 'For a server whose certificate is not signed by a public authority.',
+      },
     ],
   },
 ];

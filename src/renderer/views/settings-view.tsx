@@ -97,7 +97,9 @@ export function SettingsView() {
       .filter(Boolean)
       .join(' ');
     const raw = draft[spec.key];
-    const disabled = spec.key === 'idleMinutes' && draft.runOnlyWhenIdle === false;
+    const disabled =
+      (spec.key === 'idleMinutes' && draft.runOnlyWhenIdle === false) ||
+      (spec.key === 'jobManagerPublicKey' && draft.secureMode === false);
     const common = {
       id,
       name: spec.key,
@@ -117,6 +119,18 @@ export function SettingsView() {
             />
             {spec.label}
           </label>
+        ) : spec.kind === 'textarea' ? (
+          <>
+            <label htmlFor={id}>{spec.label}</label>
+            <textarea
+              {...common}
+              rows={4}
+              spellCheck={false}
+              placeholder={spec.placeholder}
+              value={String(raw)}
+              onChange={(e) => change(spec.key, e.target.value)}
+            />
+          </>
         ) : (
           <>
             <label htmlFor={id}>{spec.label}</label>

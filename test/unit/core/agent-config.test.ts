@@ -1,7 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sessionSecurity } from '../../../src/core/agent';
 import {
   applySettingsOverlay,
   ConfigError,
@@ -140,5 +142,58 @@ describe('agent config', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('secure mode and TLS from the agent config', () => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const files: Record<string, string> = { '/etc/agent.conf': FILE, '/etc/jm-public.pem': pem };
+  const loadWith = (overrides: string[]) =>
+    loadAgentConfig({
+      argv: ['--config', '/etc/agent.conf', ...overrides],
+      env: {},
+      readFile: (file) => {
+        const text = files[file];
+        if (text === undefined) throw new Error(`ENOENT: ${file}`);
+        return text;
+      },
+    });
+
+  it('reads the key file named by JM_PUBLIC_KEY into the settings, and builds the layer', () => {
+    const config = loadWith(['--AGENT_SECURE_MODE=1', '--JM_PUBLIC_KEY=/etc/jm-public.pem']);
+    expect(config.settings).toMatchObject({ secureMode: true, jobManagerPublicKey: pem.trim() });
+    const security = sessionSecurity(config.settings);
+    expect(security.layers).toHaveLength(1);
+    expect(security.tls).toBeUndefined();
+  });
+
+  it('names the variable when secure mode has no key or the file cannot be read', () => {
+    expect(errorOf(() => loadWith(['--AGENT_SECURE_MODE=1'])).message).toMatch(
+      /^JM_PUBLIC_KEY must/,
+    );
+    const unreadable = errorOf(() =>
+      loadWith(['--AGENT_SECURE_MODE=yes', '--JM_PUBLIC_KEY=/etc/missing.pem']),
+    );
+    expect(unreadable.message).toMatch(/^JM_PUBLIC_KEY: cannot read \/etc\/missing.pem/);
+    files['/etc/not-a-key.pem'] = 'hello';
+    expect(
+      errorOf(() => loadWith(['--AGENT_SECURE_MODE=1', '--JM_PUBLIC_KEY=/etc/not-a-key.pem']))
+        .message,
+    ).toMatch(/^JM_PUBLIC_KEY: must be a PEM public key/);
+  });
+
+  it('turns a CA file and AGENT_REQUIRE_TLS into TLS options', () => {
+    const cert = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----';
+    files['/etc/ca.pem'] = cert;
+    const config = loadWith(['--AGENT_JABBER_CA_FILE=/etc/ca.pem', '--AGENT_REQUIRE_TLS=1']);
+    expect(sessionSecurity(config.settings)).toEqual({ tls: { requireTls: true, ca: cert } });
+  });
+
+  it('a key that parses as PEM but not as a key is a clear connection error', () => {
+    const settings = { ...loadWith([]).settings, secureMode: true, jobManagerPublicKey: 'garbage' };
+    expect(() => sessionSecurity(settings)).toThrow(
+      /^secure mode: the job manager's public key cannot be read/,
+    );
   });
 });

@@ -11,7 +11,6 @@ import {
 import {
   AgentSecureLayer,
   ManagerSecureLayer,
-  agentSecureLayers,
   managerSecureLayers,
 } from '../../../src/transport/secure-layer';
 
@@ -277,11 +276,7 @@ describe('secure layers: agent ⇄ manager', () => {
 describe('secure layers from config', () => {
   it('is off unless the variable says 1, and needs a readable key file when on', () => {
     const none = (): undefined => undefined;
-    expect(agentSecureLayers(none, AGENT)).toEqual([]);
     expect(managerSecureLayers(none, MANAGER)).toEqual([]);
-    expect(() =>
-      agentSecureLayers((name) => (name === 'AGENT_SECURE_MODE' ? '1' : undefined), AGENT),
-    ).toThrow(/JM_PUBLIC_KEY/);
     expect(() =>
       managerSecureLayers(
         (name) => ({ JM_SECURE_MODE: '1', JM_PRIVATE_KEY: '/nonexistent.pem' })[name],
