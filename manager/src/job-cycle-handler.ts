@@ -42,6 +42,9 @@ import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import type { MonitorReporter } from './monitor-reporter';
 
+/** Queued jobs looked at first for a want_getJob or getJob (see matchingJobs). */
+const HEAD_SCAN = 16;
+
 export interface JobCycleOptions {
   queue: JobQueue;
   paths: JobStorePaths;
@@ -160,8 +163,17 @@ export class JobCycleHandler {
     return true;
   }
 
+  /**
+   * Queued jobs this agent may run, oldest first. Most jobs have no requirements, so the head of
+   * the queue nearly always has a match; only when it has none is the longer scan paid for.
+   */
   private async matchingJobs(agent: JdlRecord): Promise<JobRecord[]> {
-    const queued = await this.options.queue.queued(this.options.scanLimit ?? 200);
+    const limit = this.options.scanLimit ?? 200;
+    const headSize = Math.min(HEAD_SCAN, limit);
+    const head = await this.options.queue.queued(headSize);
+    const matching = head.filter((job) => this.matches(job, agent));
+    if (matching.length > 0 || head.length < headSize) return matching;
+    const queued = await this.options.queue.queued(limit);
     return queued.filter((job) => this.matches(job, agent));
   }
 

@@ -184,12 +184,21 @@ class Parser {
 
 export type ClassAdExpression = { readonly source: string; readonly root: Node };
 
-/** Parses an expression once; throws ClassAdError when it is not valid. */
+/** Parsed expressions by source: a manager matches the same few requirements over and over. */
+const parsedExpressions = new Map<string, ClassAdExpression>();
+const MAX_CACHED_EXPRESSIONS = 1000;
+
+/** Parses an expression (once per distinct source); throws ClassAdError when it is not valid. */
 export function parseClassAdExpression(source: string): ClassAdExpression {
+  const cached = parsedExpressions.get(source);
+  if (cached) return cached;
   if (source.length > MAX_EXPRESSION_CHARS) {
     throw new ClassAdError(`expression longer than ${MAX_EXPRESSION_CHARS} characters`);
   }
-  return { source, root: new Parser(tokenize(source)).parse() };
+  const parsed = { source, root: new Parser(tokenize(source)).parse() };
+  if (parsedExpressions.size >= MAX_CACHED_EXPRESSIONS) parsedExpressions.clear();
+  parsedExpressions.set(source, parsed);
+  return parsed;
 }
 
 /** A JDL value as a ClassAd value; JDL expressions are not evaluated (UNDEFINED). */

@@ -173,6 +173,9 @@ export class CopilotSession {
     xmpp.reconnect.stop();
     if (this.options.tls) installStartTls(xmpp, this.options.domain, this.options.tls);
     this.xmpp = xmpp;
+    // Every Co-Pilot exchange is a small request and a small reply: Nagle's algorithm would hold
+    // each one back for the peer's delayed ack (about 40 ms a hop), which dominates latency.
+    xmpp.on('connect', () => xmpp.socket?.setNoDelay?.(true));
     xmpp.on('stanza', (stanza) => this.onStanza(stanza));
     xmpp.on('online', (address) => void this.onOnline(address.toString()));
     xmpp.on('offline', () => this.onOffline());

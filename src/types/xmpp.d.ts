@@ -74,7 +74,9 @@ declare module '@xmpp/client' {
     status: string;
     timeout: number;
     reconnect: Reconnect;
-    socket: (EventEmitter & { setTimeout?: (ms: number) => void }) | null;
+    socket:
+      | (EventEmitter & { setTimeout?: (ms: number) => void; setNoDelay?: (noDelay: boolean) => void })
+      | null;
     options: ClientOptions & Record<string, unknown>;
     start(): Promise<JID>;
     stop(): Promise<void>;

@@ -167,6 +167,8 @@ function buildConfig(o: {
     'local_interfaces = { "127.0.0.1" }',
     `c2s_ports = { ${o.port} }`,
     'c2s_interfaces = { "127.0.0.1" }',
+    '-- Co-Pilot is small request/reply stanzas: without this each one waits for a delayed ack.',
+    'network_settings = { nagle = false }',
     'c2s_direct_tls_ports = { }',
     'legacy_ssl_ports = { }',
     's2s_ports = { }',

@@ -109,6 +109,23 @@ describe('job cycle handler', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('finds a matching job behind many that this agent cannot run', async () => {
+    for (let index = 0; index < 20; index += 1) {
+      await submitJob(queue, paths, {
+        commandFile: calculator,
+        requirements: 'other.Memory > 99999',
+      });
+    }
+    const runnable = await submitJob(queue, paths, { commandFile: calculator });
+    const jm = handler();
+    await jm.handle(message({ command: 'want_getJob', agentHost: 'h', jdl: JDL }));
+    expect(sent).toEqual([{ to: AGENT, command: { command: 'have_getJob' } }]);
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    const reply = sent[1]?.command;
+    expect(reply?.command === 'runJob' && reply.job.id).toBe(runnable.id);
+    expect(await queue.countQueued()).toBe(20);
+  });
+
   it('sends every runJob attribute and the same job for a repeated getJob', async () => {
     await expect(
       submitJob(queue, paths, { commandFile: calculator, validationFile: calculator }),
