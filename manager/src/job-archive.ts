@@ -5,8 +5,10 @@
  *     <done>/<id>/stdout     the same stdout, unpacked
  *     <done>/<id>/stderr     the same stderr, unpacked
  *
- * Running it again for the same job rebuilds the same files (idempotent).
+ * Running it again for the same job, even while a first run is still going, rebuilds the same
+ * files (idempotent).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { create as createTar } from 'tar';
@@ -45,9 +47,18 @@ export async function archiveJobOutputs(
   const jobDoneDir = path.join(doneJobDir, jobId);
   await fs.promises.mkdir(jobDoneDir, { recursive: true });
   const archive = path.join(jobDoneDir, `${jobId}.tgz`);
-  const temp = path.join(jobDoneDir, `.${jobId}.tgz.partial`);
-  await createTar({ gzip: true, file: temp, cwd: outputDir, prefix: jobId, portable: true }, files);
-  await fs.promises.rename(temp, archive);
+  // A resent jobDone may be archiving the same job at the same time: each run has its own temp.
+  const temp = path.join(jobDoneDir, `.${jobId}.tgz.${randomBytes(4).toString('hex')}.partial`);
+  try {
+    await createTar(
+      { gzip: true, file: temp, cwd: outputDir, prefix: jobId, portable: true },
+      files,
+    );
+    await fs.promises.rename(temp, archive);
+  } catch (error) {
+    await fs.promises.rm(temp, { force: true });
+    throw error;
+  }
   for (const name of STANDARD_OUTPUTS) {
     await fs.promises.copyFile(path.join(outputDir, name), path.join(jobDoneDir, name));
   }

@@ -232,4 +232,21 @@ describe('job cycle handler', () => {
     await jm.handle(message({ command: 'want_getJobOutputDir', ...ids, jmJobData: 'lease=other' }));
     expect(sent).toHaveLength(2);
   });
+
+  it('finishes a job once when a resent jobDone arrives while the first is being archived', async () => {
+    await submitJob(queue, paths, { commandFile: calculator });
+    const jm = handler();
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    const runJob = sent[0]?.command;
+    if (runJob?.command !== 'runJob') throw new Error('expected runJob');
+    const ids = { agentHost: 'h', jobID: runJob.job.id, jmJobData: runJob.jmJobData };
+    await jm.handle(message({ command: 'getJobOutputDir', ...ids }));
+    fs.writeFileSync(paths.file(runJob.job.id, 'output', 'stdout'), '4\n');
+    const done = message({ command: 'jobDone', ...ids, exitCode: 0, state: 'done' });
+    await Promise.all([jm.handle(done), jm.handle({ ...done, id: `${done.id}-resent` })]);
+    expect(await queue.get(runJob.job.id)).toMatchObject({ state: 'done', exitCode: 0 });
+    expect(eventNames().filter((name) => name.startsWith('job.'))).toEqual(['job.succeeded']);
+    const doneDir = path.join(root, 'done', runJob.job.id);
+    expect(fs.readdirSync(doneDir).sort()).toEqual([`${runJob.job.id}.tgz`, 'stderr', 'stdout']);
+  });
 });
