@@ -27,9 +27,42 @@ interface JobRow {
   data: string;
 }
 
+const ACTIVE_SQL = "state IN ('leased', 'running', 'uploading')";
+
+/** Every statement the queue runs, compiled once per connection (they run on every request). */
+function prepareStatements(db: Database.Database) {
+  return {
+    read: db.prepare<[string], JobRow>('SELECT data FROM jobs WHERE id = ?'),
+    write: db.prepare<[string, number | null, string | null, string, string]>(
+      'UPDATE jobs SET state = ?, lease_expires_at = ?, request_key = ?, data = ? WHERE id = ?',
+    ),
+    maxSeq: db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM jobs'),
+    insert: db.prepare<[string, number, string, string]>(
+      'INSERT INTO jobs (id, seq, state, data) VALUES (?, ?, ?, ?)',
+    ),
+    list: db.prepare<[], JobRow>('SELECT data FROM jobs ORDER BY seq'),
+    queued: db.prepare<[number], JobRow>(
+      "SELECT data FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT ?",
+    ),
+    countActive: db.prepare<[], { n: number }>(
+      `SELECT COUNT(*) AS n FROM jobs WHERE ${ACTIVE_SQL}`,
+    ),
+    countQueued: db.prepare<[], { n: number }>(
+      "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'",
+    ),
+    byRequest: db.prepare<[string], JobRow>(
+      'SELECT data FROM jobs WHERE request_key = ? ORDER BY seq DESC LIMIT 1',
+    ),
+    expired: db.prepare<[number], { id: string }>(
+      `SELECT id FROM jobs WHERE ${ACTIVE_SQL} AND lease_expires_at <= ?`,
+    ),
+  };
+}
+
 export class SqliteJobQueue implements JobQueue {
   readonly backend = 'sqlite' as const;
   private readonly db: Database.Database;
+  private readonly sql: ReturnType<typeof prepareStatements>;
 
   constructor(readonly file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -49,25 +82,22 @@ export class SqliteJobQueue implements JobQueue {
       CREATE INDEX IF NOT EXISTS jobs_request ON jobs (request_key);
       CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (lease_expires_at);
     `);
+    this.sql = prepareStatements(this.db);
   }
 
   private read(id: string): JobRecord | undefined {
-    const row = this.db.prepare('SELECT data FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    const row = this.sql.read.get(id);
     return row ? parseRow(row) : undefined;
   }
 
   private write(record: JobRecord): void {
-    this.db
-      .prepare(
-        'UPDATE jobs SET state = ?, lease_expires_at = ?, request_key = ?, data = ? WHERE id = ?',
-      )
-      .run(
-        record.state,
-        record.leaseExpiresAt ?? null,
-        record.requestKey ?? null,
-        JSON.stringify(recordToFields(record)),
-        record.id,
-      );
+    this.sql.write.run(
+      record.state,
+      record.leaseExpiresAt ?? null,
+      record.requestKey ?? null,
+      JSON.stringify(recordToFields(record)),
+      record.id,
+    );
   }
 
   async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
@@ -75,21 +105,17 @@ export class SqliteJobQueue implements JobQueue {
     validateJobSpec(spec);
     const insert = this.db.transaction((): JobRecord => {
       if (this.read(id)) throw new JobQueueError(`job ${id} already exists`);
-      const max = this.db.prepare('SELECT MAX(seq) AS seq FROM jobs').get() as {
-        seq: number | null;
-      };
+      const max = this.sql.maxSeq.get();
       const record: JobRecord = {
         ...spec,
         id,
         state: 'queued',
-        seq: (max.seq ?? 0) + 1,
+        seq: (max?.seq ?? 0) + 1,
         submittedAt: now,
         updatedAt: now,
         attempts: 0,
       };
-      this.db
-        .prepare('INSERT INTO jobs (id, seq, state, data) VALUES (?, ?, ?, ?)')
-        .run(id, record.seq, record.state, JSON.stringify(recordToFields(record)));
+      this.sql.insert.run(id, record.seq, record.state, JSON.stringify(recordToFields(record)));
       return record;
     });
     return insert.immediate();
@@ -100,35 +126,23 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async list(): Promise<JobRecord[]> {
-    const rows = this.db.prepare('SELECT data FROM jobs ORDER BY seq').all() as JobRow[];
-    return rows.map(parseRow);
+    return this.sql.list.all().map(parseRow);
   }
 
   async queued(limit: number): Promise<JobRecord[]> {
-    const rows = this.db
-      .prepare("SELECT data FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT ?")
-      .all(limit) as JobRow[];
-    return rows.map(parseRow);
+    return this.sql.queued.all(limit).map(parseRow);
   }
 
   async countActive(): Promise<number> {
-    const row = this.db
-      .prepare("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('leased', 'running', 'uploading')")
-      .get() as { n: number };
-    return row.n;
+    return this.sql.countActive.get()?.n ?? 0;
   }
 
   async countQueued(): Promise<number> {
-    const row = this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'").get() as {
-      n: number;
-    };
-    return row.n;
+    return this.sql.countQueued.get()?.n ?? 0;
   }
 
   async findByRequest(requestKey: string): Promise<JobRecord | undefined> {
-    const row = this.db
-      .prepare('SELECT data FROM jobs WHERE request_key = ? ORDER BY seq DESC LIMIT 1')
-      .get(requestKey) as JobRow | undefined;
+    const row = this.sql.byRequest.get(requestKey);
     return row ? parseRow(row) : undefined;
   }
 
@@ -158,12 +172,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async expiredLeases(now: number): Promise<string[]> {
-    const rows = this.db
-      .prepare(
-        "SELECT id FROM jobs WHERE state IN ('leased', 'running', 'uploading') AND lease_expires_at <= ?",
-      )
-      .all(now) as Array<{ id: string }>;
-    return rows.map((row) => row.id);
+    return this.sql.expired.all(now).map((row) => row.id);
   }
 
   async close(): Promise<void> {
