@@ -79,6 +79,7 @@ export class SqliteJobQueue implements JobQueue {
         data TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS jobs_state_seq ON jobs (state, seq);
+      CREATE INDEX IF NOT EXISTS jobs_seq ON jobs (seq);
       CREATE INDEX IF NOT EXISTS jobs_request ON jobs (request_key);
       CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (lease_expires_at);
     `);
