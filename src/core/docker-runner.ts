@@ -91,6 +91,8 @@ interface Active {
   pausedMs: number;
   cpuSeconds: number;
   started: boolean;
+  /** The pause or unpause under way; one at a time, until `paused` matches `wantPaused`. */
+  settling: Promise<void> | undefined;
 }
 
 /** Bytes used by the files under `dir` (apparent sizes; symlinks not followed). */
@@ -248,6 +250,7 @@ export class DockerRunner implements JobRunner {
       pausedMs: 0,
       cpuSeconds: 0,
       started: false,
+      settling: undefined,
     };
     this.active.set(spec.jobId, active);
     const stdout = fs.createWriteStream(stdoutPath, { flags: 'a', mode: 0o644 });
@@ -262,7 +265,7 @@ export class DockerRunner implements JobRunner {
       await container.start();
       active.started = true;
       onStarted?.(container.id);
-      if (active.wantPaused) await this.applyPause(active);
+      await this.settle(active);
 
       let timedOut = false;
       let error: string | undefined;
@@ -343,29 +346,48 @@ export class DockerRunner implements JobRunner {
     }
   }
 
-  private async applyPause(active: Active): Promise<void> {
-    if (active.paused || !active.started) return;
-    await active.container.pause();
-    active.paused = true;
-    active.pausedAt = Date.now();
+  /**
+   * Freezes or thaws the container until it matches the last wish (`wantPaused`), one Docker call
+   * at a time: a resume that arrives while a pause is under way is not lost, and a second pause
+   * is not sent to a container being paused.
+   */
+  private settle(active: Active): Promise<void> {
+    if (active.settling) return active.settling;
+    if (!active.started || active.paused === active.wantPaused) return Promise.resolve();
+    // The first Docker call is awaited before `finally` can run, so it clears this assignment.
+    active.settling = (async () => {
+      try {
+        do {
+          if (active.wantPaused) {
+            await active.container.pause();
+            active.paused = true;
+            active.pausedAt = Date.now();
+          } else {
+            await active.container.unpause();
+            active.paused = false;
+            if (active.pausedAt !== null) active.pausedMs += Date.now() - active.pausedAt;
+            active.pausedAt = null;
+          }
+        } while (active.paused !== active.wantPaused);
+      } finally {
+        active.settling = undefined;
+      }
+    })();
+    return active.settling;
   }
 
   async pause(jobId: string): Promise<void> {
     const active = this.active.get(jobId);
     if (!active) return;
     active.wantPaused = true;
-    await this.applyPause(active);
+    await this.settle(active);
   }
 
   async resume(jobId: string): Promise<void> {
     const active = this.active.get(jobId);
     if (!active) return;
     active.wantPaused = false;
-    if (!active.paused) return;
-    await active.container.unpause();
-    active.paused = false;
-    if (active.pausedAt !== null) active.pausedMs += Date.now() - active.pausedAt;
-    active.pausedAt = null;
+    await this.settle(active);
   }
 
   isPaused(jobId: string): boolean {

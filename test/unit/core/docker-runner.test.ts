@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DockerRunner, type RunSpec } from '../../../src/core/docker-runner';
+import { containerLimits } from '../../../src/core/resource-policy';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docker-runner-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A container whose pause calls wait for the test; a second pause while paused is refused. */
+class FakeContainer {
+  readonly id = 'container-1';
+  readonly calls: string[] = [];
+  readonly stream = new PassThrough();
+  paused = false;
+  pendingPause: (() => void) | undefined;
+  private exit: ((result: { StatusCode: number }) => void) | undefined;
+  private readonly exited = new Promise<{ StatusCode: number }>((resolve) => {
+    this.exit = resolve;
+  });
+
+  attach(): Promise<PassThrough> {
+    return Promise.resolve(this.stream);
+  }
+  wait(): Promise<{ StatusCode: number }> {
+    return this.exited;
+  }
+  start(): Promise<void> {
+    this.calls.push('start');
+    return Promise.resolve();
+  }
+  pause(): Promise<void> {
+    this.calls.push('pause');
+    if (this.paused || this.pendingPause) {
+      return Promise.reject(new Error('(HTTP code 409) container is already paused'));
+    }
+    return new Promise((resolve) => {
+      this.pendingPause = () => {
+        this.pendingPause = undefined;
+        this.paused = true;
+        resolve();
+      };
+    });
+  }
+  unpause(): Promise<void> {
+    this.calls.push('unpause');
+    this.paused = false;
+    return Promise.resolve();
+  }
+  stats(): Promise<object> {
+    return Promise.resolve({});
+  }
+  remove(): Promise<void> {
+    return Promise.resolve();
+  }
+  finish(): void {
+    this.exit?.({ StatusCode: 0 });
+    this.stream.end();
+  }
+}
+
+function fakeDocker(container: FakeContainer): Docker {
+  return {
+    createContainer: () => Promise.resolve(container),
+    modem: { demuxStream: (stream: PassThrough) => stream.resume() },
+  } as unknown as Docker;
+}
+
+function spec(startPaused: boolean): RunSpec {
+  const input = path.join(dir, 'input');
+  const output = path.join(dir, 'output');
+  fs.mkdirSync(input);
+  fs.mkdirSync(output);
+  return {
+    jobId: 'job-1',
+    image: 'copilot-job:latest',
+    argv: ['true'],
+    env: {},
+    network: false,
+    inputDir: input,
+    outputDir: output,
+    stdoutPath: path.join(dir, 'stdout'),
+    stderrPath: path.join(dir, 'stderr'),
+    jobRoot: dir,
+    limits: containerLimits(
+      { cpuLimitPercent: 50, memoryLimitMb: 512, diskLimitMb: 100, jobSlots: 1 },
+      2,
+    ),
+    wallClockLimitMs: 60_000,
+    startPaused,
+  };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  expect(condition()).toBe(true);
+}
+
+describe('DockerRunner pause and resume', () => {
+  it('keeps a resume that arrives while the start-paused freeze is under way', async () => {
+    const container = new FakeContainer();
+    const runner = new DockerRunner({ docker: fakeDocker(container) });
+    const outcome = runner.run(spec(true));
+    await until(() => container.pendingPause !== undefined);
+    const resumed = runner.resume('job-1');
+    container.pendingPause?.();
+    await resumed;
+    expect(container.calls).toEqual(['start', 'pause', 'unpause']);
+    expect(runner.isPaused('job-1')).toBe(false);
+    container.finish();
+    expect((await outcome).state).toBe('done');
+  });
+
+  it('sends one pause when the job is paused as it starts', async () => {
+    const container = new FakeContainer();
+    const runner = new DockerRunner({ docker: fakeDocker(container) });
+    let paused: Promise<void> | undefined;
+    const outcome = runner.run(spec(false), () => {
+      paused = runner.pause('job-1');
+    });
+    await until(() => container.pendingPause !== undefined);
+    container.pendingPause?.();
+    await paused;
+    expect(runner.isPaused('job-1')).toBe(true);
+    container.finish();
+    const result = await outcome;
+    expect(container.calls).toEqual(['start', 'pause']);
+    expect(result.state).toBe('done');
+  });
+});
