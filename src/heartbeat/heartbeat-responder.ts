@@ -101,7 +101,6 @@ export function answerHeartbeatRequests(
 ): HeartbeatAnswering {
   const probes = options.probes ?? hostStatusProbes;
   const logger = options.logger ?? silentLogger;
-  let active = true;
   const reply = (message: CommandMessage, command: Command): void => {
     const type = message.type === 'chat' || message.type === 'groupchat' ? 'chat' : undefined;
     session.send(message.from, command, { noack: true, type }).catch((error: unknown) => {
@@ -111,8 +110,7 @@ export function answerHeartbeatRequests(
       });
     });
   };
-  session.onCommand(async (message) => {
-    if (!active) return;
+  const stop = session.onCommand(async (message) => {
     const command = message.command;
     if (command.command === 'Heartbeat:ping') {
       reply(message, { command: 'pong' });
@@ -121,9 +119,5 @@ export function answerHeartbeatRequests(
       reply(message, { command: 'haveStatus', component: command.component, status });
     }
   });
-  return {
-    stop() {
-      active = false;
-    },
-  };
+  return { stop };
 }

@@ -64,6 +64,7 @@ export class HeartbeatRoom {
   private joinListeners: ((error?: Error) => void)[] = [];
   private active = true;
   private readonly presenceStanza: Element;
+  private readonly stopCommands: () => void;
 
   constructor(
     private readonly session: CopilotSession,
@@ -79,7 +80,7 @@ export class HeartbeatRoom {
     session.events.on('presence', this.onPresence);
     session.events.on('online', this.onOnline);
     session.events.on('bounce', this.onBounce);
-    session.onCommand((message) => this.onCommand(message));
+    this.stopCommands = session.onCommand((message) => this.onCommand(message));
   }
 
   get nick(): string {
@@ -127,6 +128,7 @@ export class HeartbeatRoom {
     this.session.events.off('presence', this.onPresence);
     this.session.events.off('online', this.onOnline);
     this.session.events.off('bounce', this.onBounce);
+    this.stopCommands();
     this.session.sendStanza(
       xml('presence', { to: `${this.options.roomJid}/${this.options.nick}`, type: 'unavailable' }),
     );

@@ -146,8 +146,13 @@ export class CopilotSession {
     return this.pending.size;
   }
 
-  onCommand(handler: CommandHandler): void {
+  /** Adds a handler for every accepted command; the returned function removes it again. */
+  onCommand(handler: CommandHandler): () => void {
     this.handlers.push(handler);
+    return () => {
+      const index = this.handlers.indexOf(handler);
+      if (index !== -1) this.handlers.splice(index, 1);
+    };
   }
 
   /** Connects and resolves once online. Rejects with the server's reason, e.g. bad credentials. */

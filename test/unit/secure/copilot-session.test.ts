@@ -1,0 +1,104 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Element } from '@xmpp/xml';
+import { encodeMessage, type Command } from '../../../src/protocol';
+import { CopilotSession } from '../../../src/transport/copilot-session';
+
+/** Just enough of an xmpp.js client for the session: events, send, start/stop, reconnect. */
+class FakeClient extends EventEmitter {
+  status = 'offline';
+  socket = null;
+  sent: Element[] = [];
+  streamManagement = { id: '' };
+  reconnect = { stop: (): void => undefined, reconnect: (): Promise<void> => Promise.resolve() };
+
+  start(): Promise<void> {
+    this.goOnline();
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.status = 'offline';
+    return Promise.resolve();
+  }
+
+  send(stanza: Element): Promise<void> {
+    this.sent.push(stanza);
+    return Promise.resolve();
+  }
+
+  goOnline(): void {
+    this.status = 'online';
+    this.emit('online', { toString: () => 'agent@localhost/a' });
+  }
+
+  drop(): void {
+    this.status = 'disconnect';
+    this.emit('disconnect');
+  }
+
+  commandsSent(): Element[] {
+    return this.sent.filter((stanza) => stanza.name === 'message');
+  }
+}
+
+const fake = vi.hoisted(() => ({ client: undefined as unknown }));
+vi.mock('@xmpp/client', () => ({
+  client: () => fake.client,
+}));
+
+const ping: Command = { command: 'Heartbeat:ping' };
+
+function newSession(): CopilotSession {
+  return new CopilotSession({
+    service: 'xmpp://127.0.0.1:5222',
+    domain: 'localhost',
+    username: 'agent',
+    password: 'secret',
+    ackTimeoutMs: 1000,
+    reconnect: { initialMs: 100, maxMs: 100, jitter: 0 },
+  });
+}
+
+describe('CopilotSession', () => {
+  let client: FakeClient;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    client = new FakeClient();
+    fake.client = client;
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('stops calling a command handler once it is removed', async () => {
+    const session = newSession();
+    await session.start();
+    const calls: string[] = [];
+    const remove = session.onCommand((message) => {
+      calls.push(message.id);
+    });
+    const deliver = (id: string): void => {
+      client.emit(
+        'stanza',
+        encodeMessage({
+          kind: 'command',
+          to: 'agent@localhost/a',
+          from: 'jm@localhost/m',
+          id,
+          noack: true,
+          command: ping,
+        }),
+      );
+    };
+    deliver('one');
+    await vi.advanceTimersByTimeAsync(0);
+    remove();
+    deliver('two');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toEqual(['one']);
+    await session.stop();
+  });
+});
