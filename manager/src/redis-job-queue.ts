@@ -51,16 +51,23 @@ return seq
 // KEYS: job hash, waiting list, leases zset, request key prefix (ns .. 'request:')
 // ARGV: id, allowed states (comma list), leaseId ('' = any), expiredBefore ('' = none),
 //       then field/value pairs ('' removes the field).
+// Returns {outcome, fields of the job as the script left it}, so the caller sees exactly the
+// record this transition produced (or refused), not one changed since by another manager.
+// A job id is in the waiting list exactly while the job is queued, once.
 const TRANSITION_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 local state = redis.call('HGET', KEYS[1], 'state')
 local allowed = false
 for s in string.gmatch(ARGV[2], '[^,]+') do if s == state then allowed = true end end
-if not allowed then return 'state' end
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'leaseId') ~= ARGV[3] then return 'lease' end
+if not allowed then return {'state', redis.call('HGETALL', KEYS[1])} end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'leaseId') ~= ARGV[3] then
+  return {'lease', redis.call('HGETALL', KEYS[1])}
+end
 if ARGV[4] ~= '' then
   local expires = tonumber(redis.call('HGET', KEYS[1], 'leaseExpiresAt') or '')
-  if expires == nil or expires > tonumber(ARGV[4]) then return 'not-expired' end
+  if expires == nil or expires > tonumber(ARGV[4]) then
+    return {'not-expired', redis.call('HGETALL', KEYS[1])}
+  end
 end
 for i = 5, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
@@ -72,8 +79,9 @@ end
 local now = redis.call('HGET', KEYS[1], 'state')
 if now == 'queued' then
   if state ~= 'queued' then redis.call('LPUSH', KEYS[2], ARGV[1]) end
-else
-  redis.call('LREM', KEYS[2], 0, ARGV[1])
+elseif state == 'queued' then
+  -- Only a job leaving the queue is in the list; it is usually at the head, where LREM stops.
+  redis.call('LREM', KEYS[2], 1, ARGV[1])
 end
 local expires = redis.call('HGET', KEYS[1], 'leaseExpiresAt')
 if (now == 'leased' or now == 'running' or now == 'uploading') and expires then
@@ -81,8 +89,17 @@ if (now == 'leased' or now == 'running' or now == 'uploading') and expires then
 else
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
-return 'ok'
+return {'ok', redis.call('HGETALL', KEYS[1])}
 `;
+
+/** HGETALL's flat `[name, value, …]` as Lua hands it back. */
+function fieldsFromFlat(flat: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let index = 0; index + 1 < flat.length; index += 2) {
+    fields[flat[index] as string] = flat[index + 1] as string;
+  }
+  return fields;
+}
 
 function redisTarget(server: string): { host: string; port: number } | string {
   if (/^rediss?:\/\//.test(server)) return server;
@@ -204,7 +221,7 @@ export class RedisJobQueue implements JobQueue {
     patch: JobPatch,
   ): Promise<TransitionResult> {
     const args = Object.entries(patchToFields(patch)).flat();
-    const outcome = (await this.redis.eval(
+    const [outcome, flat] = (await this.redis.eval(
       TRANSITION_SCRIPT,
       4,
       this.jobKey(id),
@@ -216,8 +233,8 @@ export class RedisJobQueue implements JobQueue {
       condition.leaseId ?? '',
       condition.expiredBefore === undefined ? '' : String(condition.expiredBefore),
       ...args,
-    )) as string;
-    const job = await this.get(id);
+    )) as [string, string[] | undefined];
+    const job = flat && flat.length > 0 ? recordFromFields(fieldsFromFlat(flat)) : undefined;
     if (outcome === 'ok' && job) return { ok: true, job };
     if (outcome === 'missing' || !job) return { ok: false, reason: 'missing' };
     if (outcome === 'state' || outcome === 'lease' || outcome === 'not-expired') {

@@ -224,5 +224,33 @@ export function describeQueueContract(name: string, factory: QueueFactory): void
         expect(await queue.countQueued()).toBe(2);
       }),
     );
+
+    it(
+      'keeps each queued job in the queue once, whatever transitions the others go through',
+      withQueue(async (queue) => {
+        const [a, b, c] = [
+          await queue.add(newJobId(), SPEC),
+          await queue.add(newJobId(), SPEC),
+          await queue.add(newJobId(), SPEC),
+        ];
+        if (!a || !b || !c) throw new Error('jobs not added');
+        const patch = leasePatch('a@x/1', Date.now() + 60_000);
+        const leased = await queue.transition(b.id, { from: ['queued'] }, patch);
+        expect(leased.ok && leased.job).toMatchObject({ state: 'leased', leaseId: patch.leaseId });
+        await queue.transition(a.id, { from: ['queued'] }, { note: 'still waiting' });
+        for (const state of ['running', 'uploading'] as const) {
+          await queue.transition(
+            b.id,
+            { from: ['leased', 'running'], leaseId: patch.leaseId },
+            { state },
+          );
+        }
+        const refused = await queue.transition(b.id, { from: ['queued'] }, { state: 'leased' });
+        expect(refused).toMatchObject({ ok: false, reason: 'state', job: { state: 'uploading' } });
+        expect((await queue.queued(10)).map((job) => job.id)).toEqual([a.id, c.id]);
+        expect(await queue.countQueued()).toBe(2);
+        expect(await queue.countActive()).toBe(1);
+      }),
+    );
   });
 }
