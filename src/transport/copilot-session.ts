@@ -184,7 +184,12 @@ export class CopilotSession {
     xmpp.on('stanza', (stanza) => this.onStanza(stanza));
     xmpp.on('online', (address) => void this.onOnline(address.toString()));
     xmpp.on('offline', () => this.onOffline());
-    xmpp.on('disconnect', () => this.onDisconnect());
+    xmpp.on('disconnect', () => {
+      // A resumed stream (XEP-0198) comes back without an 'online' event, so this session would
+      // stay offline; it resends unacknowledged commands itself, so every reconnect is fresh.
+      if (xmpp.streamManagement) xmpp.streamManagement.id = '';
+      this.onDisconnect();
+    });
     xmpp.on('error', (error) => {
       this.logger.warn('XMPP connection error', { error: error.message });
       if (this.events.listenerCount('error') > 0) this.events.emit('error', error);

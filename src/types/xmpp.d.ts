@@ -74,8 +74,13 @@ declare module '@xmpp/client' {
     status: string;
     timeout: number;
     reconnect: Reconnect;
+    /** XEP-0198; `id` is the resumable session's, '' when there is none to resume. */
+    streamManagement?: { id: string };
     socket:
-      | (EventEmitter & { setTimeout?: (ms: number) => void; setNoDelay?: (noDelay: boolean) => void })
+      | (EventEmitter & {
+          setTimeout?: (ms: number) => void;
+          setNoDelay?: (noDelay: boolean) => void;
+        })
       | null;
     options: ClientOptions & Record<string, unknown>;
     start(): Promise<JID>;

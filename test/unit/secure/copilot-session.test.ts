@@ -101,4 +101,13 @@ describe('CopilotSession', () => {
     expect(calls).toEqual(['one']);
     await session.stop();
   });
+
+  it('opens a fresh stream after a disconnect rather than resuming one', async () => {
+    const session = newSession();
+    await session.start();
+    client.streamManagement.id = 'resumable';
+    client.drop();
+    expect(client.streamManagement.id).toBe('');
+    await session.stop();
+  });
 });
