@@ -198,6 +198,7 @@ export class CopilotSession {
       await xmpp.start();
     } catch (error) {
       this.xmpp = undefined;
+      clearTimeout(this.reconnectTimer);
       await xmpp.stop().catch(() => undefined);
       throw describeConnectError(error, this.options);
     }
@@ -241,6 +242,9 @@ export class CopilotSession {
     if (message.noack) {
       this.transmit(stanza);
       return Promise.resolve(id);
+    }
+    if (this.stopping) {
+      return Promise.reject(new SendError(`session stopped before ${id} was sent`, 'stopped'));
     }
     return new Promise<string>((resolve, reject) => {
       const pending: PendingSend = {
@@ -301,8 +305,11 @@ export class CopilotSession {
       );
       return;
     }
-    // While offline the message waits; onOnline() sends everything that is pending.
-    if (!this.transmit(pending.stanza)) return;
+    // While offline the message waits, with no timer; onOnline() sends everything that is pending.
+    if (!this.transmit(pending.stanza)) {
+      pending.timer = undefined;
+      return;
+    }
     pending.attempts += 1;
     if (pending.attempts > 1) this.logger.debug('resending', { id: pending.id, to: pending.to });
     const delay = backoffDelay(pending.attempts - 1, {
@@ -322,7 +329,7 @@ export class CopilotSession {
     for (const presence of this.rooms.values()) this.transmit(presence);
     for (const pending of this.pending.values()) {
       pending.stanza.attrs.from = address;
-      if (pending.timer === undefined || pending.attempts === 0) this.attempt(pending);
+      if (pending.timer === undefined) this.attempt(pending);
     }
     this.logger.info('online', { jid: address });
     this.events.emit('online', address);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Element } from '@xmpp/xml';
 import { encodeMessage, type Command } from '../../../src/protocol';
-import { CopilotSession } from '../../../src/transport/copilot-session';
+import { CopilotSession, SendError } from '../../../src/transport/copilot-session';
 
 /** Just enough of an xmpp.js client for the session: events, send, start/stop, reconnect. */
 class FakeClient extends EventEmitter {
@@ -71,6 +71,31 @@ describe('CopilotSession', () => {
 
   afterEach(() => {
     vi.useRealTimers();
+  });
+
+  it('sends a pending message again after a reconnect even if its ack timer fired while offline', async () => {
+    const session = newSession();
+    await session.start();
+    void session.send('jm@localhost', ping).catch(() => undefined);
+    expect(client.commandsSent()).toHaveLength(1);
+    // Offline without a disconnect yet: the ack timer fires and the resend cannot go out.
+    client.emit('offline');
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(client.commandsSent()).toHaveLength(1);
+    client.goOnline();
+    expect(client.commandsSent()).toHaveLength(2);
+    await session.stop();
+  });
+
+  it('rejects a send made after stop() instead of leaving it pending forever', async () => {
+    const session = newSession();
+    await session.start();
+    await session.stop();
+    await expect(session.send('jm@localhost', ping)).rejects.toMatchObject({
+      reason: 'stopped',
+    });
+    await expect(session.send('jm@localhost', ping)).rejects.toBeInstanceOf(SendError);
+    expect(session.pendingCount).toBe(0);
   });
 
   it('stops calling a command handler once it is removed', async () => {
