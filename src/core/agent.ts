@@ -481,12 +481,16 @@ export function createAgent(options: AgentOptions): Agent {
           entry.phase = phase === 'running' && entry.frozen ? 'paused' : phase;
           emitStatus();
         },
-        onStarted: (jobId, startedAt) => {
+        onStarted: (jobId, startedAt, paused) => {
           const entry = jobs.get(jobId);
           if (!entry) return;
           entry.startedAt = startedAt;
-          entry.frozen = !policy.decide(Date.now()).run;
-          logger.info('job started', { jobId, frozen: entry.frozen });
+          // What the runner was told when it made the container; the policy may have changed
+          // since, and applying it now reaches the runner before it freezes the container.
+          entry.frozen = paused;
+          entry.phase = paused ? 'paused' : 'running';
+          logger.info('job started', { jobId, frozen: paused });
+          applyPolicyToJobs();
         },
         signal,
       },

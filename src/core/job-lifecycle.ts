@@ -44,8 +44,10 @@ export interface LifecycleDeps {
   maxUploadAttempts: number;
   /** How long a finished result waits for a manager to take it before it is dropped. */
   resultRetentionMs: number;
+  /** 'running' also when the container is frozen: the agent owns paused (see onStarted). */
   onPhase: (jobId: string, phase: JobPhase) => void;
-  onStarted: (jobId: string, startedAt: string) => void;
+  /** The container started, frozen when `paused` (what the runner was told: RunSpec.startPaused). */
+  onStarted: (jobId: string, startedAt: string, paused: boolean) => void;
   signal: AbortSignal;
 }
 
@@ -216,6 +218,7 @@ export class JobLifecycle {
     deps.store.save(this.inHand);
     deps.onPhase(job.id, 'starting');
     deps.monitor?.event('job.started');
+    const startPaused = !deps.mayRun();
     let outcome: RunOutcome;
     try {
       outcome = await deps.runner.run(
@@ -233,12 +236,11 @@ export class JobLifecycle {
           limits: deps.limits(),
           wallClockLimitMs: deps.wallClockLimitMs,
           validationArgv: plan.validationArgv,
-          startPaused: !deps.mayRun(),
+          startPaused,
         },
         () => {
-          const startedAt = new Date().toISOString();
-          deps.onStarted(job.id, startedAt);
-          deps.onPhase(job.id, deps.mayRun() ? 'running' : 'paused');
+          deps.onStarted(job.id, new Date().toISOString(), startPaused);
+          deps.onPhase(job.id, 'running');
         },
       );
     } catch (error) {

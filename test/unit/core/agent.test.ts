@@ -171,6 +171,48 @@ describe('createAgent', () => {
     runner.release();
   });
 
+  it('a pause that comes while the container is being made reaches the runner as it starts', async () => {
+    const { agent, runner } = rig();
+    runner.hold = true;
+    const run = runner.run.bind(runner);
+    let pausing: Promise<unknown> | undefined;
+    runner.run = (spec, onStarted) => {
+      // The container was asked for unfrozen; the volunteer pauses before it starts.
+      expect(spec.startPaused).toBe(false);
+      pausing = agent.commands.pause();
+      return pausing.then(() => run(spec, onStarted));
+    };
+    await agent.start();
+    await until(() => runner.specs.length > 0);
+    await pausing;
+    expect(runner.calls).toEqual(['run job-1', 'pause job-1']);
+    const status = await agent.commands.getStatus();
+    expect(status.running[0]?.phase).toBe('paused');
+    await agent.commands.resume();
+    expect(runner.calls).toContain('resume job-1');
+    runner.release();
+  });
+
+  it('a resume that comes while a frozen container is being made thaws it as it starts', async () => {
+    const storage = new FakeStorage();
+    const { agent, runner } = rig([jobDescription()], {}, { storage });
+    const download = storage.download.bind(storage);
+    storage.download = (...args) =>
+      // The volunteer pauses while the inputs come in: the container is asked for frozen.
+      agent.commands.pause().then(() => download(...args));
+    runner.hold = true;
+    const run = runner.run.bind(runner);
+    runner.run = (spec, onStarted) => {
+      expect(spec.startPaused).toBe(true);
+      return agent.commands.resume().then(() => run(spec, onStarted));
+    };
+    await agent.start();
+    await until(() => runner.specs.length > 0);
+    expect(runner.calls).toEqual(['run job-1', 'resume job-1']);
+    expect((await agent.commands.getStatus()).running[0]?.phase).toBe('running');
+    runner.release();
+  });
+
   it('does not ask for work while Docker is down, and says so', async () => {
     const { agent, channel, docker } = rig(
       [jobDescription()],
