@@ -16,10 +16,12 @@
 import fs from 'node:fs';
 import {
   classAdMatches,
+  evaluateClassAd,
   isValidJobId,
   jdlString,
   parseClassAdExpression,
   parseJdl,
+  type ClassAdExpression,
   type Command,
   type CommandMessage,
   type CommandOf,
@@ -61,6 +63,13 @@ export interface JobCycleOptions {
   reply: (to: string, command: Command) => Promise<unknown>;
   /** How many queued jobs are considered per request (the queue head). */
   scanLimit?: number;
+}
+
+/** An agent's JDL and its own Requirements (listing 2.4), read once per request. */
+interface AgentAd {
+  jdl: JdlRecord;
+  /** Undefined when the agent has none, or one we cannot read (it then refuses nothing). */
+  requirements?: ClassAdExpression;
 }
 
 /** The attributes of a job the agent's own Requirements can refer to as `other.X`. */
@@ -124,9 +133,10 @@ export class JobCycleHandler {
     }
   }
 
-  private agentJdl(from: string, jdl: string): JdlRecord {
+  private agentAd(from: string, source: string): AgentAd {
+    let jdl: JdlRecord;
     try {
-      return parseJdl(jdl);
+      jdl = parseJdl(source);
     } catch (error) {
       this.options.logger.warn(
         'agent sent an unreadable JDL; only jobs without requirements match',
@@ -135,13 +145,22 @@ export class JobCycleHandler {
           error: error instanceof Error ? error.message : String(error),
         },
       );
-      return [];
+      return { jdl: [] };
+    }
+    const own = jdl.find(([name]) => name.toLowerCase() === 'requirements')?.[1];
+    if (own?.kind !== 'expression') return { jdl };
+    try {
+      return { jdl, requirements: parseClassAdExpression(own.source.trim()) };
+    } catch {
+      // An agent expression we cannot read does not refuse anything.
+      return { jdl };
     }
   }
 
-  private matches(job: JobRecord, agent: JdlRecord): boolean {
+  private matches(job: JobRecord, agent: AgentAd): boolean {
     try {
-      if (job.requirements !== undefined && !classAdMatches(job.requirements, agent)) return false;
+      if (job.requirements !== undefined && !classAdMatches(job.requirements, agent.jdl))
+        return false;
     } catch (error) {
       this.options.logger.warn('job requirements cannot be evaluated', {
         job: job.id,
@@ -149,40 +168,40 @@ export class JobCycleHandler {
       });
       return false;
     }
-    // The agent's own Requirements (listing 2.4) may refuse the job; UNDEFINED does not refuse.
-    const own = agent.find(([name]) => name.toLowerCase() === 'requirements')?.[1];
-    if (own?.kind === 'expression') {
-      try {
-        const source = own.source.trim();
-        const parsed = parseClassAdExpression(source);
-        if (classAdMatches(`!(${parsed.source})`, jobAd(job), agent)) return false;
-      } catch {
-        // An agent expression we cannot read does not refuse anything.
-      }
-    }
-    return true;
+    // The agent's own Requirements may refuse the job; only false refuses, UNDEFINED does not.
+    return (
+      agent.requirements === undefined ||
+      evaluateClassAd(agent.requirements, jobAd(job), agent.jdl) !== false
+    );
   }
 
   /**
-   * Queued jobs this agent may run, oldest first. Most jobs have no requirements, so the head of
-   * the queue nearly always has a match; only when it has none is the longer scan paid for.
+   * Queued jobs this agent may run, oldest first, looked at one by one as the caller asks for
+   * them. Most jobs have no requirements, so the head of the queue nearly always has a match;
+   * only when it has none is the longer scan paid for.
    */
-  private async matchingJobs(agent: JdlRecord): Promise<JobRecord[]> {
+  private async *matchingJobs(agent: AgentAd): AsyncGenerator<JobRecord> {
     const limit = this.options.scanLimit ?? 200;
     const headSize = Math.min(HEAD_SCAN, limit);
     const head = await this.options.queue.queued(headSize);
-    const matching = head.filter((job) => this.matches(job, agent));
-    if (matching.length > 0 || head.length < headSize) return matching;
-    const queued = await this.options.queue.queued(limit);
-    return queued.filter((job) => this.matches(job, agent));
+    let found = false;
+    for (const job of head) {
+      if (!this.matches(job, agent)) continue;
+      found = true;
+      yield job;
+    }
+    if (found || head.length < headSize) return;
+    for (const job of await this.options.queue.queued(limit)) {
+      if (this.matches(job, agent)) yield job;
+    }
   }
 
   private async wantGetJob(
     message: CommandMessage,
     command: CommandOf<'want_getJob'>,
   ): Promise<void> {
-    const candidates = await this.matchingJobs(this.agentJdl(message.from, command.jdl));
-    if (candidates.length === 0) {
+    const first = await this.matchingJobs(this.agentAd(message.from, command.jdl)).next();
+    if (first.done === true) {
       this.options.monitor.event('error.emptyQueue');
       this.options.logger.debug('no matching job for want_getJob', { from: message.from });
       return;
@@ -232,7 +251,7 @@ export class JobCycleHandler {
       await this.options.reply(message.from, this.runJobFor(already));
       return;
     }
-    for (const candidate of await this.matchingJobs(this.agentJdl(message.from, command.jdl))) {
+    for await (const candidate of this.matchingJobs(this.agentAd(message.from, command.jdl))) {
       const now = Date.now();
       const result = await queue.transition(
         candidate.id,
