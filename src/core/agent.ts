@@ -42,6 +42,7 @@ import { ManagerExchange, SessionChannel, type ProtocolChannel } from './manager
 import { MonitorReporter, monitorComponent } from './monitor-reporter';
 import { allowedCores, cpuShare, ResourcePolicy } from './resource-policy';
 import { SerialLock } from './serial-lock';
+import { withTimeout } from './with-timeout';
 import { httpStorageClient, type StorageClient } from './storage-transfer';
 
 export interface AgentOptions extends AgentHostOptions {
@@ -784,10 +785,9 @@ export function createAgent(options: AgentOptions): Agent {
       abort.abort();
       await runner.killAll().catch(() => undefined);
       await disconnect();
-      await Promise.race([
-        Promise.allSettled([...settling]),
-        new Promise((resolve) => setTimeout(resolve, 15_000)),
-      ]);
+      await withTimeout(Promise.allSettled([...settling]), 15_000, 'jobs still settling').catch(
+        () => undefined,
+      );
       logger.info('agent stopped', { jobsLeftOnDisk: store.loadAll(() => undefined).length });
       emitStatus(true);
     },

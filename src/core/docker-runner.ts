@@ -21,6 +21,7 @@ import Docker from 'dockerode';
 import type { DockerState } from '../contract/ui-contract';
 import type { ContainerLimits } from './resource-policy';
 import { silentLogger, type Logger } from '../transport/logger';
+import { withTimeout } from './with-timeout';
 
 export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';
 export const JOB_LABEL = 'copilot.job';
@@ -144,19 +145,11 @@ export class DockerRunner implements JobRunner {
 
   /** Whether the daemon answers, within `timeoutMs`. */
   async probe(timeoutMs = 5000): Promise<DockerState> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const version = await Promise.race([
-        this.docker.version(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
-        }),
-      ]);
+      const version = await withTimeout(this.docker.version(), timeoutMs, 'no answer');
       return { available: true, message: `Docker ${version.Version}`, version: version.Version };
     } catch (error) {
       return { available: false, message: `Docker is not running (${errorText(error)})` };
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -299,7 +292,7 @@ export class DockerRunner implements JobRunner {
       const result = (await waited) as { StatusCode?: number };
       clearInterval(monitor);
       monitor = undefined;
-      await Promise.race([streamEnded, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      await withTimeout(streamEnded, 5000, 'output stream still open').catch(() => undefined);
       const outcome: { exitCode: number; timedOut: boolean; cpuSeconds: number; error?: string } = {
         exitCode: typeof result.StatusCode === 'number' ? result.StatusCode : -1,
         timedOut,

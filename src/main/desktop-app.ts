@@ -1,6 +1,7 @@
 import { app, ipcMain, powerMonitor, type BrowserWindow } from 'electron';
 import type { AgentSettings } from '../contract/ui-contract';
 import type { AgentHost, AgentHostOptions } from '../core/agent-host';
+import { withTimeout } from '../core/with-timeout';
 import { startIdleMonitor } from './idle-monitor';
 import { forwardAgentEvents, registerCommandHandlers } from './ipc-bridge';
 import { applyStartAtLogin, type LoginItemTarget } from './login-item';
@@ -132,7 +133,8 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     unforward();
     unregister();
     try {
-      await withTimeout(agent.stop(), options.stopTimeoutMs ?? STOP_TIMEOUT_MS);
+      const ms = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+      await withTimeout(agent.stop(), ms, `gave up after ${ms} ms`);
     } catch (error) {
       reportError(log, 'stop')(error);
     }
@@ -159,14 +161,6 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
   }
 
   return { agent, tray, window: () => window, openWindow, shutdown };
-}
-
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`gave up after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function reportError(log: (message: string) => void, what: string): (error: unknown) => void {
