@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -40,7 +40,10 @@ export async function serveStatic(
   const info = await stat(file).catch(() => undefined);
   if (!info || info.isDirectory()) file = join(base, 'index.html');
   const exists = await stat(file).catch(() => undefined);
-  if (!exists?.isFile()) {
+  // Opened before the 200 goes out: a file that cannot be read is an error reply, and a read
+  // stream's 'error' never goes unhandled (which would end the whole process).
+  const handle = exists?.isFile() ? await open(file, 'r').catch(() => undefined) : undefined;
+  if (!handle) {
     response.writeHead(404).end('not found');
     return;
   }
@@ -48,5 +51,5 @@ export async function serveStatic(
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
     'x-content-type-options': 'nosniff',
   });
-  createReadStream(file).pipe(response);
+  await pipeline(handle.createReadStream(), response).catch(() => response.destroy());
 }
