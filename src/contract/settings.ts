@@ -101,7 +101,8 @@ function checkText(field: keyof AgentSettings, value: string): string | null {
 export function validateSettingsPatch(patch: Readonly<Record<string, unknown>>): SettingsError[] {
   const errors: SettingsError[] = [];
   for (const [name, value] of Object.entries(patch)) {
-    if (!(name in DEFAULT_SETTINGS)) {
+    // Own keys only: `in` would also accept 'constructor', 'toString', '__proto__'.
+    if (!Object.hasOwn(DEFAULT_SETTINGS, name)) {
       errors.push({ field: name as keyof AgentSettings, message: `unknown setting '${name}'` });
       continue;
     }

@@ -48,6 +48,20 @@ describe('settings rules', () => {
     ]);
   });
 
+  it('refuses names inherited from Object.prototype', () => {
+    const patch = JSON.parse('{"constructor":"x","toString":"y","__proto__":"z"}') as Record<
+      string,
+      unknown
+    >;
+    expect(validateSettingsPatch(patch).map((error) => error.message)).toEqual([
+      "unknown setting 'constructor'",
+      "unknown setting 'toString'",
+      "unknown setting '__proto__'",
+    ]);
+    const applied = applySettingsPatch(DEFAULT_SETTINGS, patch);
+    expect(applied.settings).toBe(DEFAULT_SETTINGS);
+  });
+
   it('checks that keys and certificates are PEM', () => {
     expect(validateSettingsPatch({ jobManagerPublicKey: PUBLIC_KEY_PEM })).toEqual([]);
     expect(validateSettingsPatch({ jobManagerPublicKey: 'ssh-rsa AAAA…' })).toEqual([
