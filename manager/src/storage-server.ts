@@ -10,8 +10,9 @@
  * time. A new lease gets new tokens, so an agent whose lease expired can no longer read or
  * write. File names must pass isSafeFileName; every file stays in the job's own directory.
  * Uploads stream to a temp file that is renamed into place when complete; an upload bigger than
- * the per-file cap, or one that would take the job's outputs over the per-job cap, gets 413
- * and its partial file is removed. Reads and writes renew the job's lease.
+ * the per-file cap, or one that would take the job's outputs over the per-job cap (checked as it
+ * streams and again, one upload of the job at a time, before it is put in place), gets 413 and
+ * its partial file is removed. Reads and writes renew the job's lease.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
@@ -102,6 +103,8 @@ export class StorageServer {
   private readonly server: http.Server;
   /** Bytes being uploaded right now, per job, so parallel uploads share the job's cap. */
   private readonly inFlight = new Map<string, number>();
+  /** The last upload of each job being put in place: they are checked and renamed one by one. */
+  private readonly commits = new Map<string, Promise<unknown>>();
   private boundPort = 0;
 
   constructor(private readonly options: StorageServerOptions) {
@@ -221,6 +224,17 @@ export class StorageServer {
     await pipeline(fs.createReadStream(file), response);
   }
 
+  private async oneCommitAtATime(jobId: string, commit: () => Promise<void>): Promise<void> {
+    const run = (this.commits.get(jobId) ?? Promise.resolve()).then(commit);
+    const settled = run.catch(() => undefined);
+    this.commits.set(jobId, settled);
+    try {
+      await run;
+    } finally {
+      if (this.commits.get(jobId) === settled) this.commits.delete(jobId);
+    }
+  }
+
   private async acceptOutput(
     job: JobRecord,
     target: StorageRequestTarget,
@@ -260,7 +274,15 @@ export class StorageServer {
         },
         out,
       );
-      await fs.promises.rename(temp, final);
+      // What is on disk now (uploads that started with this one may have finished since) plus
+      // what is still in flight must stay within the job's cap.
+      await this.oneCommitAtATime(jobId, async () => {
+        const othersNow = (inFlight.get(jobId) ?? 0) - received;
+        if ((await directoryBytes(dir, target.fileName)) + othersNow + received > maxJobBytes) {
+          throw tooBig();
+        }
+        await fs.promises.rename(temp, final);
+      });
     } catch (error) {
       await fs.promises.rm(temp, { force: true });
       throw error;

@@ -201,6 +201,43 @@ describe('storage server', () => {
     expect(fs.readdirSync(paths.dir(job.id, 'output')).sort()).toEqual(['a.dat', 'c.dat']);
   });
 
+  it('keeps the per-job cap when uploads that started together finish one after another', async () => {
+    const job = await leasedJob();
+    const base = `/storage/output/${job.id}/${job.outputToken}`;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+    const streamed = (name: string) => {
+      let done: (status: number) => void = () => undefined;
+      const status = new Promise<number>((resolve) => (done = resolve));
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          method: 'PUT',
+          path: `${base}/${name}`,
+          headers: { 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          done(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', () => done(0));
+      req.write(Buffer.alloc(10));
+      return { req, status };
+    };
+    const [a, b, c] = [streamed('a.dat'), streamed('b.dat'), streamed('c.dat')];
+    await settle();
+    a.req.end(Buffer.alloc(900));
+    expect(await a.status).toBe(201);
+    // b alone stays under the cap with what is in flight, but not with a, now on disk.
+    b.req.end(Buffer.alloc(900));
+    expect(await b.status).toBe(413);
+    c.req.end();
+    expect(await c.status).toBe(201);
+    await settle();
+    expect(fs.readdirSync(paths.dir(job.id, 'output')).sort()).toEqual(['a.dat', 'c.dat']);
+  });
+
   it('refuses reads and writes once the job is finished', async () => {
     const job = await leasedJob();
     await queue.transition(job.id, { from: ['leased'] }, { state: 'done' });
