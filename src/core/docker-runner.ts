@@ -255,6 +255,8 @@ export class DockerRunner implements JobRunner {
       const streamEnded = once(stream, 'end').catch(() => undefined);
       // 'next-exit': before start, the default 'not-running' would be satisfied at once.
       const waited = container.wait({ condition: 'next-exit' });
+      // Awaited below once the job runs; when start fails first, the daemon may fail it too.
+      waited.catch(() => undefined);
       await container.start();
       active.started = true;
       onStarted?.(container.id);

@@ -21,8 +21,10 @@ class FakeContainer {
   paused = false;
   pendingPause: (() => void) | undefined;
   private exit: ((result: { StatusCode: number }) => void) | undefined;
-  private readonly exited = new Promise<{ StatusCode: number }>((resolve) => {
+  private exitWith: (error: Error) => void = () => undefined;
+  private readonly exited = new Promise<{ StatusCode: number }>((resolve, reject) => {
     this.exit = resolve;
+    this.exitWith = reject;
   });
 
   attach(): Promise<PassThrough> {
@@ -58,6 +60,13 @@ class FakeContainer {
   }
   remove(): Promise<void> {
     return Promise.resolve();
+  }
+  /** The daemon went away: start fails, then so does the pending wait. */
+  vanish(): void {
+    this.start = () => {
+      setTimeout(() => this.exitWith(new Error('connect ECONNREFUSED /var/run/docker.sock')), 10);
+      return Promise.reject(new Error('connect ECONNREFUSED /var/run/docker.sock'));
+    };
   }
   finish(): void {
     this.exit?.({ StatusCode: 0 });
@@ -134,5 +143,16 @@ describe('DockerRunner pause and resume', () => {
     const result = await outcome;
     expect(container.calls).toEqual(['start', 'pause']);
     expect(result.state).toBe('done');
+  });
+});
+
+describe('DockerRunner start', () => {
+  it('fails the run, and nothing else, when the daemon goes away as the container starts', async () => {
+    const container = new FakeContainer();
+    container.vanish();
+    const runner = new DockerRunner({ docker: fakeDocker(container) });
+    await expect(runner.run(spec(false))).rejects.toThrow(/ECONNREFUSED/);
+    // The pending wait fails after the run gave up; that must not be an unhandled rejection.
+    await new Promise((resolve) => setTimeout(resolve, 50));
   });
 });
