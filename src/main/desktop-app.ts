@@ -1,5 +1,5 @@
 import { app, ipcMain, powerMonitor, type BrowserWindow } from 'electron';
-import type { AgentSettings } from '../contract/ui-contract';
+import type { AgentSettings, AgentStatus } from '../contract/ui-contract';
 import type { AgentHost, AgentHostOptions } from '../core/agent-host';
 import { withTimeout } from '../core/with-timeout';
 import { startIdleMonitor } from './idle-monitor';
@@ -117,7 +117,8 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     openWindow,
     quit: () => app.quit(),
   });
-  agent.events.on('status', (status) => tray.update(status));
+  const updateTray = (status: AgentStatus): void => tray.update(status);
+  agent.events.on('status', updateTray);
 
   const stopIdle = startIdleMonitor({
     idleSeconds: () => powerMonitor.getSystemIdleTime(),
@@ -132,6 +133,8 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     stopIdle();
     unforward();
     unregister();
+    // Jobs still settling after the stop timeout emit status; the tray is destroyed by then.
+    agent.events.off('status', updateTray);
     try {
       const ms = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
       await withTimeout(agent.stop(), ms, `gave up after ${ms} ms`);

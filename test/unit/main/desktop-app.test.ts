@@ -139,6 +139,11 @@ describe('quitting', () => {
     expect(fake.app.quitted).toBe(false);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(fake.app.quitted).toBe(true);
+    // A job still settling reports its status to a tray that is gone.
+    expect(tray.destroyed).toBe(true);
+    expect(() =>
+      agent.setStatus({ activity: 'stopped', statusLine: 'Stopped', paused: false }),
+    ).not.toThrow();
   });
 });
 

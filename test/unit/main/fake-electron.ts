@@ -70,13 +70,20 @@ export class FakeTray extends EventEmitter {
     this.image = image;
     FakeTray.instances.push(this);
   }
+  /** Electron throws when a destroyed tray is used. */
+  private alive(): void {
+    if (this.destroyed) throw new TypeError('Object has been destroyed');
+  }
   setImage(image: string): void {
+    this.alive();
     this.image = image;
   }
   setToolTip(tooltip: string): void {
+    this.alive();
     this.tooltip = tooltip;
   }
   setContextMenu(menu: { template: MenuItemConstructorOptions[] }): void {
+    this.alive();
     this.menu = menu.template;
   }
   destroy(): void {
