@@ -1,13 +1,7 @@
 // copilot-heartbeat: remote introspection of the components in the Heartbeat room (4.5.4).
-import fs from 'node:fs';
 import { runIfEntryPoint } from '../src/cli-runner';
-import {
-  ConfigError,
-  ConfigValues,
-  parseConfigArgs,
-  parseConfigText,
-  STATUS_COMPONENTS,
-} from '../../src/protocol';
+import { readConfigFile } from '../src/config-file-source';
+import { ConfigError, ConfigValues, parseConfigArgs, STATUS_COMPONENTS } from '../../src/protocol';
 import { CopilotSession, consoleLogger, silentLogger } from '../../src/transport';
 import {
   HEARTBEAT_CLIENT_STATUS,
@@ -93,17 +87,7 @@ export function parseInvocation(
   for (const name of args.options.keys()) {
     if (!OPTIONS.has(name)) throw new UsageError(`unknown option --${name}`);
   }
-  let file = new Map<string, string>();
-  const path = args.configPath ?? DEFAULT_CONFIG_PATH;
-  if (args.configPath !== undefined || fs.existsSync(path)) {
-    let text: string;
-    try {
-      text = fs.readFileSync(path, 'utf8');
-    } catch (error) {
-      throw new ConfigError(`cannot read ${path}: ${(error as Error).message}`);
-    }
-    file = parseConfigText(text, path);
-  }
+  const { file } = readConfigFile(args.configPath, DEFAULT_CONFIG_PATH);
   const overrides = new Map(args.overrides);
   const room = args.options.get('chat-room');
   if (room !== undefined) overrides.set('HB_CHAT_ROOM', room);

@@ -28,11 +28,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     loaded = loadMonitorConfig(argv, process.env);
   } catch (error) {
-    if (
-      !(error instanceof ConfigError) &&
-      !(error instanceof Error && /ENOENT|EACCES/.test(error.message))
-    )
-      throw error;
+    if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`copilot-monitor: ${error.message}\n\n${USAGE}\n`);
     return 2;
   }

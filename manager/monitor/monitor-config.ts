@@ -1,5 +1,5 @@
-import fs from 'node:fs';
-import { ConfigValues, parseConfigArgs, parseConfigText } from '../../src/protocol';
+import { ConfigValues, parseConfigArgs } from '../../src/protocol';
+import { readConfigFile } from '../src/config-file-source';
 
 export const DEFAULT_MONITOR_CONFIG_PATH = '/etc/copilot/copilot-monitor.conf';
 
@@ -51,11 +51,7 @@ export function loadMonitorConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): { config: MonitorConfig; options: Map<string, string> } {
   const args = parseConfigArgs(argv, ['help', 'verbose']);
-  const path = args.configPath ?? DEFAULT_MONITOR_CONFIG_PATH;
-  let file = new Map<string, string>();
-  if (args.configPath !== undefined || fs.existsSync(path)) {
-    file = parseConfigText(fs.readFileSync(path, 'utf8'), path);
-  }
+  const { file } = readConfigFile(args.configPath, DEFAULT_MONITOR_CONFIG_PATH);
   return {
     config: monitorConfigFrom(ConfigValues.from({ file, env, overrides: args.overrides })),
     options: args.options,

@@ -32,9 +32,9 @@
  * /etc/copilot/copilot-jobmanager-generic.conf when it exists), environment variables,
  * `--VARIABLE=value` arguments.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, ConfigValues, parseConfigArgs, parseConfigText } from '../../src/protocol';
+import { ConfigError, ConfigValues, parseConfigArgs } from '../../src/protocol';
+import { readConfigFile } from './config-file-source';
 
 export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-jobmanager-generic.conf';
 
@@ -193,21 +193,10 @@ export function loadConfigValues(
   flags: readonly string[] = [],
 ): LoadedConfigValues {
   const args = parseConfigArgs(argv, flags);
-  let configPath = args.configPath ?? env.COPILOT_JM_CONFIG;
-  if (configPath === undefined && fs.existsSync(DEFAULT_CONFIG_PATH))
-    configPath = DEFAULT_CONFIG_PATH;
-  let file = new Map<string, string>();
-  if (configPath !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(configPath, 'utf8');
-    } catch (error) {
-      throw new ConfigError(
-        `cannot read config file ${configPath}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-    file = parseConfigText(text, configPath);
-  }
+  const { file, configPath } = readConfigFile(
+    args.configPath ?? env.COPILOT_JM_CONFIG,
+    DEFAULT_CONFIG_PATH,
+  );
   const overrides = new Map(args.overrides);
   const role = args.options.get('role');
   if (role !== undefined) overrides.set('JM_ROLE', role);

@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ConfigValues } from '../../../src/protocol';
+import { loadMonitorConfig } from '../../monitor/monitor-config';
+import { parseInvocation } from '../../bin/copilot-heartbeat';
 import {
   configFromValues,
   loadConfigValues,
@@ -150,6 +152,29 @@ describe('job manager config', () => {
       expect(() => loadConfigValues(['--config', path.join(dir, 'missing.conf')], {})).toThrow(
         /cannot read config file/,
       );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("reads every tool's --config file the same way: it must exist when named", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-conf-'));
+    try {
+      const missing = path.join(dir, 'missing.conf');
+      for (const load of [
+        () => loadConfigValues(['--config', missing], {}),
+        () => loadMonitorConfig(['--config', missing], {}),
+        () => parseInvocation(['--config', missing], {}),
+      ]) {
+        expect(load).toThrow(ConfigError);
+        expect(load).toThrow(/cannot read config file .*missing.conf/);
+      }
+      const file = path.join(dir, 'monitor.conf');
+      fs.writeFileSync(
+        file,
+        'MON_JABBER_SERVER x\nMON_JABBER_DOMAIN d\nMON_JABBER_ID m\nMON_JABBER_PASSWORD p\n',
+      );
+      expect(loadMonitorConfig(['--config', file], {}).config.jabber.id).toBe('m');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
