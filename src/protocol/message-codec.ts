@@ -59,13 +59,49 @@ function bounceReason(stanza: Element): string {
   return typeof condition === 'object' ? condition.name : 'unknown error';
 }
 
+/** What ltx's escaping adds per character, in text and in attribute values (also quotes). */
+const TEXT_GROWTH: Readonly<Record<string, number>> = { '&': 4, '<': 3, '>': 3 };
+const ATTRIBUTE_GROWTH: Readonly<Record<string, number>> = { ...TEXT_GROWTH, '"': 5, "'": 5 };
+const ESCAPED = /["&'<>]/;
+
+function escapedLength(text: string, growth: Readonly<Record<string, number>>): number {
+  // Most values are base64 with nothing to escape: one native scan, no loop.
+  if (!ESCAPED.test(text)) return text.length;
+  let length = text.length;
+  for (const character of text) length += growth[character] ?? 0;
+  return length;
+}
+
+/**
+ * `element.toString().length` without building the string (this runs for every stanza
+ * received); stops counting once past `limit`, so an oversize stanza costs no more than that.
+ */
+export function serializedLength(element: Element, limit = Infinity): number {
+  let length = 1 + element.name.length; // <name
+  const attrs = element.attrs;
+  for (const name in attrs) {
+    const value = attrs[name];
+    if (value === undefined || value === null) continue;
+    length += name.length + 4 + escapedLength(String(value), ATTRIBUTE_GROWTH); // ␠name="value"
+  }
+  if (element.children.length === 0) return length + 2; // />
+  length += 1; // >
+  for (const child of element.children) {
+    if (length > limit) return length;
+    if (typeof child === 'string') length += escapedLength(child, TEXT_GROWTH);
+    else if (child !== null && child !== undefined)
+      length += serializedLength(child, limit - length);
+  }
+  return length + 3 + element.name.length; // </name>
+}
+
 /** Decodes one XMPP <message> into a typed Co-Pilot message, or throws a ProtocolError. */
 export function decodeStanza(stanza: Element, options: DecodeOptions = {}): ProtocolMessage {
   if (stanza.name !== 'message') {
     throw new ProtocolError('not-a-message', `expected <message>, got <${stanza.name}>`);
   }
   const maxChars = options.maxStanzaChars ?? DEFAULT_MAX_STANZA_CHARS;
-  if (stanza.toString().length > maxChars) {
+  if (serializedLength(stanza, maxChars) > maxChars) {
     throw new ProtocolError('oversize', `stanza larger than ${maxChars} characters`);
   }
   const to = stanza.attrs.to ?? '';

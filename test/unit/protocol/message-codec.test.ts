@@ -1,9 +1,12 @@
+import { xml } from '@xmpp/xml';
+import { parse as parseXml } from 'ltx';
 import { describe, expect, it } from 'vitest';
 import {
   decodeStanzaXml,
   encodeMessage,
   encodeAttributeValue,
   ProtocolError,
+  serializedLength,
   type Command,
   type CommandMessage,
   type ProtocolMessage,
@@ -295,5 +298,32 @@ describe('malformed input gets a typed error', () => {
     );
     expect(message.kind === 'command' && message.command).toEqual({ command: 'pong' });
     expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});
+
+describe('serializedLength', () => {
+  it('is the length of the serialized stanza, escapes included', () => {
+    const samples = [
+      xml('message', { to: 'a@x', id: '1' }),
+      xml('message', { to: `q"u'o&t<e>s`, n: 42 }, xml('body', {}, 'text & <tags> "quoted" 😀')),
+      xml('message', {}, 'a', xml('b', { c: '' }, xml('d')), 'e'),
+      parseXml(
+        `<message to='a@x' id='1'><body><info command='x' v='&amp;&lt;&quot;'>t&gt;</info></body></message>`,
+      ) as ReturnType<typeof xml>,
+    ];
+    for (const element of samples) {
+      expect(serializedLength(element)).toBe(element.toString().length);
+    }
+  });
+
+  it('stops counting soon after the limit', () => {
+    const big = xml(
+      'message',
+      {},
+      ...Array.from({ length: 1000 }, () => xml('x', {}, 'y'.repeat(100))),
+    );
+    const length = serializedLength(big, 500);
+    expect(length).toBeGreaterThan(500);
+    expect(length).toBeLessThan(big.toString().length);
   });
 });
