@@ -67,7 +67,9 @@ export function App() {
         {tab === 'status' && (
           <StatusView state={statusState} onOpenSettings={() => setTab('settings')} />
         )}
-        {tab === 'jobs' && <JobsView receivedAt={statusState.receivedAt} />}
+        {tab === 'jobs' && (
+          <JobsView running={status?.running ?? []} receivedAt={statusState.receivedAt} />
+        )}
         {tab === 'log' && <LogView />}
         {tab === 'settings' && <SettingsView />}
       </main>

@@ -5,7 +5,11 @@ import { errorText } from '../format';
 
 export const JOB_HISTORY_LIMIT = 200;
 
-/** Running jobs, history and totals; refetched on every `job` event and `status` change. */
+/**
+ * History and totals; refetched on every `job` event and when the set of running jobs changes
+ * (which catches up on a `job` event that was missed). Not on every status: the running jobs
+ * themselves come with the status (useAgentStatus).
+ */
 export function useJobs(): { jobs: JobsView | null; error: string | null } {
   const api = useCopilot();
   const [jobs, setJobs] = useState<JobsView | null>(null);
@@ -20,8 +24,14 @@ export function useJobs(): { jobs: JobsView | null; error: string | null } {
     );
   }, [api]);
   useEffect(() => {
+    let runningIds = '';
     const offJob = api.on('job', refresh);
-    const offStatus = api.on('status', refresh);
+    const offStatus = api.on('status', (status) => {
+      const ids = status.running.map((job) => job.jobId).join(' ');
+      if (ids === runningIds) return;
+      runningIds = ids;
+      refresh();
+    });
     refresh();
     return () => {
       offJob();

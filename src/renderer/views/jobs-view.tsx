@@ -1,4 +1,4 @@
-import type { JobState } from '../../contract/ui-contract';
+import type { JobState, RunningJob } from '../../contract/ui-contract';
 import { JobsPerDayChart } from '../components/jobs-per-day-chart';
 import { RunningJobs } from '../components/running-jobs';
 import { formatDuration, formatHours, formatTime } from '../format';
@@ -15,7 +15,8 @@ const STATE_LABEL: Record<JobState, string> = {
   aborted: 'aborted',
 };
 
-export function JobsView({ receivedAt }: { receivedAt: number }) {
+/** `running` and `receivedAt` are the latest status's (useAgentStatus). */
+export function JobsView({ running, receivedAt }: { running: RunningJob[]; receivedAt: number }) {
   const { jobs, error } = useJobs();
   if (!jobs) return <p className="muted">{error ? `Cannot load jobs: ${error}` : 'Loading…'}</p>;
   const { totals } = jobs;
@@ -45,7 +46,7 @@ export function JobsView({ receivedAt }: { receivedAt: number }) {
       </section>
       <section className="card">
         <h3>Running</h3>
-        <RunningJobs jobs={jobs.running} receivedAt={receivedAt} />
+        <RunningJobs jobs={running} receivedAt={receivedAt} />
       </section>
       <section className="card">
         <h3>History</h3>
