@@ -43,6 +43,7 @@ import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import type { MonitorReporter } from './monitor-reporter';
+import { storageDirOf } from './storage-server';
 
 /** Queued jobs looked at first for a want_getJob or getJob (see matchingJobs). */
 const HEAD_SCAN = 16;
@@ -79,14 +80,6 @@ function jobAd(job: JobRecord): JdlRecord {
     ['Command', jdlString(job.command)],
     ['Packages', jdlString(job.packages)],
   ];
-}
-
-export function inputDirOf(job: Pick<JobRecord, 'id'>, token: string): string {
-  return `/storage/input/${job.id}/${token}`;
-}
-
-export function outputDirOf(job: Pick<JobRecord, 'id'>, token: string): string {
-  return `/storage/output/${job.id}/${token}`;
 }
 
 export class JobCycleHandler {
@@ -230,8 +223,8 @@ export class JobCycleHandler {
         packages: job.packages,
         inputFiles: job.inputFiles,
         chirpUrl: base,
-        inputDir: inputDirOf(job, job.inputToken),
-        outputDir: outputDirOf(job, job.outputToken),
+        inputDir: storageDirOf('input', job.id, job.inputToken),
+        outputDir: storageDirOf('output', job.id, job.outputToken),
       },
       jmJobData: formatJmJobData(job.leaseId),
     };
@@ -380,7 +373,7 @@ export class JobCycleHandler {
     await this.options.reply(message.from, {
       command: 'storeJobOutputDir',
       outputChirpUrl: this.options.storageBaseUrl(),
-      outputDir: outputDirOf(job, job.outputToken),
+      outputDir: storageDirOf('output', job.id, job.outputToken),
       jobID: job.id,
       jmJobData: command.jmJobData ?? formatJmJobData(job.leaseId),
     });

@@ -52,6 +52,11 @@ class HttpError extends Error {
 
 const ROUTE = /^\/storage\/(input|output)\/([^/]+)\/([^/]+)\/([^/]+)$/;
 
+/** The inputDir / outputDir handed to agents; ROUTE reads it back, with the file name after it. */
+export function storageDirOf(direction: StorageDirection, jobId: string, token: string): string {
+  return `/storage/${direction}/${jobId}/${token}`;
+}
+
 /** Constant-time token comparison (digests first, so lengths never leak). */
 export function tokensEqual(expected: string | undefined, given: string): boolean {
   if (expected === undefined || expected === '') return false;

@@ -7,7 +7,12 @@ import { silentLogger } from '../../../src/transport';
 import { newJobId, newLeaseId, newStorageToken } from '../../src/job-record';
 import { JobStorePaths } from '../../src/job-store-paths';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';
-import { parseStoragePath, StorageServer, tokensEqual } from '../../src/storage-server';
+import {
+  parseStoragePath,
+  storageDirOf,
+  StorageServer,
+  tokensEqual,
+} from '../../src/storage-server';
 import { SPEC } from '../support/queue-contract';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-storage-'));
@@ -91,7 +96,7 @@ describe('storage tokens and paths', () => {
   });
 
   it('accepts only /storage/<direction>/<valid id>/<token>/<safe file name>', () => {
-    expect(parseStoragePath('/storage/output/job-1/abc_-/stdout')).toEqual({
+    expect(parseStoragePath(`${storageDirOf('output', 'job-1', 'abc_-')}/stdout`)).toEqual({
       direction: 'output',
       jobId: 'job-1',
       token: 'abc_-',
