@@ -1,7 +1,7 @@
 import { xml, type Element } from '@xmpp/xml';
 import type { Command, CommandMessage } from '../protocol';
 import type { CopilotSession } from '../transport';
-import { sameJid } from './jid-parts';
+import { bareJid, sameJid } from '../protocol/jid';
 import { MucRoster, type RoomOccupant } from './muc-roster';
 import type { HeartbeatTarget } from './target-resolution';
 
@@ -176,7 +176,7 @@ export class HeartbeatRoom {
       const command = questionCommand(question);
       for (const target of targets) {
         if (waiter.pending.has(target.address)) continue;
-        const viaRoom = sameJid(target.address.split('/')[0] ?? '', this.options.roomJid);
+        const viaRoom = sameJid(bareJid(target.address), this.options.roomJid);
         waiter.pending.set(target.address, { target, sentAt: Date.now() });
         this.session
           .send(target.address, command, { noack: true, type: viaRoom ? 'chat' : undefined })

@@ -1,5 +1,5 @@
 import type { Element } from '@xmpp/xml';
-import { bareJid, jidResource } from './jid-parts';
+import { bareJid, jidResource } from '../protocol/jid';
 
 const MUC_USER_NS = 'http://jabber.org/protocol/muc#user';
 

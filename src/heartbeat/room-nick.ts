@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { jidResource } from './jid-parts';
+import { jidResource } from '../protocol/jid';
 
 /** A short unique nickname in the style of listing 4.19: `e48b-42d9`. */
 export function shortUniqueNick(): string {

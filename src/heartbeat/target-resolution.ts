@@ -1,4 +1,4 @@
-import { bareJid, jidResource } from './jid-parts';
+import { bareJid, jidResource } from '../protocol/jid';
 import type { RoomOccupant } from './muc-roster';
 
 /** Where one Heartbeat command goes, and the name its answer is shown under. */

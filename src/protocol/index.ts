@@ -1,6 +1,7 @@
 export * from './protocol-error';
 export * from './base64-attribute';
 export * from './info-node';
+export * from './jid';
 export * from './commands';
 export * from './command-codec';
 export * from './message-codec';

@@ -11,6 +11,7 @@ import { parse as parseXml } from 'ltx';
 import type { Command } from './commands';
 import { commandFromInfo, commandToInfo } from './command-codec';
 import { childNamed, infoNodeFromElement, infoNodeToElement } from './info-node';
+import { bareJid as bareJidOf } from './jid';
 import { ProtocolError } from './protocol-error';
 
 export const SESSION_KEY_BYTES = 32;
@@ -30,8 +31,7 @@ function reject(message: string): never {
  * its new full JID but the ciphertext made for the old one.
  */
 export function bareJid(jid: string): string {
-  const slash = jid.indexOf('/');
-  return (slash === -1 ? jid : jid.slice(0, slash)).toLowerCase();
+  return bareJidOf(jid).toLowerCase();
 }
 
 /** What a ciphertext is bound to. */
