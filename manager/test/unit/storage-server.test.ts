@@ -96,7 +96,8 @@ describe('storage tokens and paths', () => {
   });
 
   it('accepts only /storage/<direction>/<valid id>/<token>/<safe file name>', () => {
-    expect(parseStoragePath(`${storageDirOf('output', 'job-1', 'abc_-')}/stdout`)).toEqual({
+    expect(storageDirOf('output', 'job-1', 'abc_-')).toBe('/storage/output/job-1/abc_-');
+    expect(parseStoragePath('/storage/output/job-1/abc_-/stdout')).toEqual({
       direction: 'output',
       jobId: 'job-1',
       token: 'abc_-',
