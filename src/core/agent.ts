@@ -536,7 +536,8 @@ export function createAgent(options: AgentOptions): Agent {
             setTimeout(retry, 30_000).unref();
             return;
           }
-          resumeStored(inHand.job.id);
+          const stored = store.load(inHand.job.id, reportUnreadable);
+          if (stored) resumeStored([stored]);
         };
         setTimeout(retry, 30_000).unref();
       })
@@ -549,15 +550,15 @@ export function createAgent(options: AgentOptions): Agent {
     settling.add(done);
   }
 
-  function resumeStored(onlyJobId?: string): void {
-    const stored = store.loadAll((jobId, error) => {
-      logger.error('unreadable job state file; job cannot be resumed', {
-        jobId,
-        error: error.message,
-      });
+  function reportUnreadable(jobId: string, error: Error): void {
+    logger.error('unreadable job state file; job cannot be resumed', {
+      jobId,
+      error: error.message,
     });
+  }
+
+  function resumeStored(stored: readonly JobInHand[]): void {
     for (const inHand of stored) {
-      if (onlyJobId !== undefined && inHand.job.id !== onlyJobId) continue;
       if (jobs.has(inHand.job.id)) continue;
       logger.info('resuming a job in hand from an earlier run', {
         jobId: inHand.job.id,
@@ -765,12 +766,13 @@ export function createAgent(options: AgentOptions): Agent {
         image: options.jobImage ?? DEFAULT_JOB_IMAGE,
       });
       await probe();
-      const inHand = store.loadAll(() => undefined).map((state) => state.job.id);
+      const stored = store.loadAll(reportUnreadable);
       if (docker.available) {
+        const inHand = stored.map((state) => state.job.id);
         const swept = await runner.sweep(inHand).catch(() => 0);
         if (swept > 0) logger.info('removed containers left by an earlier run', { count: swept });
       }
-      resumeStored();
+      resumeStored(stored);
       void connect();
       tickTimer = setInterval(tick, 1000);
       loadTimer = setInterval(reportLoad, options.loadReportIntervalMs ?? 60_000);

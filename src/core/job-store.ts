@@ -93,19 +93,26 @@ export class JobStore {
     const result: JobInHand[] = [];
     for (const name of names) {
       if (!isValidJobId(name)) continue;
-      const file = this.paths(name).state;
-      if (!fs.existsSync(file)) continue;
-      try {
-        const value = JSON.parse(fs.readFileSync(file, 'utf8')) as JobInHand;
-        if (value?.job?.id !== name || typeof value.manager !== 'string') {
-          throw new Error('state file does not describe this job');
-        }
-        result.push(value);
-      } catch (error) {
-        onError(name, error instanceof Error ? error : new Error(String(error)));
-      }
+      const inHand = this.load(name, onError);
+      if (inHand) result.push(inHand);
     }
     return result;
+  }
+
+  /** One persisted job; undefined when there is none or (reported) when it cannot be read. */
+  load(jobId: string, onError: (jobId: string, error: Error) => void): JobInHand | undefined {
+    const file = this.paths(jobId).state;
+    if (!fs.existsSync(file)) return undefined;
+    try {
+      const value = JSON.parse(fs.readFileSync(file, 'utf8')) as JobInHand;
+      if (value?.job?.id !== jobId || typeof value.manager !== 'string') {
+        throw new Error('state file does not describe this job');
+      }
+      return value;
+    } catch (error) {
+      onError(jobId, error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
   }
 
   remove(jobId: string): void {
