@@ -7,7 +7,7 @@
  * A lease that expires puts the job back to queued; cancelled is set by an operator.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { assertSafeFileName, assertValidJobId, splitList } from '../../src/protocol';
+import { assertSafeFileName, splitList } from '../../src/protocol';
 
 export const JOB_STATES = [
   'queued',
@@ -173,10 +173,6 @@ export function validateJobSpec(spec: JobSpec): void {
     throw new JobRecordError(`the command ${spec.command} must be one of the input files`);
   }
   if (spec.validation !== undefined) assertSafeFileName(spec.validation);
-}
-
-export function assertJobId(id: string): string {
-  return assertValidJobId(id);
 }
 
 /** jmJobData sent to agents: opaque to them, `lease=<leaseId>` to us. */

@@ -14,8 +14,8 @@
  * manager instances sharing the server.
  */
 import { Redis } from 'ioredis';
+import { assertValidJobId } from '../../src/protocol';
 import {
-  assertJobId,
   patchToFields,
   recordFromFields,
   recordToFields,
@@ -141,7 +141,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
-    assertJobId(id);
+    assertValidJobId(id);
     validateJobSpec(spec);
     const fields = recordToFields({
       ...spec,

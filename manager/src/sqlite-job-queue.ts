@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { assertValidJobId } from '../../src/protocol';
 import {
   applyPatch,
-  assertJobId,
   recordFromFields,
   recordToFields,
   validateJobSpec,
@@ -102,7 +102,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
-    assertJobId(id);
+    assertValidJobId(id);
     validateJobSpec(spec);
     const insert = this.db.transaction((): JobRecord => {
       if (this.read(id)) throw new JobQueueError(`job ${id} already exists`);
