@@ -53,6 +53,11 @@ export interface ParsedConfigArgs {
 
 const UPPER_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
+/** A switch that is on: `1`, `true`, `yes` or `on`, any case, surrounding spaces ignored. */
+export function isSwitchOn(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
 /**
  * Splits argv into config overrides (`--JM_JABBER_ID=jm`), `--config`, other options and
  * positional arguments. An option without `=` takes the next argument as its value unless that
@@ -179,7 +184,7 @@ export class ConfigValues {
   boolean(name: string, fallback: boolean): boolean {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
-    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (isSwitchOn(raw)) return true;
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new ConfigError(`${name} must be true or false, not ${JSON.stringify(raw)}`, name);
   }

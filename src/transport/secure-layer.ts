@@ -7,7 +7,13 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import { ProtocolError, type Command, type CommandName, type SecureEnvelope } from '../protocol';
+import {
+  ProtocolError,
+  isSwitchOn,
+  type Command,
+  type CommandName,
+  type SecureEnvelope,
+} from '../protocol';
 import {
   ReplayWindow,
   bareJid,
@@ -256,10 +262,6 @@ export class ManagerSecureLayer extends SecureLayerBase {
   }
 }
 
-function enabled(value: string | undefined): boolean {
-  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
-}
-
 function readKeyFile(variable: string, file: string | undefined): string {
   if (!file) throw new Error(`${variable} must name a PEM key file when secure mode is on`);
   try {
@@ -274,7 +276,7 @@ type ConfigLookup = (name: string) => string | undefined;
 
 /** Manager: `JM_SECURE_MODE 1` and `JM_PRIVATE_KEY /path/to/jm-private.pem`. */
 export function managerSecureLayers(config: ConfigLookup, localJid: string): MessageLayer[] {
-  if (!enabled(config('JM_SECURE_MODE'))) return [];
+  if (!isSwitchOn(config('JM_SECURE_MODE'))) return [];
   const pem = readKeyFile('JM_PRIVATE_KEY', config('JM_PRIVATE_KEY'));
   return [new ManagerSecureLayer({ localJid, privateKey: pem })];
 }

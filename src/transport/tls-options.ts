@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Client } from '@xmpp/client';
 import { xml, type Element } from '@xmpp/xml';
+import { isSwitchOn } from '../protocol/config-file';
 
 export interface SessionTlsOptions {
   /** PEM CA certificate(s) trusted for the server certificate, e.g. a private CA. */
@@ -145,7 +146,7 @@ export function sessionTlsFromConfig(
   caFile: string | undefined,
   requireTls: string | undefined,
 ): SessionTlsOptions | undefined {
-  const required = requireTls !== undefined && /^(1|true|yes|on)$/i.test(requireTls.trim());
+  const required = isSwitchOn(requireTls);
   if (!caFile && !required) return undefined;
   const options: SessionTlsOptions = { requireTls: required };
   if (caFile) {
