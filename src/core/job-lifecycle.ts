@@ -290,7 +290,10 @@ export class JobLifecycle {
     const { deps } = this;
     const paths = deps.store.paths(this.jobId);
     let uploadFailures = 0;
-    const giveUpAt = Date.now() + deps.resultRetentionMs;
+    // Counted from when the job finished, so that restarts of the agent do not extend it.
+    const finishedAt = Date.parse((this.inHand.result as JobResult).finishedAt);
+    const giveUpAt =
+      (Number.isFinite(finishedAt) ? finishedAt : Date.now()) + deps.resultRetentionMs;
     for (let attempt = 0; ; attempt += 1) {
       this.throwIfStopped();
       deps.onPhase(this.jobId, 'uploading');

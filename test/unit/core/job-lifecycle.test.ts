@@ -370,6 +370,30 @@ describe('job lifecycle', () => {
     expect(channel.commands('jobDone')).toEqual([]);
   });
 
+  it('counts the retention time from when the job finished, across agent restarts', async () => {
+    const answering = scriptedManager([]);
+    const channel = new FakeChannel((to, command) =>
+      command.command === 'want_getJobOutputDir' ? [] : answering(to, command),
+    );
+    const store = new JobStore(dir);
+    const paths = store.paths('job-1');
+    fs.mkdirSync(paths.output, { recursive: true });
+    fs.writeFileSync(paths.stdout, '');
+    fs.writeFileSync(paths.stderr, '');
+    // Finished two minutes ago, before the agent restarted; the retention is one minute.
+    const finishedAt = new Date(Date.now() - 120_000).toISOString();
+    const record = await new JobLifecycle(
+      deps(channel, new FakeRunner(), new FakeStorage()),
+      inHand({
+        phase: 'finished',
+        result: { exitCode: 0, state: 'done', cpuSeconds: 1, startedAt: finishedAt, finishedAt },
+      }),
+    ).run();
+    expect(record.state).toBe('aborted');
+    expect(record.error).toMatch(/no manager took the result in 1 min/);
+    expect(channel.commands('want_getJobOutputDir')).toHaveLength(1);
+  });
+
   it('refuses unsafe input names and bad environments as failed jobs', async () => {
     const channel = new FakeChannel(scriptedManager([]));
     const runner = new FakeRunner();
