@@ -7,6 +7,12 @@ const LEGACY_BASE64_PREFIX = '_BASE64:';
 const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The bytes of padded, standard-alphabet base64, or undefined when `value` is not that. */
+export function strictBase64Bytes(value: string): Buffer | undefined {
+  if (value.length % 4 !== 0 || !BASE64_PATTERN.test(value)) return undefined;
+  return Buffer.from(value, 'base64');
+}
+
 export function encodeAttributeValue(value: string): string {
   return BASE64_PREFIX + Buffer.from(value, 'utf8').toString('base64');
 }
@@ -21,12 +27,10 @@ export function decodeAttributeValue(name: string, raw: string): string {
   else if (raw.startsWith(LEGACY_BASE64_PREFIX)) encoded = raw.slice(LEGACY_BASE64_PREFIX.length);
   else return raw;
 
-  const compact = encoded.replace(/\s+/g, '');
-  if (compact.length % 4 !== 0 || !BASE64_PATTERN.test(compact)) {
-    throw new ProtocolError('bad-base64', `attribute '${name}' is not valid base64`);
-  }
+  const bytes = strictBase64Bytes(encoded.replace(/\s+/g, ''));
+  if (!bytes) throw new ProtocolError('bad-base64', `attribute '${name}' is not valid base64`);
   try {
-    return STRICT_UTF8.decode(Buffer.from(compact, 'base64'));
+    return STRICT_UTF8.decode(bytes);
   } catch {
     throw new ProtocolError('bad-base64', `attribute '${name}' does not decode to UTF-8 text`);
   }

@@ -10,6 +10,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import { parse as parseXml } from 'ltx';
 import type { Command } from './commands';
 import { commandFromInfo, commandToInfo } from './command-codec';
+import { strictBase64Bytes } from './base64-attribute';
 import { childNamed, infoNodeFromElement, infoNodeToElement } from './info-node';
 import { bareJid as bareJidOf } from './jid';
 import { ProtocolError } from './protocol-error';
@@ -140,11 +141,8 @@ export function seal(key: Buffer, binding: MessageBinding, plaintext: Buffer): S
   return { nonce: nonce.toString('base64'), ciphertext: body.toString('base64') };
 }
 
-const STRICT_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 function strictBase64(value: string, what: string): Buffer {
-  if (value.length % 4 !== 0 || !STRICT_BASE64.test(value)) reject(`${what} is not base64`);
-  return Buffer.from(value, 'base64');
+  return strictBase64Bytes(value) ?? reject(`${what} is not base64`);
 }
 
 /** Decrypts and authenticates; any change to key, nonce, ciphertext or binding rejects. */
