@@ -14,8 +14,9 @@ export interface CarbonClientOptions {
 
 /**
  * Carbon's plaintext protocol (`path value timestamp\n` over TCP) with a reconnecting
- * connection. Lines are buffered while Carbon is down, up to a bound; the plaintext protocol
- * has no acknowledgements, so lines written to a connection that then breaks may be lost.
+ * connection. Lines are buffered while Carbon is down or not reading, up to a bound; the
+ * plaintext protocol has no acknowledgements, so lines written to a connection that then breaks
+ * may be lost.
  */
 export class CarbonClient {
   private socket: net.Socket | undefined;
@@ -86,6 +87,8 @@ export class CarbonClient {
 
   private flush(): void {
     if (!this.connected || !this.socket || this.buffer.length === 0) return;
+    // While Carbon does not keep up, lines wait in the bounded buffer, not in the socket's.
+    if (this.socket.writableNeedDrain) return;
     const lines = this.buffer;
     this.buffer = [];
     this.sentTotal += lines.length;
@@ -104,6 +107,7 @@ export class CarbonClient {
       this.logger.info('connected to Carbon', { host: this.options.host, port: this.options.port });
       this.flush();
     });
+    socket.on('drain', () => this.flush());
     socket.on('data', () => undefined);
     socket.on('error', (error) => {
       this.logger.debug('Carbon connection error', { error: error.message });
