@@ -4,7 +4,7 @@ import { CarbonClient } from '../../monitor/carbon-client';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
 it('keeps lines in its bounded buffer, not the socket, while Carbon does not read', async () => {
@@ -14,6 +14,7 @@ it('keeps lines in its bounded buffer, not the socket, while Carbon does not rea
     sockets.push(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // The server goes first: a client closing towards a Carbon that does not read waits 2 s.
   cleanups.push(
     () =>
       new Promise<void>((resolve) => {
