@@ -22,7 +22,8 @@ const AAD_CONTEXT = 'copilot-secure-v1';
 const KEY_ID_CONTEXT = 'copilot-secure-v1 key id';
 const PAYLOAD_ELEMENT = 'payload';
 
-function reject(message: string): never {
+/** Refuses a message in secure mode: a ProtocolError 'rejected-secure'. */
+export function rejectSecure(message: string): never {
   throw new ProtocolError('rejected-secure', message);
 }
 
@@ -120,9 +121,12 @@ export function unwrapSessionKey(
       Buffer.from(wrapped, 'base64'),
     );
   } catch {
-    reject('session key does not unwrap with this manager key (wrong key or not for this sender)');
+    rejectSecure(
+      'session key does not unwrap with this manager key (wrong key or not for this sender)',
+    );
   }
-  if (key.length !== SESSION_KEY_BYTES) reject(`session key is not ${SESSION_KEY_BYTES} bytes`);
+  if (key.length !== SESSION_KEY_BYTES)
+    rejectSecure(`session key is not ${SESSION_KEY_BYTES} bytes`);
   return { keyId: keyIdOf(key), key };
 }
 
@@ -142,15 +146,15 @@ export function seal(key: Buffer, binding: MessageBinding, plaintext: Buffer): S
 }
 
 function strictBase64(value: string, what: string): Buffer {
-  return strictBase64Bytes(value) ?? reject(`${what} is not base64`);
+  return strictBase64Bytes(value) ?? rejectSecure(`${what} is not base64`);
 }
 
 /** Decrypts and authenticates; any change to key, nonce, ciphertext or binding rejects. */
 export function open(key: Buffer, binding: MessageBinding, sealed: SealedData): Buffer {
   const nonce = strictBase64(sealed.nonce, 'nonce');
-  if (nonce.length !== NONCE_BYTES) reject(`nonce is not ${NONCE_BYTES} bytes`);
+  if (nonce.length !== NONCE_BYTES) rejectSecure(`nonce is not ${NONCE_BYTES} bytes`);
   const body = strictBase64(sealed.ciphertext, 'ciphertext');
-  if (body.length < TAG_BYTES) reject('ciphertext shorter than its tag');
+  if (body.length < TAG_BYTES) rejectSecure('ciphertext shorter than its tag');
   const decipher = crypto.createDecipheriv('aes-256-gcm', key, nonce, {
     authTagLength: TAG_BYTES,
   });
@@ -162,7 +166,7 @@ export function open(key: Buffer, binding: MessageBinding, sealed: SealedData): 
       decipher.final(),
     ]);
   } catch {
-    return reject('message does not authenticate (tampered, moved, or another key)');
+    return rejectSecure('message does not authenticate (tampered, moved, or another key)');
   }
 }
 
@@ -186,17 +190,18 @@ export function encodePayload(payload: SecurePayload): Buffer {
 
 export function decodePayload(plaintext: Buffer): SecurePayload {
   const element = parseXml(plaintext.toString('utf8'));
-  if (!element || element.name !== PAYLOAD_ELEMENT) reject('decrypted payload is not <payload>');
+  if (!element || element.name !== PAYLOAD_ELEMENT)
+    rejectSecure('decrypted payload is not <payload>');
   const node = infoNodeFromElement(element);
   const timestamp = Number(node.attributes.ts);
   const sequence = Number(node.attributes.seq);
   if (!Number.isSafeInteger(timestamp) || !Number.isSafeInteger(sequence)) {
-    reject('decrypted payload has no valid ts/seq');
+    rejectSecure('decrypted payload has no valid ts/seq');
   }
   const info = childNamed(node, 'info');
-  if (!info) reject('decrypted payload has no <info>');
+  if (!info) rejectSecure('decrypted payload has no <info>');
   const command = commandFromInfo(info);
-  if (command.command === 'secure') reject('nested secure envelope');
+  if (command.command === 'secure') rejectSecure('nested secure envelope');
   return { command, timestamp, sequence };
 }
 
@@ -236,10 +241,11 @@ export class ReplayWindow {
   /** Throws a ProtocolError if the message is a replay or out of the time window. */
   check(keyId: string, nonce: string, sender: string, id: string, timestamp: number): void {
     const now = this.now();
-    if (timestamp < now - this.maxAgeMs) reject(`message is too old (${now - timestamp} ms)`);
-    if (timestamp > now + this.maxFutureMs) reject('message timestamp is in the future');
-    if (this.entries.has(`n|${keyId}|${nonce}`)) reject('replayed nonce for this key');
-    if (this.entries.has(`i|${bareJid(sender)}|${id}`)) reject(`message id ${id} already accepted`);
+    if (timestamp < now - this.maxAgeMs) rejectSecure(`message is too old (${now - timestamp} ms)`);
+    if (timestamp > now + this.maxFutureMs) rejectSecure('message timestamp is in the future');
+    if (this.entries.has(`n|${keyId}|${nonce}`)) rejectSecure('replayed nonce for this key');
+    if (this.entries.has(`i|${bareJid(sender)}|${id}`))
+      rejectSecure(`message id ${id} already accepted`);
   }
 
   /** Records an authenticated, accepted message. */

@@ -7,13 +7,7 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import {
-  ProtocolError,
-  isSwitchOn,
-  type Command,
-  type CommandName,
-  type SecureEnvelope,
-} from '../protocol';
+import { isSwitchOn, type Command, type CommandName, type SecureEnvelope } from '../protocol';
 import {
   ReplayWindow,
   bareJid,
@@ -21,6 +15,7 @@ import {
   encodePayload,
   generateSessionKey,
   open,
+  rejectSecure,
   seal,
   unwrapSessionKey,
   wrapSessionKey,
@@ -46,10 +41,6 @@ export interface SecureLayerOptions {
   plainCommands?: ReadonlySet<CommandName>;
   replay?: ReplayWindowOptions;
   now?: () => number;
-}
-
-function reject(message: string): never {
-  throw new ProtocolError('rejected-secure', message);
 }
 
 interface KeyState {
@@ -97,11 +88,11 @@ abstract class SecureLayerBase implements MessageLayer {
   incoming(from: string, to: string, id: string, command: Command): Command {
     if (command.command !== 'secure') {
       if (this.plainCommands.has(command.command)) return command;
-      reject(`plain '${command.command}' refused: secure mode is on`);
+      rejectSecure(`plain '${command.command}' refused: secure mode is on`);
     }
-    if (!id) reject('secure message without an id');
+    if (!id) rejectSecure('secure message without an id');
     const state = this.keyForReceiving(from, command);
-    if (state.peer !== bareJid(from)) reject(`key ${state.keyId} does not belong to ${from}`);
+    if (state.peer !== bareJid(from)) rejectSecure(`key ${state.keyId} does not belong to ${from}`);
     const plaintext = open(
       state.key,
       { from, to, id, keyId: state.keyId },
@@ -152,9 +143,9 @@ export class AgentSecureLayer extends SecureLayerBase {
   }
 
   protected keyForReceiving(from: string, envelope: SecureEnvelope): KeyState {
-    if (envelope.sessionKey !== undefined) reject('a reply must not carry a session key');
+    if (envelope.sessionKey !== undefined) rejectSecure('a reply must not carry a session key');
     const state = this.byKeyId.get(envelope.keyId);
-    if (!state) reject(`unknown key id from ${from}`);
+    if (!state) rejectSecure(`unknown key id from ${from}`);
     return state;
   }
 
@@ -205,7 +196,7 @@ export class ManagerSecureLayer extends SecureLayerBase {
     const keyId = this.latestByPeer.get(bareJid(to));
     const state = keyId === undefined ? undefined : this.liveKey(keyId);
     if (!state) {
-      reject(`no session key from ${bareJid(to)}: in secure mode the manager only replies`);
+      rejectSecure(`no session key from ${bareJid(to)}: in secure mode the manager only replies`);
     }
     return state;
   }
@@ -216,13 +207,13 @@ export class ManagerSecureLayer extends SecureLayerBase {
       if (envelope.sessionKey !== undefined && envelope.sessionKey !== cached.wrapped) {
         // Same key id, different wrapping: it must still be the same key (the id is its hash).
         const { keyId } = unwrapSessionKey(envelope.sessionKey, this.privateKey, from);
-        if (keyId !== envelope.keyId) reject('session key does not match its key id');
+        if (keyId !== envelope.keyId) rejectSecure('session key does not match its key id');
       }
       return cached;
     }
-    if (envelope.sessionKey === undefined) reject(`unknown or expired key id from ${from}`);
+    if (envelope.sessionKey === undefined) rejectSecure(`unknown or expired key id from ${from}`);
     const { keyId, key } = unwrapSessionKey(envelope.sessionKey, this.privateKey, from);
-    if (keyId !== envelope.keyId) reject('session key does not match its key id');
+    if (keyId !== envelope.keyId) rejectSecure('session key does not match its key id');
     const state = {
       keyId,
       key,
