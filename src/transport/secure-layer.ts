@@ -203,17 +203,15 @@ export class ManagerSecureLayer extends SecureLayerBase {
 
   protected keyForReceiving(from: string, envelope: SecureEnvelope): KeyState {
     const cached = this.liveKey(envelope.keyId);
-    if (cached) {
-      if (envelope.sessionKey !== undefined && envelope.sessionKey !== cached.wrapped) {
-        // Same key id, different wrapping: it must still be the same key (the id is its hash).
-        const { keyId } = unwrapSessionKey(envelope.sessionKey, this.privateKey, from);
-        if (keyId !== envelope.keyId) rejectSecure('session key does not match its key id');
-      }
+    if (cached && (envelope.sessionKey === undefined || envelope.sessionKey === cached.wrapped)) {
       return cached;
     }
     if (envelope.sessionKey === undefined) rejectSecure(`unknown or expired key id from ${from}`);
+    // A new key, or a known key id with another wrapping: either way the wrapped key must be the
+    // one the id names (the id is its hash).
     const { keyId, key } = unwrapSessionKey(envelope.sessionKey, this.privateKey, from);
     if (keyId !== envelope.keyId) rejectSecure('session key does not match its key id');
+    if (cached) return cached;
     const state = {
       keyId,
       key,
