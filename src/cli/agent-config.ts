@@ -13,6 +13,7 @@ import {
   parseConfigArgs,
   parseConfigText,
 } from '../protocol/config-file';
+import { writeFileAtomic } from '../core/write-atomic';
 import type { LogLevel } from '../transport/logger';
 
 export { ConfigError } from '../protocol/config-file';
@@ -211,9 +212,17 @@ export function applySettingsOverlay(settings: AgentSettings, workDir: string): 
   } catch {
     return settings;
   }
-  const parsed = JSON.parse(raw) as Record<string, unknown>;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    // Unreadable like an invalid one: the config file's settings stand.
+    return settings;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return settings;
+  const stored = parsed as Record<string, unknown>;
   const patch: Record<string, unknown> = {};
-  for (const field of OVERLAY_FIELDS) if (field in parsed) patch[field] = parsed[field];
+  for (const field of OVERLAY_FIELDS) if (field in stored) patch[field] = stored[field];
   if (validateSettingsPatch(patch).length > 0) return settings;
   return { ...settings, ...(patch as Partial<AgentSettings>) };
 }
@@ -222,7 +231,5 @@ export function saveSettingsOverlay(settings: AgentSettings, workDir: string): v
   const overlay: Record<string, unknown> = {};
   for (const field of OVERLAY_FIELDS) overlay[field] = settings[field];
   fs.mkdirSync(workDir, { recursive: true });
-  fs.writeFileSync(settingsOverlayPath(workDir), JSON.stringify(overlay, null, 2) + '\n', {
-    mode: 0o600,
-  });
+  writeFileAtomic(settingsOverlayPath(workDir), JSON.stringify(overlay, null, 2) + '\n', 0o600);
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { JobDescription } from '../protocol/commands';
 import { isValidJobId } from '../protocol/job-fields';
 import type { JobState } from '../contract/ui-contract';
+import { writeFileAtomic } from './write-atomic';
 
 /** Where the job is in its life; each is a point a restarted agent can resume from. */
 export type PersistedPhase = 'received' | 'running' | 'finished' | 'uploaded';
@@ -77,9 +78,7 @@ export class JobStore {
   save(inHand: JobInHand): void {
     const paths = this.paths(inHand.job.id);
     fs.mkdirSync(paths.root, { recursive: true, mode: 0o700 });
-    const temp = `${paths.state}.tmp`;
-    fs.writeFileSync(temp, JSON.stringify(inHand, null, 2));
-    fs.renameSync(temp, paths.state);
+    writeFileAtomic(paths.state, JSON.stringify(inHand, null, 2));
   }
 
   /** Every persisted job; unreadable state files are reported, not thrown. */

@@ -145,6 +145,25 @@ describe('agent config', () => {
   });
 });
 
+describe('settings overlay', () => {
+  it('a truncated or foreign overlay is ignored like an invalid one: the agent still starts', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overlay-'));
+    try {
+      const config = load([]);
+      const file = path.join(dir, 'agent-settings.json');
+      for (const text of ['{"cpuLimitPercent": 8', 'null', '42']) {
+        fs.writeFileSync(file, text);
+        expect(applySettingsOverlay(config.settings, dir)).toEqual(config.settings);
+      }
+      saveSettingsOverlay({ ...config.settings, jobSlots: 2 }, dir);
+      expect(fs.readdirSync(dir)).toEqual(['agent-settings.json']);
+      expect(applySettingsOverlay(config.settings, dir).jobSlots).toBe(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('secure mode and TLS from the agent config', () => {
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
