@@ -186,6 +186,11 @@ export class ManagerSecureLayer extends SecureLayerBase {
     return this.byKeyId.size;
   }
 
+  /** Agents whose latest key is cached; never more than cachedKeys. */
+  get cachedPeers(): number {
+    return this.latestByPeer.size;
+  }
+
   override incoming(from: string, to: string, id: string, command: Command): Command {
     const plain = super.incoming(from, to, id, command);
     if (command.command === 'secure') this.latestByPeer.set(bareJid(from), command.keyId);
@@ -233,7 +238,7 @@ export class ManagerSecureLayer extends SecureLayerBase {
     const state = this.byKeyId.get(keyId);
     if (!state) return undefined;
     if (state.lastUsed < this.now() - this.keyIdleMs) {
-      this.byKeyId.delete(keyId);
+      this.forget(keyId, state);
       return undefined;
     }
     // Map order is the eviction order: move to the end when used.
@@ -246,8 +251,14 @@ export class ManagerSecureLayer extends SecureLayerBase {
     for (const [keyId, state] of this.byKeyId) {
       const idle = state.lastUsed < this.now() - this.keyIdleMs;
       if (!idle && this.byKeyId.size <= this.maxKeys) break;
-      this.byKeyId.delete(keyId);
+      this.forget(keyId, state);
     }
+  }
+
+  /** Drops a key, and its agent's entry when it was that agent's latest, so both stay bounded. */
+  private forget(keyId: string, state: KeyState): void {
+    this.byKeyId.delete(keyId);
+    if (this.latestByPeer.get(state.peer) === keyId) this.latestByPeer.delete(state.peer);
   }
 }
 

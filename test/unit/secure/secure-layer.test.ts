@@ -267,6 +267,7 @@ describe('secure layers: agent ⇄ manager', () => {
         agent.outgoing('jobmanager@localhost', `r${index}`, wantGetJob),
       );
       expect(manager.cachedKeys).toBeLessThanOrEqual(3);
+      expect(manager.cachedPeers).toBeLessThanOrEqual(3);
     }
     now += 61_000;
     expectRejected(() => manager.outgoing('agent5@localhost', 'p', runJob), /no session key/);
