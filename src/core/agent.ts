@@ -706,7 +706,6 @@ export function createAgent(options: AgentOptions): Agent {
         connectAttempt = 0;
         void connect();
       }
-      facts = undefined;
       emitStatus(true);
       pump();
       return { ok: true, settings: { ...settings } };
