@@ -1,4 +1,4 @@
-import type { Command, CommandName, JobDescription } from './commands';
+import type { Command, JobDescription } from './commands';
 import { childNamed, type InfoNode } from './info-node';
 import { ProtocolError } from './protocol-error';
 
@@ -55,16 +55,6 @@ const FLAT_COMMANDS: Readonly<Record<string, FlatSpec>> = {
 
 /** Listing 2.5 spells jobDone's job id `jobId`; the text says `jobID`. Both are read. */
 const ATTRIBUTE_ALIASES: Readonly<Record<string, string>> = { jobId: 'jobID' };
-
-export const KNOWN_COMMANDS: ReadonlySet<string> = new Set([
-  ...Object.keys(FLAT_COMMANDS),
-  'runJob',
-  'redirect',
-]);
-
-export function isKnownCommandName(name: string): name is CommandName {
-  return KNOWN_COMMANDS.has(name) || name === 'secure';
-}
 
 function normalisedAttributes(node: InfoNode): Record<string, string> {
   const result: Record<string, string> = Object.create(null) as Record<string, string>;
