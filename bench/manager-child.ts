@@ -7,13 +7,11 @@
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { consoleLogger } from '../src/transport';
-import { disableNagleEverywhere } from './lib/nodelay';
 import { startJobManager } from '../manager/src/job-manager';
 import { configFromValues, loadConfigValues } from '../manager/src/manager-config';
 
 const profilePath = process.env.BENCH_CPU_PROFILE;
 
-if (process.env.BENCH_NODELAY === '1') disableNagleEverywhere();
 let profiler: Session | undefined;
 let profileIndex = 0;
 

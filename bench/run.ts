@@ -1,15 +1,11 @@
 /**
  * npm run bench [-- --quick] [--only=baseline,container,agent,dispatch,scale,latency]
- *                [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile] [--nodelay]
+ *                [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]
  * npm run bench -- --report=bench/results/<file>.json   (prints an earlier run's tables)
  *
  * Measures Co-Pilot against real servers on loopback (a private Prosody and Redis from the test
  * harness, the real manager in a child process, dockerd), prints tables and writes every figure
  * as JSON to bench/results/<timestamp>.json. These are measurements, not pass/fail tests.
- *
- * --nodelay turns Nagle's algorithm off on every XMPP hop (Prosody `network_settings`, and
- * setNoDelay on the sockets of this process and of the manager child) to show what that fix
- * changes; without it the code and server defaults are measured as they are.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,7 +34,6 @@ import {
   type ThroughputResult,
 } from './dispatch';
 import { BENCH_TMP } from './lib/bundle';
-import { disableNagleEverywhere } from './lib/nodelay';
 import { mib, round } from './lib/stats';
 import { formatTable } from './lib/table';
 import { startManagerProcess } from './manager-process';
@@ -52,7 +47,6 @@ interface Options {
   agents: number[];
   queues: Array<'sqlite' | 'redis'>;
   profile: boolean;
-  nodelay: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -62,13 +56,11 @@ function parseArgs(argv: string[]): Options {
     agents: [10, 100, 1000],
     queues: ['sqlite', 'redis'],
     profile: true,
-    nodelay: false,
   };
   for (const arg of argv) {
     const [name, value = ''] = arg.split('=', 2);
     if (name === '--quick') options.quick = true;
     else if (name === '--no-profile') options.profile = false;
-    else if (name === '--nodelay') options.nodelay = true;
     else if (name === '--only') {
       const wanted = value.split(',').filter(Boolean);
       for (const section of wanted) {
@@ -87,7 +79,7 @@ function parseArgs(argv: string[]): Options {
       options.queues = queues as Array<'sqlite' | 'redis'>;
     } else if (name === '--help' || name === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--only=baseline,container,agent,dispatch,scale,latency] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile] [--nodelay]\n',
+        'usage: npm run bench -- [--quick] [--only=baseline,container,agent,dispatch,scale,latency] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]\n',
       );
       process.exit(0);
     } else if (arg !== '--') throw new Error(`unknown argument ${arg}`);
@@ -98,8 +90,6 @@ function parseArgs(argv: string[]): Options {
 interface Results {
   date: string;
   quick: boolean;
-  /** Nagle's algorithm off on every hop (--nodelay). */
-  nodelay: boolean;
   host: {
     cpus: number;
     cpuModel: string;
@@ -173,7 +163,6 @@ async function runDispatch(options: Options, results: Results): Promise<void> {
       // Login cost is not what is measured: few SCRAM rounds keep 1,000 logins quick.
       scramIterations: 64,
       logLevel: 'warn',
-      ...(options.nodelay ? { extraGlobalConfig: 'network_settings = { nagle = false }' } : {}),
     });
     log(
       `  prosody pid ${prosody.process.pid} ready in ${round((performance.now() - started) / 1000)} s`,
@@ -475,15 +464,10 @@ async function main(): Promise<void> {
   }
   const options = parseArgs(process.argv.slice(2));
   const startedAt = performance.now();
-  if (options.nodelay) {
-    disableNagleEverywhere();
-    process.env.BENCH_NODELAY = '1';
-  }
   const cpus = os.cpus();
   const results: Results = {
     date: new Date().toISOString(),
     quick: options.quick,
-    nodelay: options.nodelay,
     host: {
       cpus: cpus.length,
       cpuModel: cpus[0]?.model ?? 'unknown',
@@ -496,7 +480,7 @@ async function main(): Promise<void> {
     missing: [],
   };
   log(
-    `Co-Pilot bench ${options.quick ? '(quick) ' : ''}${options.nodelay ? '(Nagle off) ' : ''}on ${cpus.length} × ${results.host.cpuModel}, load average ${results.host.loadAverageAtStart.join(' ')}`,
+    `Co-Pilot bench ${options.quick ? '(quick) ' : ''}on ${cpus.length} × ${results.host.cpuModel}, load average ${results.host.loadAverageAtStart.join(' ')}`,
   );
   if (options.only.has('baseline')) {
     log('\n[baseline] CPU loop and codec loop');
