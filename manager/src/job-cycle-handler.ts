@@ -170,22 +170,25 @@ export class JobCycleHandler {
 
   /**
    * Queued jobs this agent may run, oldest first, looked at one by one as the caller asks for
-   * them. Most jobs have no requirements, so the head of the queue nearly always has a match;
-   * only when it has none is the longer scan paid for.
+   * them. Most jobs have no requirements, so the first queued job nearly always matches and is
+   * the only one read; then the head of the queue, and only when the head has no match is the
+   * longer scan paid for.
    */
   private async *matchingJobs(agent: AgentAd): AsyncGenerator<JobRecord> {
     const limit = this.options.scanLimit ?? 200;
     const headSize = Math.min(HEAD_SCAN, limit);
-    const head = await this.options.queue.queued(headSize);
+    const looked = new Set<string>();
     let found = false;
-    for (const job of head) {
-      if (!this.matches(job, agent)) continue;
-      found = true;
-      yield job;
-    }
-    if (found || head.length < headSize) return;
-    for (const job of await this.options.queue.queued(limit)) {
-      if (this.matches(job, agent)) yield job;
+    for (const size of new Set([1, headSize, limit])) {
+      const jobs = await this.options.queue.queued(size);
+      for (const job of jobs) {
+        if (looked.has(job.id)) continue;
+        looked.add(job.id);
+        if (!this.matches(job, agent)) continue;
+        found = true;
+        yield job;
+      }
+      if (jobs.length < size || (found && size >= headSize)) return;
     }
   }
 

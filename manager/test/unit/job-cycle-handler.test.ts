@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Command, CommandMessage } from '../../../src/protocol';
 import { silentLogger } from '../../../src/transport';
 import { JobCycleHandler } from '../../src/job-cycle-handler';
@@ -124,6 +124,28 @@ describe('job cycle handler', () => {
     const reply = sent[1]?.command;
     expect(reply?.command === 'runJob' && reply.job.id).toBe(runnable.id);
     expect(await queue.countQueued()).toBe(20);
+  });
+
+  it('reads only the first queued job when it matches, and the head when one of it does', async () => {
+    for (let index = 0; index < 3; index += 1) {
+      await submitJob(queue, paths, {
+        commandFile: calculator,
+        requirements: index === 0 ? undefined : 'other.Memory > 99999',
+      });
+    }
+    for (let index = 0; index < 20; index += 1)
+      await submitJob(queue, paths, { commandFile: calculator });
+    const jm = handler();
+    const queued = vi.spyOn(queue, 'queued');
+    await jm.handle(message({ command: 'want_getJob', agentHost: 'h', jdl: JDL }));
+    expect(queued.mock.calls).toEqual([[1]]);
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    expect(queued.mock.calls).toEqual([[1], [1]]);
+    // The next two queued jobs need more memory: the head is read, not the long scan.
+    queued.mockClear();
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    expect(queued.mock.calls).toEqual([[1], [16]]);
+    expect(sent.map((reply) => reply.command.command)).toEqual(['have_getJob', 'runJob', 'runJob']);
   });
 
   it('sends every runJob attribute and the same job for a repeated getJob', async () => {
