@@ -1,6 +1,6 @@
 import { xml, type Element } from '@xmpp/xml';
 import type { Command, CommandMessage } from '../protocol';
-import type { CopilotSession } from '../transport';
+import { mucJoinPresence, type CopilotSession } from '../transport';
 import { bareJid, sameJid } from '../protocol/jid';
 import { MucRoster, type RoomOccupant } from './muc-roster';
 import type { HeartbeatTarget } from './target-resolution';
@@ -71,11 +71,10 @@ export class HeartbeatRoom {
     private readonly options: HeartbeatRoomOptions,
   ) {
     this.roster = new MucRoster(options.roomJid);
-    this.presenceStanza = xml(
-      'presence',
-      { to: `${options.roomJid}/${options.nick}` },
-      xml('x', { xmlns: 'http://jabber.org/protocol/muc' }, xml('history', { maxchars: '0' })),
-      xml('status', {}, options.presenceStatus ?? HEARTBEAT_CLIENT_STATUS),
+    this.presenceStanza = mucJoinPresence(
+      options.roomJid,
+      options.nick,
+      options.presenceStatus ?? HEARTBEAT_CLIENT_STATUS,
     );
     session.events.on('presence', this.onPresence);
     session.events.on('online', this.onOnline);

@@ -92,6 +92,16 @@ interface PendingSend {
   reject: (error: Error) => void;
 }
 
+/** The presence that enters a MUC room as `nick`, asking for no history; `status` is shown. */
+export function mucJoinPresence(roomJid: string, nick: string, status?: string): Element {
+  return xml(
+    'presence',
+    { to: `${roomJid}/${nick}` },
+    xml('x', { xmlns: 'http://jabber.org/protocol/muc' }, xml('history', { maxchars: '0' })),
+    status === undefined ? undefined : xml('status', {}, status),
+  );
+}
+
 const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: 0.5 };
 
 /**
@@ -268,11 +278,7 @@ export class CopilotSession {
 
   /** Joins a MUC room (e.g. the Heartbeat room) and rejoins it after every reconnect. */
   joinRoom(roomJid: string, nick: string): void {
-    const presence = xml(
-      'presence',
-      { to: `${roomJid}/${nick}` },
-      xml('x', { xmlns: 'http://jabber.org/protocol/muc' }, xml('history', { maxchars: '0' })),
-    );
+    const presence = mucJoinPresence(roomJid, nick);
     this.rooms.set(roomJid, presence);
     this.transmit(presence);
   }
