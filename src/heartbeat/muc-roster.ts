@@ -1,5 +1,6 @@
 import type { Element } from '@xmpp/xml';
 import { bareJid, jidResource } from '../protocol/jid';
+import { errorCondition } from '../protocol/message-codec';
 
 const MUC_USER_NS = 'http://jabber.org/protocol/muc#user';
 
@@ -48,13 +49,7 @@ export class MucRoster {
     if (nick === '') return { kind: 'ignored' };
     const type = stanza.attrs.type;
     if (type === 'error') {
-      const error = stanza.getChild('error');
-      const condition = error?.children.find((child) => typeof child !== 'string');
-      return {
-        kind: 'error',
-        nick,
-        condition: typeof condition === 'object' ? condition.name : 'unknown',
-      };
+      return { kind: 'error', nick, condition: errorCondition(stanza) ?? 'unknown' };
     }
     const x = stanza.getChild('x', MUC_USER_NS);
     const item = x?.getChild('item');

@@ -53,10 +53,10 @@ function messageType(raw: string | undefined): MessageType | undefined {
   return raw === 'chat' || raw === 'groupchat' || raw === 'normal' ? raw : undefined;
 }
 
-function bounceReason(stanza: Element): string {
-  const error = stanza.getChild('error');
-  const condition = error?.children.find((child) => typeof child !== 'string');
-  return typeof condition === 'object' ? condition.name : 'unknown error';
+/** The defined condition of a type='error' stanza (`item-not-found`, `conflict`, …), if any. */
+export function errorCondition(stanza: Element): string | undefined {
+  const condition = stanza.getChild('error')?.children.find((child) => typeof child !== 'string');
+  return typeof condition === 'object' ? condition.name : undefined;
 }
 
 /** What ltx's escaping adds per character, in text and in attribute values (also quotes). */
@@ -115,7 +115,7 @@ export function decodeStanza(stanza: Element, options: DecodeOptions = {}): Prot
       kind: 'bounce',
       ...addressed,
       id: stanza.attrs.id ?? '',
-      reason: bounceReason(stanza),
+      reason: errorCondition(stanza) ?? 'unknown error',
     };
   }
   if (stanza.attrs.ack !== undefined) {
