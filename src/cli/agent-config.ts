@@ -15,6 +15,7 @@ import {
 } from '../protocol/config-file';
 import { writeFileAtomic } from '../core/write-atomic';
 import type { LogLevel } from '../transport/logger';
+import { errorText } from '../core/error-text';
 
 export { ConfigError } from '../protocol/config-file';
 
@@ -81,9 +82,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     try {
       text = readFile(configPath);
     } catch (error) {
-      throw new ConfigError(
-        `cannot read the config file ${configPath}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw new ConfigError(`cannot read the config file ${configPath}: ${errorText(error)}`);
     }
     file = parseConfigText(text, configPath);
   }
@@ -112,7 +111,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     try {
       return readFile(file).trim();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorText(error);
       throw new ConfigError(`${variable}: cannot read ${file}: ${reason}`, variable);
     }
   };

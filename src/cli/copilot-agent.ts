@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAgent } from '../core/agent';
+import { errorText } from '../core/error-text';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
 import { formatLogRecord } from '../transport/logger';
 import {
@@ -115,9 +116,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`copilot-agent: ${error.message}\n`);
       return 2;
     }
-    process.stderr.write(
-      `copilot-agent: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
+    process.stderr.write(`copilot-agent: ${errorText(error)}\n`);
     return 1;
   }
   return new Promise<number>((resolve) => {

@@ -32,6 +32,7 @@ import { TypedEmitter } from '../transport/typed-emitter';
 import type { AgentHost, AgentHostEvents, AgentHostOptions } from './agent-host';
 import { agentActivity, statusLine, type ActivityInput } from './agent-status';
 import { DEFAULT_JOB_IMAGE, DockerRunner, type JobRunner } from './docker-runner';
+import { errorText } from './error-text';
 import { EventLog } from './event-log';
 import { buildHostJdl, collectHostFacts, type HostFacts, type SystemInfoSource } from './host-jdl';
 import { JobHistory } from './job-history';
@@ -157,7 +158,7 @@ export function sessionSecurity(
     try {
       managerPublicKey = createPublicKey(settings.jobManagerPublicKey);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorText(error);
       throw new Error(`secure mode: the job manager's public key cannot be read (${reason})`);
     }
     const localJid = `${settings.xmppUsername}@${settings.xmppDomain}`;
@@ -348,7 +349,7 @@ export function createAgent(options: AgentOptions): Agent {
     } catch (error) {
       // A key that cannot be read will not get better by retrying: wait for new settings.
       connection = 'offline';
-      connectionMessage = error instanceof Error ? error.message : String(error);
+      connectionMessage = errorText(error);
       logger.error('cannot connect', { error: connectionMessage });
       emitStatus();
       return;
@@ -395,7 +396,7 @@ export function createAgent(options: AgentOptions): Agent {
       connectAttempt = 0;
     } catch (error) {
       if (session !== current) return;
-      const text = error instanceof Error ? error.message : String(error);
+      const text = errorText(error);
       connection = /login refused/.test(text) ? 'auth-failed' : 'offline';
       connectionMessage = text;
       const delay = backoffDelay(connectAttempt, {
@@ -518,7 +519,7 @@ export function createAgent(options: AgentOptions): Agent {
         events.emit('job', record);
       })
       .catch((error: unknown) => {
-        const text = error instanceof Error ? error.message : String(error);
+        const text = errorText(error);
         if (signal.aborted) {
           logger.info('job left for the next start', {
             jobId: inHand.job.id,
@@ -641,7 +642,7 @@ export function createAgent(options: AgentOptions): Agent {
     fetchOne()
       .catch((error: unknown) => {
         logger.warn('asking for a job failed', {
-          error: error instanceof Error ? error.message : String(error),
+          error: errorText(error),
         });
         nextFetchAt =
           Date.now() + backoffDelay(fetchAttempt++, options.fetchBackoff ?? DEFAULT_FETCH_BACKOFF);

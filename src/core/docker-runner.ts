@@ -21,6 +21,7 @@ import Docker from 'dockerode';
 import type { DockerState } from '../contract/ui-contract';
 import type { ContainerLimits } from './resource-policy';
 import { silentLogger, type Logger } from '../transport/logger';
+import { errorText } from './error-text';
 import { withTimeout } from './with-timeout';
 
 export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';
@@ -121,10 +122,6 @@ export async function directorySize(dir: string): Promise<number> {
     }
   }
   return total;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export class DockerRunner implements JobRunner {

@@ -13,6 +13,7 @@ import { isSafeFileName } from '../protocol/job-fields';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import type { Logger } from '../transport/logger';
 import type { JobRunner, RunOutcome } from './docker-runner';
+import { errorText } from './error-text';
 import { inputFileNames, planJobCommand } from './job-command';
 import type { JobInHand, JobResult, JobStore } from './job-store';
 import type { ManagerExchange } from './manager-exchange';
@@ -64,10 +65,6 @@ export const LOG_FILES = ['stdout', 'stderr'] as const;
  */
 function leaseLost(error: unknown): boolean {
   return error instanceof TransferError && (error.status === 403 || error.status === 409);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function appendStderr(file: string, text: string): void {
@@ -199,16 +196,16 @@ export class JobLifecycle {
     } catch (error) {
       this.throwIfStopped();
       if (leaseLost(error)) {
-        return failed('aborted', `the manager no longer gives this job to us: ${message(error)}`);
+        return failed('aborted', `the manager no longer gives this job to us: ${errorText(error)}`);
       }
-      return failed('download-failed', `input download failed: ${message(error)}`);
+      return failed('download-failed', `input download failed: ${errorText(error)}`);
     }
 
     let plan;
     try {
       plan = planJobCommand(job, paths.input);
     } catch (error) {
-      return failed('failed', `bad job description: ${message(error)}`);
+      return failed('failed', `bad job description: ${errorText(error)}`);
     }
     if (plan.wantsNetwork && !deps.allowJobNetwork) {
       appendStderr(paths.stderr, 'network access requested but not allowed on this host');
@@ -247,10 +244,10 @@ export class JobLifecycle {
       this.throwIfStopped();
       // Docker itself went away: not the job's fault. The job stays on disk in phase 'running'
       // and the agent runs it again later.
-      if (DOCKER_UNREACHABLE.test(message(error))) {
-        throw new Error(`Docker is not reachable: ${message(error)}`);
+      if (DOCKER_UNREACHABLE.test(errorText(error))) {
+        throw new Error(`Docker is not reachable: ${errorText(error)}`);
       }
-      return failed('failed', `the container could not run: ${message(error)}`);
+      return failed('failed', `the container could not run: ${errorText(error)}`);
     }
     this.throwIfStopped();
     if (outcome.error !== undefined) appendStderr(paths.stderr, outcome.error);
@@ -325,19 +322,19 @@ export class JobLifecycle {
       } catch (error) {
         this.throwIfStopped();
         if (leaseLost(error)) {
-          this.abort(`the manager no longer takes this job's output: ${message(error)}`);
+          this.abort(`the manager no longer takes this job's output: ${errorText(error)}`);
           return;
         }
         uploadFailures += 1;
         deps.logger.warn('upload failed', {
           jobId: this.jobId,
           attempt: uploadFailures,
-          error: message(error),
+          error: errorText(error),
         });
         if (uploadFailures >= deps.maxUploadAttempts) {
           const result = this.inHand.result as JobResult;
           result.state = 'upload-failed';
-          result.error = `upload failed: ${message(error)}`;
+          result.error = `upload failed: ${errorText(error)}`;
           return;
         }
         await this.pause(attempt);
@@ -393,7 +390,7 @@ export class JobLifecycle {
           }),
         )
         .catch((error: unknown) =>
-          deps.logger.debug('want_getJobOutputDir not acknowledged', { error: message(error) }),
+          deps.logger.debug('want_getJobOutputDir not acknowledged', { error: errorText(error) }),
         );
       const offer = await offers.next(deps.replyTimeoutMs);
       if (!offer) return null;
@@ -423,7 +420,7 @@ export class JobLifecycle {
         outputDir: reply.command.outputDir,
       };
     } catch (error) {
-      deps.logger.warn('getJobOutputDir failed', { jobId: this.jobId, error: message(error) });
+      deps.logger.warn('getJobOutputDir failed', { jobId: this.jobId, error: errorText(error) });
       return null;
     } finally {
       replies.close();
@@ -454,7 +451,7 @@ export class JobLifecycle {
         deps.logger.warn('jobDone not acknowledged; will retry', {
           jobId: this.jobId,
           to,
-          error: message(error),
+          error: errorText(error),
         });
         await this.pause(attempt);
       }

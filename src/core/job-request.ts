@@ -7,6 +7,7 @@ import type { JobDescription } from '../protocol/commands';
 import { isValidJobId } from '../protocol/job-fields';
 import type { Logger } from '../transport/logger';
 import type { ManagerExchange } from './manager-exchange';
+import { errorText } from './error-text';
 
 export interface JobRequestOptions {
   exchange: ManagerExchange;
@@ -98,7 +99,7 @@ export async function requestJob(options: JobRequestOptions): Promise<JobRequest
     return {
       kind: 'no-job',
       manager,
-      reason: error instanceof Error ? error.message : String(error),
+      reason: errorText(error),
     };
   } finally {
     replies.close();

@@ -6,6 +6,7 @@
 import type { Command, CommandName, CommandOf } from '../protocol/commands';
 import type { CopilotSession } from '../transport/copilot-session';
 import { silentLogger, type Logger } from '../transport/logger';
+import { errorText } from './error-text';
 
 /** What the agent needs of an XMPP session; CopilotSession in production, a fake in tests. */
 export interface ProtocolChannel {
@@ -206,7 +207,7 @@ export class ManagerExchange {
       this.logger.warn('redirected command not acknowledged', {
         referral,
         command: info.command,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorText(error),
       });
     });
   }

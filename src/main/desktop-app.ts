@@ -1,6 +1,7 @@
 import { app, ipcMain, powerMonitor, type BrowserWindow } from 'electron';
 import type { AgentSettings, AgentStatus } from '../contract/ui-contract';
 import type { AgentHost, AgentHostOptions } from '../core/agent-host';
+import { errorText } from '../core/error-text';
 import { withTimeout } from '../core/with-timeout';
 import { startIdleMonitor } from './idle-monitor';
 import { forwardAgentEvents, registerCommandHandlers } from './ipc-bridge';
@@ -167,6 +168,5 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
 }
 
 function reportError(log: (message: string) => void, what: string): (error: unknown) => void {
-  return (error) =>
-    log(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+  return (error) => log(`${what} failed: ${errorText(error)}`);
 }
