@@ -12,7 +12,15 @@ import {
   joinList,
   parseClassAdExpression,
 } from '../../src/protocol';
-import { FINAL_STATES, LEASE_RELEASED, newJobId, type JobRecord, type JobSpec } from './job-record';
+import {
+  FINAL_STATES,
+  LEASE_RELEASED,
+  newJobId,
+  type JobPatch,
+  type JobRecord,
+  type JobSpec,
+  type JobState,
+} from './job-record';
 import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 
@@ -108,50 +116,53 @@ export async function waitForJob(
   }
 }
 
+/** An operator's change to one job; SubmitError names the job's state when it does not apply. */
+async function operatorTransition(
+  queue: JobQueue,
+  id: string,
+  from: readonly JobState[],
+  patch: JobPatch,
+  action: string,
+): Promise<JobRecord> {
+  const result = await queue.transition(id, { from }, { ...patch, updatedAt: Date.now() });
+  if (result.ok) return result.job;
+  throw new SubmitError(
+    result.reason === 'missing'
+      ? `no job ${id}`
+      : `job ${id} is ${result.job?.state ?? '?'}; not ${action}`,
+  );
+}
+
 /** Operator actions of copilot-jobs. */
-export async function cancelJob(queue: JobQueue, id: string): Promise<JobRecord> {
-  const result = await queue.transition(
+export function cancelJob(queue: JobQueue, id: string): Promise<JobRecord> {
+  return operatorTransition(
+    queue,
     id,
-    { from: ['queued', 'leased', 'running', 'uploading'] },
+    ['queued', 'leased', 'running', 'uploading'],
     {
       state: 'cancelled',
       leaseExpiresAt: null,
       inputToken: null,
       outputToken: null,
-      updatedAt: Date.now(),
       note: 'cancelled by an operator',
     },
+    'cancelled',
   );
-  if (!result.ok) {
-    throw new SubmitError(
-      result.reason === 'missing'
-        ? `no job ${id}`
-        : `job ${id} is ${result.job?.state ?? '?'}; not cancelled`,
-    );
-  }
-  return result.job;
 }
 
-export async function requeueJob(queue: JobQueue, id: string): Promise<JobRecord> {
-  const result = await queue.transition(
+export function requeueJob(queue: JobQueue, id: string): Promise<JobRecord> {
+  return operatorTransition(
+    queue,
     id,
-    { from: ['leased', 'running', 'uploading', 'failed', 'cancelled'] },
+    ['leased', 'running', 'uploading', 'failed', 'cancelled'],
     {
       state: 'queued',
       ...LEASE_RELEASED,
       exitCode: null,
       agentState: null,
       finishedAt: null,
-      updatedAt: Date.now(),
       note: 'requeued by an operator',
     },
+    'requeued',
   );
-  if (!result.ok) {
-    throw new SubmitError(
-      result.reason === 'missing'
-        ? `no job ${id}`
-        : `job ${id} is ${result.job?.state ?? '?'}; not requeued`,
-    );
-  }
-  return result.job;
 }

@@ -65,6 +65,10 @@ describe('copilot-job-submit and copilot-jobs', () => {
     out = [];
     expect(await jobsMain(['requeue', id, state])).toBe(0);
     expect(out.join('')).toBe(`${id} queued\n`);
+    await expect(jobsMain(['requeue', id, state])).rejects.toThrow(
+      `job ${id} is queued; not requeued`,
+    );
+    await expect(jobsMain(['cancel', 'no-such-job', state])).rejects.toThrow('no job no-such-job');
   });
 
   it('refuses bad input with clear errors and stores nothing', async () => {
