@@ -48,7 +48,8 @@ export function joinList(items: readonly string[]): string {
 
 /** Parses `NAME=value NAME2=value2`. Values cannot hold white space in this encoding. */
 export function parseEnvironment(value: string): Record<string, string> {
-  const environment: Record<string, string> = {};
+  // No prototype: `__proto__=x` is a variable like any other, not a silently dropped assignment.
+  const environment = Object.create(null) as Record<string, string>;
   for (const pair of splitList(value)) {
     const equals = pair.indexOf('=');
     const name = equals > 0 ? pair.slice(0, equals) : '';

@@ -40,6 +40,10 @@ describe('job fields', () => {
   it('parses and formats environment pairs', () => {
     expect(parseEnvironment('A=1  B=two=2')).toEqual({ A: '1', B: 'two=2' });
     expect(formatEnvironment({ A: '1', B: 'x' })).toBe('A=1 B=x');
+    expect(Object.entries(parseEnvironment('__proto__=x constructor=y'))).toEqual([
+      ['__proto__', 'x'],
+      ['constructor', 'y'],
+    ]);
     expect(() => parseEnvironment('1A=1')).toThrow(/invalid environment/);
     expect(() => parseEnvironment('NOEQUALS')).toThrow(/invalid environment/);
     expect(() => formatEnvironment({ A: 'has space' })).toThrow(/white space/);
