@@ -92,6 +92,24 @@ end
 return {'ok', redis.call('HGETALL', KEYS[1])}
 `;
 
+// KEYS: waiting list. ARGV: how many ids, job hash key prefix (ns .. 'job:').
+// The first ids of the waiting list with their fields, in one round trip.
+const QUEUED_SCRIPT = `
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local jobs = {}
+for i, id in ipairs(ids) do jobs[i] = redis.call('HGETALL', ARGV[2] .. id) end
+return jobs
+`;
+
+/** The scripts, sent once and then run by their SHA1 (EVALSHA) rather than as text each time. */
+const SCRIPTS = {
+  copilotAddJob: { lua: ADD_SCRIPT, numberOfKeys: 4 },
+  copilotTransition: { lua: TRANSITION_SCRIPT, numberOfKeys: 4 },
+  copilotQueued: { lua: QUEUED_SCRIPT, numberOfKeys: 1, readOnly: true },
+} as const;
+
+type ScriptRunner = (...keysAndArgs: string[]) => Promise<unknown>;
+
 /** HGETALL's flat `[name, value, …]` as Lua hands it back. */
 function fieldsFromFlat(flat: readonly string[]): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -111,6 +129,7 @@ function redisTarget(server: string): { host: string; port: number } | string {
 export class RedisJobQueue implements JobQueue {
   readonly backend = 'redis' as const;
   private readonly redis: Redis;
+  private readonly scripts: Record<keyof typeof SCRIPTS, ScriptRunner>;
   private readonly waitingList: string;
   private readonly ns: string;
 
@@ -121,6 +140,16 @@ export class RedisJobQueue implements JobQueue {
       typeof target === 'string' ? new Redis(target, common) : new Redis({ ...target, ...common });
     // Errors surface on the commands; this keeps an unreachable server from crashing the process.
     this.redis.on('error', () => undefined);
+    for (const [name, definition] of Object.entries(SCRIPTS)) {
+      this.redis.defineCommand(name, definition);
+    }
+    // defineCommand adds a method per script, which ioredis's types cannot know about.
+    const commands = this.redis as unknown as Record<keyof typeof SCRIPTS, ScriptRunner>;
+    this.scripts = {
+      copilotAddJob: commands.copilotAddJob.bind(this.redis),
+      copilotTransition: commands.copilotTransition.bind(this.redis),
+      copilotQueued: commands.copilotQueued.bind(this.redis),
+    };
     this.waitingList = options.waitingList ?? 'waiting-jobs';
     this.ns = options.namespace ?? 'copilot:';
   }
@@ -154,9 +183,7 @@ export class RedisJobQueue implements JobQueue {
     });
     delete fields.seq;
     const args = Object.entries(fields).flat();
-    const seq = (await this.redis.eval(
-      ADD_SCRIPT,
-      4,
+    const seq = (await this.scripts.copilotAddJob(
       this.jobKey(id),
       this.waitingList,
       `${this.ns}jobs`,
@@ -195,8 +222,15 @@ export class RedisJobQueue implements JobQueue {
   }
 
   async queued(limit: number): Promise<JobRecord[]> {
-    const ids = await this.redis.lrange(this.waitingList, 0, Math.max(0, limit - 1));
-    return (await this.getMany(ids)).filter((job) => job.state === 'queued');
+    const jobs = (await this.scripts.copilotQueued(
+      this.waitingList,
+      String(Math.max(1, limit)),
+      `${this.ns}job:`,
+    )) as string[][];
+    return jobs
+      .filter((flat) => flat.length > 0)
+      .map((flat) => recordFromFields(fieldsFromFlat(flat)))
+      .filter((job) => job.state === 'queued');
   }
 
   /** The lease set holds exactly the leased, running and uploading jobs. */
@@ -221,9 +255,7 @@ export class RedisJobQueue implements JobQueue {
     patch: JobPatch,
   ): Promise<TransitionResult> {
     const args = Object.entries(patchToFields(patch)).flat();
-    const [outcome, flat] = (await this.redis.eval(
-      TRANSITION_SCRIPT,
-      4,
+    const [outcome, flat] = (await this.scripts.copilotTransition(
       this.jobKey(id),
       this.waitingList,
       `${this.ns}leases`,
