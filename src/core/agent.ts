@@ -294,8 +294,14 @@ export function createAgent(options: AgentOptions): Agent {
 
   function emitStatus(force = false): void {
     const current = status();
+    const { idle } = current;
     const key = JSON.stringify({
       ...current,
+      // The UI shows idle time in whole minutes, and only when jobs wait for idle: a new reading
+      // (every few seconds from the desktop) is news only when that display changes.
+      idle: idle.required
+        ? { ...idle, idleSeconds: Math.floor(idle.idleSeconds / 60) }
+        : { required: false, thresholdSeconds: idle.thresholdSeconds },
       running: current.running.map((job) => [job.jobId, job.phase]),
     });
     const now = Date.now();

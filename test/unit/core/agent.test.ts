@@ -213,6 +213,28 @@ describe('createAgent', () => {
     runner.release();
   });
 
+  it('an idle reading is news only when the idle display or decision changes', async () => {
+    const { agent } = rig([], { runOnlyWhenIdle: false });
+    await agent.start();
+    const statuses: AgentStatus[] = [];
+    agent.events.on('status', (status) => statuses.push(status));
+    agent.reportIdleSeconds(3);
+    agent.reportIdleSeconds(8);
+    agent.reportIdleSeconds(125);
+    expect(statuses).toEqual([]);
+    await agent.commands.setSettings({ runOnlyWhenIdle: true, idleMinutes: 1 });
+    statuses.length = 0;
+    agent.reportIdleSeconds(130);
+    expect(statuses).toEqual([]);
+    agent.reportIdleSeconds(185);
+    expect(statuses.map((status) => status.idle.idleSeconds)).toEqual([185]);
+    agent.reportIdleSeconds(5);
+    expect(statuses.map((status) => status.activity)).toEqual([
+      'waiting-for-work',
+      'waiting-for-idle',
+    ]);
+  });
+
   it('does not ask for work while Docker is down, and says so', async () => {
     const { agent, channel, docker } = rig(
       [jobDescription()],
