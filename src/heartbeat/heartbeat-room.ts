@@ -1,7 +1,7 @@
 import { xml, type Element } from '@xmpp/xml';
 import type { Command, CommandMessage } from '../protocol';
 import { mucJoinPresence, type CopilotSession } from '../transport';
-import { bareJid, sameJid } from '../protocol/jid';
+import { bareJid, jidKey, sameJid } from '../protocol/jid';
 import { MucRoster, type RoomOccupant } from './muc-roster';
 import type { HeartbeatTarget } from './target-resolution';
 
@@ -46,6 +46,7 @@ function answerOf(question: HeartbeatQuestion, command: Command): HeartbeatAnswe
 
 interface Waiter {
   question: HeartbeatQuestion;
+  /** Targets not answered yet, by jidKey() of their address, so an answer is found at once. */
   pending: Map<string, { target: HeartbeatTarget; sentAt: number }>;
   settle: (address: string, reply: Omit<HeartbeatReply, 'target'>) => void;
 }
@@ -133,7 +134,7 @@ export class HeartbeatRoom {
     );
     this.joined = false;
     for (const waiter of this.waiters) {
-      for (const address of [...waiter.pending.keys()]) waiter.settle(address, { failure: 'left' });
+      for (const key of [...waiter.pending.keys()]) waiter.settle(key, { failure: 'left' });
     }
   }
 
@@ -149,22 +150,24 @@ export class HeartbeatRoom {
         question,
         pending: new Map(),
         settle: (address, reply) => {
-          const entry = waiter.pending.get(address);
+          const key = jidKey(address);
+          const entry = waiter.pending.get(key);
           if (!entry) return;
-          waiter.pending.delete(address);
-          replies.set(address, { target: entry.target, ...reply });
+          waiter.pending.delete(key);
+          replies.set(key, { target: entry.target, ...reply });
           if (waiter.pending.size === 0) done();
         },
       };
       const timer = setTimeout(() => {
-        for (const address of [...waiter.pending.keys()])
-          waiter.settle(address, { failure: 'timeout' });
+        for (const key of [...waiter.pending.keys()]) waiter.settle(key, { failure: 'timeout' });
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);
         this.waiters.delete(waiter);
         resolve(
-          targets.map((target) => replies.get(target.address) ?? { target, failure: 'timeout' }),
+          targets.map(
+            (target) => replies.get(jidKey(target.address)) ?? { target, failure: 'timeout' },
+          ),
         );
       };
       if (targets.length === 0) {
@@ -174,9 +177,10 @@ export class HeartbeatRoom {
       this.waiters.add(waiter);
       const command = questionCommand(question);
       for (const target of targets) {
-        if (waiter.pending.has(target.address)) continue;
+        const key = jidKey(target.address);
+        if (waiter.pending.has(key)) continue;
         const viaRoom = sameJid(bareJid(target.address), this.options.roomJid);
-        waiter.pending.set(target.address, { target, sentAt: Date.now() });
+        waiter.pending.set(key, { target, sentAt: Date.now() });
         this.session
           .send(target.address, command, { noack: true, type: viaRoom ? 'chat' : undefined })
           .catch((error: unknown) => {
@@ -227,14 +231,11 @@ export class HeartbeatRoom {
 
   private onCommand(message: CommandMessage): void {
     for (const waiter of this.waiters) {
-      const address = [...waiter.pending.keys()].find((candidate) =>
-        sameJid(candidate, message.from),
-      );
-      if (address === undefined) continue;
+      const entry = waiter.pending.get(jidKey(message.from));
+      if (!entry) continue;
       const answer = answerOf(waiter.question, message.command);
       if (!answer) continue;
-      const entry = waiter.pending.get(address);
-      waiter.settle(address, { answer, elapsedMs: entry ? Date.now() - entry.sentAt : undefined });
+      waiter.settle(message.from, { answer, elapsedMs: Date.now() - entry.sentAt });
     }
   }
 }

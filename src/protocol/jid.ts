@@ -10,7 +10,12 @@ export function jidResource(jid: string): string {
   return slash === -1 ? '' : jid.slice(slash + 1);
 }
 
+/** One spelling per address: the bare part lower-cased, the resource as it is. */
+export function jidKey(jid: string): string {
+  return `${bareJid(jid).toLowerCase()}/${jidResource(jid)}`;
+}
+
 /** Case-insensitive comparison of the bare parts, exact comparison of the resources. */
 export function sameJid(a: string, b: string): boolean {
-  return bareJid(a).toLowerCase() === bareJid(b).toLowerCase() && jidResource(a) === jidResource(b);
+  return jidKey(a) === jidKey(b);
 }
