@@ -700,11 +700,12 @@ export function createAgent(options: AgentOptions): Agent {
       const applied = applySettingsPatch(settings, patch ?? {});
       if (applied.errors.length > 0) return { ok: false, errors: applied.errors };
       const previous = settings;
+      const previousLimits = JSON.stringify(policy.limits(hostCpuCount));
       settings = applied.settings;
       policy.update(settings);
       await persist();
-      logger.info('settings changed', { fields: Object.keys(patch).join(',') });
-      applyLimitsToJobs();
+      logger.info('settings changed', { fields: Object.keys(patch ?? {}).join(',') });
+      if (JSON.stringify(policy.limits(hostCpuCount)) !== previousLimits) applyLimitsToJobs();
       applyPolicyToJobs();
       const reconnect =
         CONNECTION_FIELDS.some((field) => previous[field] !== settings[field]) && !options.channel;

@@ -120,6 +120,10 @@ describe('createAgent', () => {
       ),
     );
     expect((await agent.commands.getStatus()).cpuShare).toBe(0.25);
+    // A change that leaves the container limits as they are does not touch the container.
+    const updates = runner.calls.filter((call) => call.startsWith('update')).length;
+    expect((await agent.commands.setSettings({ idleMinutes: 7 })).ok).toBe(true);
+    expect(runner.calls.filter((call) => call.startsWith('update'))).toHaveLength(updates);
     runner.release();
   });
 
