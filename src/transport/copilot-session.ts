@@ -365,14 +365,19 @@ export class CopilotSession {
   private async reconnect(): Promise<void> {
     const xmpp = this.xmpp;
     if (this.stopping || !xmpp || xmpp.status !== 'disconnect') return;
+    const attempt = this.reconnectAttempt;
     try {
       await xmpp.reconnect.reconnect();
     } catch (error) {
       this.logger.debug('reconnect failed', {
         error: error instanceof Error ? error.message : String(error),
       });
-      // A failed connect attempt emits no 'disconnect' of its own every time; make sure we retry.
-      if (!this.online && xmpp.status === 'disconnect') this.onDisconnect();
+      // A failed connect attempt emits no 'disconnect' of its own every time; make sure we retry,
+      // but only once: when it did emit one, onDisconnect() has scheduled the retry already.
+      const handled = this.reconnectAttempt !== attempt;
+      if (!handled && !this.online && this.xmpp === xmpp && xmpp.status === 'disconnect') {
+        this.onDisconnect();
+      }
     }
   }
 

@@ -136,3 +136,39 @@ describe('CopilotSession', () => {
     await session.stop();
   });
 });
+
+describe('CopilotSession reconnect', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('backs off once per failed attempt, also when the failure emitted a disconnect', async () => {
+    const client = new FakeClient();
+    fake.client = client;
+    let attempts = 0;
+    client.reconnect.reconnect = () => {
+      attempts += 1;
+      client.drop();
+      return Promise.reject(new Error('ECONNREFUSED'));
+    };
+    const session = new CopilotSession({
+      service: 'xmpp://127.0.0.1:5222',
+      domain: 'localhost',
+      username: 'agent',
+      password: 'secret',
+      reconnect: { initialMs: 100, maxMs: 10_000, jitter: 0 },
+    });
+    await session.start();
+    client.drop();
+    // Retries at 100 ms, then 200 ms later, then 400 ms later: 100, 300, 700.
+    await vi.advanceTimersByTimeAsync(350);
+    expect(attempts).toBe(2);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(attempts).toBe(3);
+    await session.stop();
+  });
+});
