@@ -86,12 +86,19 @@ export async function startHeadlessAgent(
   let rpc: GuiRpcServer | undefined;
   if (config.guiRpcPort !== undefined) {
     const staticDir = config.variable('AGENT_GUI_STATIC_DIR') ?? builtRendererDir();
-    rpc = await startGuiRpcServer(withConfigFileSettings(agent, configSourceName(argv)), {
-      port: config.guiRpcPort,
-      host: config.guiRpcHost,
-      tokenFile: path.join(config.workDir, 'gui-rpc-token'),
-      staticDir,
-    });
+    try {
+      rpc = await startGuiRpcServer(withConfigFileSettings(agent, configSourceName(argv)), {
+        port: config.guiRpcPort,
+        host: config.guiRpcHost,
+        tokenFile: path.join(config.workDir, 'gui-rpc-token'),
+        staticDir,
+      });
+    } catch (error) {
+      // The caller exits: stop the agent first, so that a job it took is checkpointed and its
+      // container does not outlive the process.
+      await agent.stop();
+      throw error;
+    }
     agent.logger.info('GUI RPC listening', { url: rpc.url });
   }
   return {
