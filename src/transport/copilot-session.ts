@@ -192,7 +192,7 @@ export class CopilotSession {
     // each one back for the peer's delayed ack (about 40 ms a hop), which dominates latency.
     xmpp.on('connect', () => xmpp.socket?.setNoDelay?.(true));
     xmpp.on('stanza', (stanza) => this.onStanza(stanza));
-    xmpp.on('online', (address) => void this.onOnline(address.toString()));
+    xmpp.on('online', (address) => this.onOnline(address.toString()));
     xmpp.on('offline', () => this.onOffline());
     xmpp.on('disconnect', () => {
       // A resumed stream (XEP-0198) comes back without an 'online' event, so this session would
@@ -327,7 +327,7 @@ export class CopilotSession {
     pending.timer = setTimeout(() => this.attempt(pending), delay);
   }
 
-  private async onOnline(address: string): Promise<void> {
+  private onOnline(address: string): void {
     this.fullJid = address;
     this.online = true;
     this.reconnectAttempt = 0;
