@@ -40,6 +40,9 @@ export async function requestJob(options: JobRequestOptions): Promise<JobRequest
   const { exchange, logger } = options;
   const now = options.now ?? Date.now;
   const exists = options.fileExists ?? ((file: string) => fs.existsSync(file));
+  for (const [peer, until] of options.ignoredUntil) {
+    if (until <= now()) options.ignoredUntil.delete(peer);
+  }
   const offers = exchange.mailbox('have_getJob');
   let manager: string | undefined;
   try {

@@ -137,8 +137,12 @@ describe('job request (want_getJob → have_getJob → getJob → runJob)', () =
     expect(channel.commands('getJob').map((entry) => entry.to)).toEqual([JM_FULL]);
   });
 
-  it('returns no-offer when nobody answers', async () => {
+  it('returns no-offer when nobody answers, and forgets managers whose time out is over', async () => {
     const channel = new FakeChannel(() => []);
+    const ignored = new Map([
+      ['jm@localhost/was-picky', Date.now() - 1],
+      ['jm@localhost/picky', Date.now() + 60_000],
+    ]);
     const result = await requestJob({
       exchange: new ManagerExchange(channel),
       logger: deps(channel, new FakeRunner(), new FakeStorage()).logger,
@@ -146,9 +150,10 @@ describe('job request (want_getJob → have_getJob → getJob → runJob)', () =
       agentHost: 'h',
       jdl: '[]',
       replyTimeoutMs: 50,
-      ignoredUntil: new Map(),
+      ignoredUntil: ignored,
     });
     expect(result).toEqual({ kind: 'no-offer' });
+    expect([...ignored.keys()]).toEqual(['jm@localhost/picky']);
   });
 });
 
