@@ -43,7 +43,10 @@ export interface CopilotSessionOptions {
 export interface SendOptions {
   noack?: boolean;
   type?: MessageType;
-  /** Reuse an id, e.g. when a caller resends a message it persisted before a restart. */
+  /**
+   * Reuse an id, e.g. when a caller resends a message it persisted before a restart. While a
+   * message with this id is still waiting for its ack, send() returns that message's outcome.
+   */
   id?: string;
 }
 
@@ -90,6 +93,8 @@ interface PendingSend {
   timer: NodeJS.Timeout | undefined;
   resolve: (id: string) => void;
   reject: (error: Error) => void;
+  /** What every send() of this id returns. */
+  settled: Promise<string>;
 }
 
 /** The presence that enters a MUC room as `nick`, asking for no history; `status` is shown. */
@@ -236,6 +241,8 @@ export class CopilotSession {
    */
   send(to: string, command: Command, options: SendOptions = {}): Promise<string> {
     const id = options.id ?? newMessageId();
+    const already = options.noack ? undefined : this.pending.get(id);
+    if (already) return already.settled;
     let wireCommand = command;
     for (const layer of this.options.layers ?? [])
       wireCommand = layer.outgoing(to, id, wireCommand);
@@ -256,19 +263,25 @@ export class CopilotSession {
     if (this.stopping) {
       return Promise.reject(new SendError(`session stopped before ${id} was sent`, 'stopped'));
     }
-    return new Promise<string>((resolve, reject) => {
-      const pending: PendingSend = {
-        id,
-        to,
-        stanza,
-        attempts: 0,
-        timer: undefined,
-        resolve,
-        reject,
-      };
-      this.pending.set(id, pending);
-      this.attempt(pending);
+    let resolve: (id: string) => void = () => undefined;
+    let reject: (error: Error) => void = () => undefined;
+    const settled = new Promise<string>((resolveSend, rejectSend) => {
+      resolve = resolveSend;
+      reject = rejectSend;
     });
+    const pending: PendingSend = {
+      id,
+      to,
+      stanza,
+      attempts: 0,
+      timer: undefined,
+      resolve,
+      reject,
+      settled,
+    };
+    this.pending.set(id, pending);
+    this.attempt(pending);
+    return settled;
   }
 
   /** Sends a raw stanza (presence, MUC) now if online; it is dropped when offline. */

@@ -98,6 +98,27 @@ describe('CopilotSession', () => {
     expect(session.pendingCount).toBe(0);
   });
 
+  it('gives every send() of a still-pending id the one outcome, its ack', async () => {
+    const session = newSession();
+    await session.start();
+    const first = session.send('jm@localhost', ping, { id: 'same' });
+    const second = session.send('jm@localhost', ping, { id: 'same' });
+    expect(client.commandsSent()).toHaveLength(1);
+    client.emit(
+      'stanza',
+      encodeMessage({
+        kind: 'ack',
+        to: 'agent@localhost/a',
+        from: 'jm@localhost/m',
+        ackedId: 'same',
+      }),
+    );
+    await expect(first).resolves.toBe('same');
+    await expect(second).resolves.toBe('same');
+    expect(session.pendingCount).toBe(0);
+    await session.stop();
+  });
+
   it('stops calling a command handler once it is removed', async () => {
     const session = newSession();
     await session.start();
