@@ -537,6 +537,12 @@ export function createAgent(options: AgentOptions): Agent {
           jobId: inHand.job.id,
           error: text,
         });
+        // Most often Docker went away: ask it now, before the freed slot fetches another job
+        // (pump waits for the probe), rather than at the next probe up to 30 s away.
+        void probe().then(() => {
+          emitStatus();
+          pump();
+        });
         const retry = (): void => {
           if (stopped || jobs.has(inHand.job.id) || !store.exists(inHand.job.id)) return;
           if (!docker.available) {
@@ -638,7 +644,8 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   function pump(): void {
-    if (stopped || fetching) return;
+    // A probe under way pumps when it is done.
+    if (stopped || fetching || probing) return;
     const now = Date.now();
     if (!docker.available || !channel.online) return;
     if (!policy.decide(now).run) return;

@@ -259,6 +259,23 @@ describe('createAgent', () => {
     await until(() => channel.commands('want_getJob').length > 0, 5000);
   });
 
+  it('a job that fails because Docker went away is kept, and no other job is taken meanwhile', async () => {
+    const { agent, channel, runner, docker } = rig([
+      jobDescription(),
+      jobDescription({ id: 'job-2' }),
+    ]);
+    runner.run = () => {
+      docker.state = { available: false, message: 'connect ENOENT /var/run/docker.sock' };
+      return Promise.reject(new Error('connect ECONNREFUSED /var/run/docker.sock'));
+    };
+    await agent.start();
+    await until(() => channel.commands('want_getJob').length === 1);
+    await until(async () => (await agent.commands.getStatus()).activity === 'docker-unavailable');
+    await sleep(300);
+    expect(channel.commands('want_getJob')).toHaveLength(1);
+    expect(fs.existsSync(path.join(dir, 'jobs', 'job-1', 'job.json'))).toBe(true);
+  });
+
   it('retries want_getJob with back-off when nobody answers, and waits while paused', async () => {
     const { agent, channel } = rig([]);
     await agent.start();
