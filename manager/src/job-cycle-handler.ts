@@ -269,11 +269,14 @@ export class JobCycleHandler {
         },
       );
       if (!result.ok) continue; // another manager took it first
-      // Leftovers of an earlier attempt must not end up in this attempt's results.
-      await fs.promises.rm(this.options.paths.dir(candidate.id, 'output'), {
-        recursive: true,
-        force: true,
-      });
+      // Leftovers of an earlier attempt must not end up in this attempt's results (a job never
+      // leased before has no output directory yet).
+      if (candidate.attempts > 0) {
+        await fs.promises.rm(this.options.paths.dir(candidate.id, 'output'), {
+          recursive: true,
+          force: true,
+        });
+      }
       logger.info('job leased', {
         job: candidate.id,
         agent: message.from,

@@ -6,7 +6,7 @@ import type { Command, CommandMessage } from '../../../src/protocol';
 import { silentLogger } from '../../../src/transport';
 import { JobCycleHandler } from '../../src/job-cycle-handler';
 import { JobStorePaths } from '../../src/job-store-paths';
-import { submitJob } from '../../src/job-submission';
+import { requeueJob, submitJob } from '../../src/job-submission';
 import type { ManagerRole } from '../../src/manager-config';
 import { MonitorReporter } from '../../src/monitor-reporter';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';
@@ -225,6 +225,18 @@ describe('job cycle handler', () => {
     );
     expect(sent).toEqual([]);
     expect(eventNames()).toEqual(['error.invalidJobId', 'error.invalidJobId']);
+  });
+
+  it("clears an earlier attempt's outputs when the job is leased again", async () => {
+    const job = await submitJob(queue, paths, { commandFile: calculator });
+    const jm = handler();
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    fs.mkdirSync(paths.dir(job.id, 'output'), { recursive: true });
+    fs.writeFileSync(paths.file(job.id, 'output', 'stdout'), 'first attempt\n');
+    await requeueJob(queue, job.id);
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    expect(await queue.get(job.id)).toMatchObject({ state: 'leased', attempts: 2 });
+    expect(fs.existsSync(paths.dir(job.id, 'output'))).toBe(false);
   });
 
   it('finishes a job once, even when jobDone comes twice', async () => {
