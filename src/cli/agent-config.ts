@@ -57,7 +57,7 @@ const SETTING_VARIABLES: ReadonlyArray<[keyof AgentSettings, string]> = [
   ['requireTls', 'AGENT_REQUIRE_TLS'],
 ];
 
-export function variableOf(field: keyof AgentSettings): string {
+function variableOf(field: keyof AgentSettings): string {
   return SETTING_VARIABLES.find(([name]) => name === field)?.[1] ?? field;
 }
 

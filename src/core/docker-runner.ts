@@ -98,7 +98,7 @@ interface Active {
 }
 
 /** Bytes used by the files under `dir` (apparent sizes; symlinks not followed). */
-export async function directorySize(dir: string): Promise<number> {
+async function directorySize(dir: string): Promise<number> {
   let total = 0;
   const pending = [dir];
   while (pending.length > 0) {

@@ -99,7 +99,7 @@ export async function collectHostFacts(
 }
 
 /** Listing 2.4's attributes in its order, then ours (CpuCores, MemoryLimit, DiskLimit, ...). */
-export function hostJdlRecord(facts: HostFacts, caps: HostCaps): JdlRecord {
+function hostJdlRecord(facts: HostFacts, caps: HostCaps): JdlRecord {
   return [
     ['Requirements', jdlExpression('( other.Type == "Job" )')],
     ['Version', jdlString('0')],
