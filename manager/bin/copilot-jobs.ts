@@ -17,7 +17,7 @@ function time(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString();
 }
 
-export function formatJobList(jobs: readonly JobRecord[]): string {
+function formatJobList(jobs: readonly JobRecord[]): string {
   const rows = [['ID', 'STATE', 'EXIT', 'ATTEMPTS', 'AGENT', 'SUBMITTED']];
   for (const job of jobs) {
     rows.push([
@@ -43,7 +43,7 @@ export function formatJobList(jobs: readonly JobRecord[]): string {
   );
 }
 
-export function formatJob(job: JobRecord): string {
+function formatJob(job: JobRecord): string {
   const shown: Array<[string, string | number | undefined]> = [
     ['id', job.id],
     ['state', job.state],

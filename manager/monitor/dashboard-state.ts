@@ -40,10 +40,10 @@ export interface DashboardSnapshot {
 }
 
 /** Event names the Job Manager reports its queue length and running jobs under. */
-export const QUEUED_EVENT = /^queued\.?jobs$/i;
-export const RUNNING_EVENT = /^running\.?jobs$/i;
-export const SUCCEEDED_EVENT = 'job.succeeded';
-export const FAILED_EVENT = 'job.failed';
+const QUEUED_EVENT = /^queued\.?jobs$/i;
+const RUNNING_EVENT = /^running\.?jobs$/i;
+const SUCCEEDED_EVENT = 'job.succeeded';
+const FAILED_EVENT = 'job.failed';
 
 export function jobCounts(aggregator: EventAggregator): JobCounts {
   return {

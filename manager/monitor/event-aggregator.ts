@@ -34,7 +34,7 @@ export interface SampleResult {
   updates: number;
 }
 
-export const MONITOR_UPDATES_PATH = 'copilot.monitor.updates';
+const MONITOR_UPDATES_PATH = 'copilot.monitor.updates';
 
 function key(component: string, event: string): string {
   return `${component}\u0000${event}`;

@@ -16,7 +16,7 @@ export function sanitisePathComponent(part: string): string {
 }
 
 /** Splits a dotted name into sanitised path components, dropping empty ones (`a..b`, `.a`). */
-export function pathComponents(dotted: string): string[] {
+function pathComponents(dotted: string): string[] {
   return dotted
     .split('.')
     .filter((part) => part.trim() !== '')

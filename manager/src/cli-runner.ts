@@ -7,7 +7,7 @@ import { JobRecordError } from './job-record';
 import { SubmitError } from './job-submission';
 
 /** Errors that are the user's to fix: printed as one line, without a stack. */
-export function isUserError(error: unknown): error is Error {
+function isUserError(error: unknown): error is Error {
   return (
     error instanceof ConfigError ||
     error instanceof JobFieldError ||

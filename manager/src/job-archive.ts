@@ -14,7 +14,7 @@ import path from 'node:path';
 import { create as createTar } from 'tar';
 import { assertValidJobId, isSafeFileName } from '../../src/protocol';
 
-export const STANDARD_OUTPUTS = ['stdout', 'stderr'] as const;
+const STANDARD_OUTPUTS = ['stdout', 'stderr'] as const;
 
 export interface ArchivedJob {
   archive: string;

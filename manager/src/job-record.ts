@@ -95,7 +95,7 @@ export class JobRecordError extends Error {
   }
 }
 
-export function isJobState(value: string): value is JobState {
+function isJobState(value: string): value is JobState {
   return (JOB_STATES as readonly string[]).includes(value);
 }
 
