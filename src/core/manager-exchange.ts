@@ -4,6 +4,7 @@
  * referral then counts as the peer of the exchange the redirect came from.
  */
 import type { Command, CommandName, CommandOf } from '../protocol/commands';
+import { bareJid } from '../protocol/jid';
 import type { CopilotSession } from '../transport/copilot-session';
 import { silentLogger, type Logger } from '../transport/logger';
 import { errorText } from './error-text';
@@ -64,8 +65,6 @@ const FORWARDABLE: ReadonlySet<string> = new Set([
   'getJobOutputDir',
   'jobDone',
 ]);
-
-export const bareJid = (jid: string): string => jid.split('/')[0] ?? jid;
 
 /** Replies of one kind, queued as they arrive, from accepted peers only. */
 export class Mailbox<N extends CommandName> {
