@@ -41,7 +41,7 @@ import { requestJob } from './job-request';
 import { JobStore, type JobInHand } from './job-store';
 import { ManagerExchange, SessionChannel, type ProtocolChannel } from './manager-exchange';
 import { MonitorReporter, monitorComponent } from './monitor-reporter';
-import { allowedCores, cpuShare, ResourcePolicy } from './resource-policy';
+import { allowedCores, cpuShare, decideRun, isIdle, ResourcePolicy } from './resource-policy';
 import { SerialLock } from './serial-lock';
 import { withTimeout } from './with-timeout';
 import { httpStorageClient, type StorageClient } from './storage-transfer';
@@ -264,11 +264,11 @@ export function createAgent(options: AgentOptions): Agent {
   function status(): AgentStatus {
     const now = Date.now();
     const running = runningJobs(now);
-    const pausedUntil = policy.pausedUntil(now);
-    const decision = policy.decide(now);
+    const policyState = policy.state(now);
+    const { pausedUntil } = policyState;
+    const decision = decideRun(policyState, now);
     const input: ActivityInput = { stopped, connection, docker, decision, pausedUntil, running };
     const activity = agentActivity(input);
-    const idleState = policy.state(now);
     return {
       activity,
       statusLine: statusLine(activity, input),
@@ -281,10 +281,9 @@ export function createAgent(options: AgentOptions): Agent {
       pausedUntil: pausedUntil === null ? null : new Date(pausedUntil).toISOString(),
       idle: {
         required: settings.runOnlyWhenIdle,
-        idleSeconds: idleState.idleSeconds ?? 0,
+        idleSeconds: policyState.idleSeconds ?? 0,
         thresholdSeconds: settings.idleMinutes * 60,
-        isIdle:
-          idleState.idleSeconds === null || idleState.idleSeconds >= settings.idleMinutes * 60,
+        isIdle: isIdle(policyState),
       },
       slots: { total: settings.jobSlots, busy: jobs.size },
       cpuShare: cpuShare(settings),
