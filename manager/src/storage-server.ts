@@ -122,7 +122,8 @@ export class StorageServer {
           this.options.logger.warn('storage request refused', {
             status,
             reason: message,
-            url: request.url,
+            // The token stays out of the log: a refused upload (413) may hold a valid one.
+            url: request.url?.replace(/^(\/storage\/\w+\/[^/]+\/)[^/]+/, '$1…'),
           });
         if (!response.headersSent) {
           response.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });

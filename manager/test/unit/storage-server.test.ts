@@ -3,7 +3,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/transport';
+import type { Logger } from '../../../src/transport';
 import { newJobId, newLeaseId, newStorageToken } from '../../src/job-record';
 import { JobStorePaths } from '../../src/job-store-paths';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';
@@ -20,10 +20,24 @@ const queue = new SqliteJobQueue(path.join(root, 'queue.sqlite'));
 const paths = new JobStorePaths(path.join(root, 'storage'));
 const UPLOAD_CAP = 1000;
 const JOB_CAP = 1500;
+/** What the server logged, to check no token reaches the log. */
+const logged: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+const record =
+  () =>
+  (message: string, fields?: Record<string, unknown>): void => {
+    logged.push({ message, fields });
+  };
+const logger: Logger = {
+  debug: record(),
+  info: record(),
+  warn: record(),
+  error: record(),
+  child: () => logger,
+};
 const server = new StorageServer({
   queue,
   paths,
-  logger: silentLogger,
+  logger,
   leaseMs: 60_000,
   maxUploadBytes: UPLOAD_CAP,
   maxJobBytes: JOB_CAP,
@@ -169,6 +183,9 @@ describe('storage server', () => {
     const reply = await request('PUT', `/storage/output/${job.id}/${job.outputToken}/big.dat`, big);
     expect(reply.status).toBe(413);
     expect(fs.readdirSync(paths.dir(job.id, 'output'))).toEqual([]);
+    const refusals = logged.filter((entry) => entry.message === 'storage request refused');
+    expect(refusals.at(-1)?.fields?.url).toBe(`/storage/output/${job.id}/…/big.dat`);
+    expect(JSON.stringify(logged)).not.toContain(job.outputToken);
   });
 
   it('answers 413 when a streamed upload without length goes over the cap mid-way', async () => {
