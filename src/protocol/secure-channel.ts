@@ -189,7 +189,14 @@ export function encodePayload(payload: SecurePayload): Buffer {
 }
 
 export function decodePayload(plaintext: Buffer): SecurePayload {
-  const element = parseXml(plaintext.toString('utf8'));
+  let element: ReturnType<typeof parseXml>;
+  try {
+    element = parseXml(plaintext.toString('utf8'));
+  } catch {
+    // Anyone can make a session key with the public key, so a well-sealed payload may be junk;
+    // ltx's own Error would escape the session's ProtocolError handling and end the process.
+    rejectSecure('decrypted payload is not well-formed XML');
+  }
   if (!element || element.name !== PAYLOAD_ELEMENT)
     rejectSecure('decrypted payload is not <payload>');
   const node = infoNodeFromElement(element);

@@ -141,6 +141,8 @@ describe('payload', () => {
     rejected(() => decodePayload(nested));
     rejected(() => decodePayload(Buffer.from('<payload><info command="pong"/></payload>')));
     rejected(() => decodePayload(Buffer.from('<other ts="1" seq="1"/>')));
+    rejected(() => decodePayload(Buffer.from('<payload ts="1" seq="1"><a></b></payload>')));
+    rejected(() => decodePayload(Buffer.from('<payload ts="1" seq="1" x="&bogus;"/>')));
   });
 });
 

@@ -8,6 +8,7 @@ import {
   type CommandMessage,
   type SecureEnvelope,
 } from '../../../src/protocol';
+import { generateSessionKey, seal, wrapSessionKey } from '../../../src/protocol/secure-channel';
 import {
   AgentSecureLayer,
   ManagerSecureLayer,
@@ -230,6 +231,20 @@ describe('secure layers: agent ⇄ manager', () => {
         keyId: sent.keyId,
       }),
     );
+  });
+
+  it('refuses a well-sealed payload that is not XML (anyone can make a session key)', () => {
+    const { keyId, key } = generateSessionKey();
+    const from = 'mallory@localhost/m';
+    const to = 'jobmanager@localhost';
+    const sealed = seal(key, { from, to, id: 'm1', keyId }, Buffer.from('<payload><a></b>'));
+    const envelope: SecureEnvelope = {
+      command: 'secure',
+      keyId,
+      sessionKey: wrapSessionKey(key, managerKeys.publicKey, from),
+      ...sealed,
+    };
+    expectRejected(() => managerLayer().incoming(from, to, 'm1', envelope), /not well-formed/);
   });
 
   it('a restarted manager (empty cache) still reads the next request: the key travels with it', () => {
