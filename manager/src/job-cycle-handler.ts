@@ -39,7 +39,7 @@ import {
   newStorageToken,
   type JobRecord,
 } from './job-record';
-import type { JobQueue } from './job-queue';
+import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import type { MonitorReporter } from './monitor-reporter';
@@ -330,16 +330,12 @@ export class JobCycleHandler {
   }
 
   private async renew(job: JobRecord, state?: 'uploading'): Promise<JobRecord | undefined> {
-    const now = Date.now();
-    const result = await this.options.queue.transition(
-      job.id,
-      { from: ACTIVE_STATES, leaseId: job.leaseId },
-      {
-        ...(state ? { state } : {}),
-        leaseExpiresAt: now + this.options.leaseMs,
-        updatedAt: now,
-        ...(job.outputToken === undefined ? { outputToken: newStorageToken() } : {}),
-      },
+    const result = await renewLease(
+      this.options.queue,
+      job,
+      this.options.leaseMs,
+      state,
+      job.outputToken === undefined ? { outputToken: newStorageToken() } : {},
     );
     return result.ok ? result.job : undefined;
   }

@@ -8,7 +8,13 @@
  * lease that expired before `expiredBefore`). Several managers can therefore race for the same
  * job safely: exactly one `lease` wins.
  */
-import type { JobPatch, JobRecord, JobSpec, JobState } from './job-record';
+import {
+  ACTIVE_STATES,
+  type JobPatch,
+  type JobRecord,
+  type JobSpec,
+  type JobState,
+} from './job-record';
 
 export interface TransitionCondition {
   from: readonly JobState[];
@@ -50,4 +56,24 @@ export class JobQueueError extends Error {
     super(message);
     this.name = 'JobQueueError';
   }
+}
+
+/**
+ * Extends a job's lease by `leaseMs` from now, moving it on to `state` when given, if it still
+ * holds lease `job.leaseId`. A job only moves forward: it becomes running from leased or
+ * running, uploading from any active state.
+ */
+export function renewLease(
+  queue: JobQueue,
+  job: Pick<JobRecord, 'id' | 'leaseId'>,
+  leaseMs: number,
+  state?: 'running' | 'uploading',
+  extra: JobPatch = {},
+): Promise<TransitionResult> {
+  const now = Date.now();
+  return queue.transition(
+    job.id,
+    { from: state === 'running' ? ['leased', 'running'] : ACTIVE_STATES, leaseId: job.leaseId },
+    { ...extra, ...(state ? { state } : {}), leaseExpiresAt: now + leaseMs, updatedAt: now },
+  );
 }

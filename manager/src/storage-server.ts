@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { isSafeFileName, isValidJobId } from '../../src/protocol';
 import type { Logger } from '../../src/transport';
 import { ACTIVE_STATES, type JobRecord } from './job-record';
-import type { JobQueue } from './job-queue';
+import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths, StorageDirection } from './job-store-paths';
 
 export interface StorageServerOptions {
@@ -194,14 +194,9 @@ export class StorageServer {
     else await this.acceptOutput(job, target, request, response);
   }
 
-  private async renewLease(job: JobRecord, state?: 'running'): Promise<void> {
+  private async extendLease(job: JobRecord, state?: 'running'): Promise<void> {
     if (job.leaseId === undefined) return;
-    const now = Date.now();
-    await this.options.queue.transition(
-      job.id,
-      { from: state === 'running' ? ['leased', 'running'] : ACTIVE_STATES, leaseId: job.leaseId },
-      { ...(state ? { state } : {}), leaseExpiresAt: now + this.options.leaseMs, updatedAt: now },
-    );
+    await renewLease(this.options.queue, job, this.options.leaseMs, state);
   }
 
   private async serveInput(
@@ -218,7 +213,7 @@ export class StorageServer {
       throw new HttpError(404, 'no such input file');
     }
     if (!stat.isFile()) throw new HttpError(404, 'no such input file');
-    await this.renewLease(job, 'running');
+    await this.extendLease(job, 'running');
     response.writeHead(200, {
       'content-type': 'application/octet-stream',
       'content-length': String(stat.size),
@@ -297,7 +292,7 @@ export class StorageServer {
       if (left > 0) inFlight.set(jobId, left);
       else inFlight.delete(jobId);
     }
-    await this.renewLease(job);
+    await this.extendLease(job);
     this.options.logger.debug('output stored', {
       job: job.id,
       file: target.fileName,

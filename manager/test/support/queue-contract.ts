@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/transport';
-import type { JobQueue } from '../../src/job-queue';
+import { renewLease, type JobQueue } from '../../src/job-queue';
 import { newJobId, newLeaseId, type JobSpec } from '../../src/job-record';
 import { requeueExpiredLeases } from '../../src/lease-reaper';
 
@@ -222,6 +222,30 @@ export function describeQueueContract(name: string, factory: QueueFactory): void
         await queue.transition(a.id, { from: ['cancelled'] }, { state: 'queued' });
         expect((await queue.queued(10)).map((job) => job.id)).toEqual([a.id, b.id]);
         expect(await queue.countQueued()).toBe(2);
+      }),
+    );
+
+    it(
+      'renews a lease only for its holder, and moves the job forward only',
+      withQueue(async (queue) => {
+        const job = await queue.add(newJobId(), SPEC);
+        const patch = leasePatch('a@x/1', Date.now() + 1_000);
+        await queue.transition(job.id, { from: ['queued'] }, patch);
+        const held = { id: job.id, leaseId: patch.leaseId };
+        const running = await renewLease(queue, held, 60_000, 'running');
+        expect(running.ok && running.job.state).toBe('running');
+        expect(running.ok && running.job.leaseExpiresAt).toBeGreaterThan(Date.now() + 50_000);
+        expect(await renewLease(queue, { id: job.id, leaseId: 'other' }, 60_000)).toMatchObject({
+          ok: false,
+          reason: 'lease',
+        });
+        expect((await renewLease(queue, held, 60_000, 'uploading')).ok).toBe(true);
+        expect(await renewLease(queue, held, 60_000, 'running')).toMatchObject({
+          ok: false,
+          reason: 'state',
+        });
+        expect((await renewLease(queue, held, 60_000)).ok).toBe(true);
+        expect((await queue.get(job.id))?.state).toBe('uploading');
       }),
     );
 
