@@ -31,6 +31,8 @@ export interface GuiRpcServer {
 
 const MAX_BODY_BYTES = 64 * 1024;
 const KEEPALIVE_MS = 15_000;
+/** Unsent event data one stream may hold; a client that stops reading is dropped past it. */
+const MAX_STREAM_BACKLOG_BYTES = 1024 * 1024;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const COMMANDS: ReadonlySet<string> = new Set(UI_COMMAND_NAMES);
 
@@ -75,7 +77,11 @@ export async function startGuiRpcServer(
 
   const broadcast = <E extends UiEventName>(event: E, payload: UiEvents[E]): void => {
     const frame = `data: ${JSON.stringify({ event, payload })}\n\n`;
-    for (const stream of streams) stream.write(frame);
+    for (const stream of streams) {
+      // Its 'close' handler forgets it; EventSource reconnects by itself.
+      if (stream.writableLength > MAX_STREAM_BACKLOG_BYTES) stream.destroy();
+      else stream.write(frame);
+    }
   };
   const listeners = UI_EVENT_NAMES.map((event) => {
     const listener = (payload: UiEvents[typeof event]): void => broadcast(event, payload);

@@ -184,6 +184,36 @@ describe('GUI RPC server', () => {
     }
   });
 
+  it('drops an event stream whose client stops reading, instead of buffering without end', async () => {
+    const url = new URL(`/api/events?token=${server.token}`, server.url);
+    const closed = new Promise<void>((resolve, reject) => {
+      const req = httpRequest(url, (res) => {
+        res.once('data', () => {
+          res.pause();
+          const message = 'x'.repeat(64 * 1024);
+          let batches = 0;
+          const flood = (): void => {
+            batches += 1;
+            for (let index = 0; index < 16; index += 1) {
+              agent.events.emit('log', { time: 't', level: 'info', component: 'c', message });
+            }
+            // 64 MiB offered in all; then read again and see whether the server hung up.
+            if (batches < 64) setImmediate(flood);
+            else res.resume();
+          };
+          flood();
+        });
+        res.on('error', () => resolve());
+        res.on('close', () => resolve());
+      });
+      req.on('error', (error) =>
+        (error as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve() : reject(error),
+      );
+      req.end();
+    });
+    await closed;
+  });
+
   it('streams events over SSE with the token in the query', async () => {
     const url = new URL(`/api/events?token=${server.token}`, server.url);
     const frames: string[] = [];
