@@ -48,6 +48,8 @@ export interface RunSpec {
   validationArgv?: string[];
   /** Start frozen (the policy says not now). */
   startPaused?: boolean;
+  /** The agent stopping: a container not started yet is not started, one just started is killed. */
+  signal?: AbortSignal;
 }
 
 export interface RunOutcome {
@@ -254,8 +256,11 @@ export class DockerRunner implements JobRunner {
       const waited = container.wait({ condition: 'next-exit' });
       // Awaited below once the job runs; when start fails first, the daemon may fail it too.
       waited.catch(() => undefined);
+      if (spec.signal?.aborted) throw new Error('the agent is stopping; container not started');
       await container.start();
       active.started = true;
+      // killAll found nothing to kill while the container was starting.
+      if (spec.signal?.aborted) await this.kill(active);
       onStarted?.(container.id);
       await this.settle(active);
 

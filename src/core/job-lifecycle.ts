@@ -234,6 +234,7 @@ export class JobLifecycle {
           wallClockLimitMs: deps.wallClockLimitMs,
           validationArgv: plan.validationArgv,
           startPaused,
+          signal: deps.signal,
         },
         () => {
           deps.onStarted(job.id, new Date().toISOString(), startPaused);

@@ -19,6 +19,7 @@ class FakeContainer {
   readonly calls: string[] = [];
   readonly stream = new PassThrough();
   paused = false;
+  running = false;
   pendingPause: (() => void) | undefined;
   private exit: ((result: { StatusCode: number }) => void) | undefined;
   private exitWith: (error: Error) => void = () => undefined;
@@ -35,6 +36,7 @@ class FakeContainer {
   }
   start(): Promise<void> {
     this.calls.push('start');
+    this.running = true;
     return Promise.resolve();
   }
   pause(): Promise<void> {
@@ -53,6 +55,12 @@ class FakeContainer {
   unpause(): Promise<void> {
     this.calls.push('unpause');
     this.paused = false;
+    return Promise.resolve();
+  }
+  kill(): Promise<void> {
+    if (!this.running) return Promise.reject(new Error('(HTTP code 409) container is not running'));
+    this.calls.push('kill');
+    this.finish();
     return Promise.resolve();
   }
   stats(): Promise<object> {
@@ -154,5 +162,35 @@ describe('DockerRunner start', () => {
     await expect(runner.run(spec(false))).rejects.toThrow(/ECONNREFUSED/);
     // The pending wait fails after the run gave up; that must not be an unhandled rejection.
     await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+});
+
+describe('DockerRunner and the agent stopping', () => {
+  it('does not start a container made after the agent began to stop', async () => {
+    const container = new FakeContainer();
+    const runner = new DockerRunner({ docker: fakeDocker(container) });
+    const stopping = new AbortController();
+    stopping.abort();
+    await expect(runner.run({ ...spec(false), signal: stopping.signal })).rejects.toThrow(
+      /stopping/,
+    );
+    expect(container.calls).toEqual([]);
+  });
+
+  it('kills a container whose start was under way when the agent stopped', async () => {
+    const container = new FakeContainer();
+    const runner = new DockerRunner({ docker: fakeDocker(container) });
+    const stopping = new AbortController();
+    container.start = () => {
+      container.calls.push('start');
+      // killAll comes while the daemon starts the container: its kill finds it not running.
+      stopping.abort();
+      void runner.killAll();
+      container.running = true;
+      return Promise.resolve();
+    };
+    const outcome = await runner.run({ ...spec(false), signal: stopping.signal });
+    expect(container.calls).toEqual(['start', 'kill']);
+    expect(outcome.state).toBe('done');
   });
 });
