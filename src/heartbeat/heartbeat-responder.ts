@@ -110,12 +110,23 @@ export function answerHeartbeatRequests(
       });
     });
   };
+  // Anyone in the room may ask, as often as they like, and some probes start a process (df):
+  // questions that arrive while a component is being read share that one reading.
+  const reading = new Map<string, Promise<string>>();
+  const readShared = (component: string): Promise<string> => {
+    let status = reading.get(component);
+    if (!status) {
+      status = readStatus(component, probes).finally(() => reading.delete(component));
+      reading.set(component, status);
+    }
+    return status;
+  };
   const stop = session.onCommand(async (message) => {
     const command = message.command;
     if (command.command === 'Heartbeat:ping') {
       reply(message, { command: 'pong' });
     } else if (command.command === 'Heartbeat:getStatus') {
-      const status = await readStatus(command.component, probes);
+      const status = await readShared(command.component);
       reply(message, { command: 'haveStatus', component: command.component, status });
     }
   });
