@@ -104,9 +104,10 @@ export class EventLog {
   private writeFile(line: string): void {
     if (!this.file || this.fileBroken) return;
     try {
-      if (this.fileBytes + line.length > this.maxFileBytes) this.rotate();
+      const bytes = Buffer.byteLength(line);
+      if (this.fileBytes + bytes > this.maxFileBytes) this.rotate();
       fs.appendFileSync(this.file, line);
-      this.fileBytes += Buffer.byteLength(line);
+      this.fileBytes += bytes;
     } catch (error) {
       // A log that cannot be written must not stop the agent; say so once on stderr.
       this.fileBroken = true;
@@ -120,9 +121,8 @@ export class EventLog {
       const from = `${this.file}.${index}`;
       if (fs.existsSync(from)) fs.renameSync(from, `${this.file}.${index + 1}`);
     }
+    // The rename to .<keepFiles> replaced the oldest file.
     if (fs.existsSync(this.file)) fs.renameSync(this.file, `${this.file}.1`);
-    const oldest = `${this.file}.${this.keepFiles + 1}`;
-    if (fs.existsSync(oldest)) fs.rmSync(oldest);
     this.fileBytes = 0;
   }
 }

@@ -41,4 +41,12 @@ describe('event log', () => {
       /\[warn\] \[agent\] a fairly long message to fill the file i=19\n$/,
     );
   });
+
+  it('counts bytes, not characters, against the file size', () => {
+    const log = new EventLog({ dir, maxFileBytes: 300, keepFiles: 2 });
+    const logger = log.logger('agent');
+    for (let i = 0; i < 20; i += 1) logger.warn('ü'.repeat(60));
+    for (const file of fs.readdirSync(dir))
+      expect(fs.statSync(path.join(dir, file)).size).toBeLessThanOrEqual(300);
+  });
 });
