@@ -680,7 +680,6 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   function reportLoad(): void {
-    if (!monitor.enabled) return;
     const [one, five, fifteen] = os.loadavg();
     monitor.value('system.load.1min', one ?? 0);
     monitor.value('system.load.5min', five ?? 0);
@@ -788,7 +787,9 @@ export function createAgent(options: AgentOptions): Agent {
       resumeStored(stored);
       void connect();
       tickTimer = setInterval(tick, 1000);
-      loadTimer = setInterval(reportLoad, options.loadReportIntervalMs ?? 60_000);
+      if (monitor.enabled) {
+        loadTimer = setInterval(reportLoad, options.loadReportIntervalMs ?? 60_000);
+      }
       emitStatus(true);
       pump();
     },
