@@ -39,7 +39,11 @@ export interface StorageServerOptions {
   acceptOutput: boolean;
   port: number;
   host: string;
+  /** A request that sends nothing for this long is cut off (default 2 minutes). */
+  idleTimeoutMs?: number;
 }
+
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 class HttpError extends Error {
   constructor(
@@ -133,6 +137,12 @@ export class StorageServer {
         });
       });
     });
+    // Outputs may be gigabytes on a slow link: no limit on a whole request (Node's default cuts
+    // any upload at 5 minutes), only on silence, so a stalled client does not hold a socket.
+    this.server.requestTimeout = 0;
+    this.server.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, (socket) =>
+      socket.destroy(),
+    );
   }
 
   get port(): number {

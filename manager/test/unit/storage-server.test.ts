@@ -213,6 +213,45 @@ describe('storage server', () => {
     expect(fs.readdirSync(paths.dir(job.id, 'output'))).toEqual([]);
   });
 
+  it('cuts off an upload that goes silent, removing its partial file', async () => {
+    const idle = new StorageServer({
+      queue,
+      paths,
+      logger,
+      leaseMs: 60_000,
+      maxUploadBytes: UPLOAD_CAP,
+      maxJobBytes: JOB_CAP,
+      serveInput: true,
+      acceptOutput: true,
+      port: 0,
+      host: '127.0.0.1',
+      idleTimeoutMs: 300,
+    });
+    await idle.start();
+    try {
+      const job = await leasedJob();
+      const started = Date.now();
+      const outcome = await new Promise<string>((resolve) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port: idle.port,
+          method: 'PUT',
+          path: `/storage/output/${job.id}/${job.outputToken}/slow.dat`,
+          headers: { 'content-length': '500' },
+        });
+        req.on('response', (res) => resolve(`answered ${res.statusCode ?? 0}`));
+        req.on('error', () => resolve('cut off'));
+        req.write(Buffer.alloc(10, 'a'));
+      });
+      expect(outcome).toBe('cut off');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(fs.readdirSync(paths.dir(job.id, 'output'))).toEqual([]);
+    } finally {
+      await idle.stop();
+    }
+  });
+
   it('enforces the per-job cap across files', async () => {
     const job = await leasedJob();
     const base = `/storage/output/${job.id}/${job.outputToken}`;
