@@ -34,6 +34,7 @@
  */
 import path from 'node:path';
 import { ConfigError, ConfigValues, parseConfigArgs } from '../../src/protocol';
+import { xmppServiceUrl } from '../../src/transport/xmpp-service';
 import { readConfigFile } from './config-file-source';
 
 export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-jobmanager-generic.conf';
@@ -74,11 +75,11 @@ const MB = 1024 * 1024;
 
 /** Turns JM_JABBER_SERVER into an @xmpp/client service URL. */
 export function xmppService(server: string): string {
-  if (/^xmpps?:\/\//.test(server)) return server;
-  const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?$/.exec(server);
-  if (!match)
+  try {
+    return xmppServiceUrl(server);
+  } catch {
     throw new ConfigError(`JM_JABBER_SERVER is not a host[:port]: ${server}`, 'JM_JABBER_SERVER');
-  return `xmpp://${match[1] ?? server}:${match[2] ?? '5222'}`;
+  }
 }
 
 /** The store settings the CLIs need (no XMPP). */

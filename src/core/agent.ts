@@ -27,6 +27,7 @@ import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import { attachHeartbeatResponder } from '../heartbeat/heartbeat-responder';
 import { CopilotSession, type CopilotSessionOptions } from '../transport/copilot-session';
 import { AgentSecureLayer } from '../transport/secure-layer';
+import { xmppServiceUrl } from '../transport/xmpp-service';
 import type { LogLevel, LogRecord, Logger } from '../transport/logger';
 import { TypedEmitter } from '../transport/typed-emitter';
 import type { AgentHost, AgentHostEvents, AgentHostOptions } from './agent-host';
@@ -110,11 +111,6 @@ const DEFAULT_RETRY_BACKOFF: BackoffOptions = { initialMs: 2_000, maxMs: 300_000
 const DEFAULT_DOCKER_BACKOFF: BackoffOptions = { initialMs: 2_000, maxMs: 60_000, jitter: 0.3 };
 const DEFAULT_WALL_CLOCK_SECONDS = 24 * 3600;
 const DEFAULT_RESULT_RETENTION_MS = 6 * 3600 * 1000;
-
-function serviceUrl(server: string): string {
-  if (/^xmpps?:\/\//.test(server)) return server;
-  return /:\d+$/.test(server) ? `xmpp://${server}` : `xmpp://${server}:5222`;
-}
 
 /**
  * The XMPP resource, kept in the data dir so that a restarted agent has the same full JID (a
@@ -360,7 +356,7 @@ export function createAgent(options: AgentOptions): Agent {
       return;
     }
     const current = new CopilotSession({
-      service: options.xmppService ?? serviceUrl(settings.xmppServer),
+      service: options.xmppService ?? xmppServiceUrl(settings.xmppServer),
       domain: settings.xmppDomain,
       username: settings.xmppUsername,
       password: settings.xmppPassword,

@@ -1,4 +1,4 @@
-import type { CopilotSessionOptions } from '../transport';
+import { xmppServiceUrl, type CopilotSessionOptions } from '../transport';
 
 export interface XmppAccountSettings {
   /** `xmpp.cern.ch`, `127.0.0.1:5222` or a full service URL (`xmpp://host:port`). */
@@ -14,9 +14,7 @@ export function sessionOptionsFor(
   account: XmppAccountSettings,
   extra: Partial<CopilotSessionOptions> = {},
 ): CopilotSessionOptions {
-  const service = /^[a-z]+:\/\//i.test(account.server)
-    ? account.server
-    : `xmpp://${account.server}`;
+  const service = xmppServiceUrl(account.server);
   let username = account.id;
   let resource = extra.resource;
   const at = username.indexOf('@');

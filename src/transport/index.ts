@@ -3,3 +3,4 @@ export * from './backoff';
 export * from './seen-ids';
 export * from './typed-emitter';
 export * from './copilot-session';
+export * from './xmpp-service';

@@ -62,7 +62,7 @@ describe('copilot-heartbeat arguments', () => {
         password: 'p',
       }),
     ).toEqual({
-      service: 'xmpp://xmpp.example.org',
+      service: 'xmpp://xmpp.example.org:5222',
       domain: 'example.org',
       username: 'hb',
       password: 'p',
