@@ -83,11 +83,6 @@ export async function startGuiRpcServer(
       else stream.write(frame);
     }
   };
-  const listeners = UI_EVENT_NAMES.map((event) => {
-    const listener = (payload: UiEvents[typeof event]): void => broadcast(event, payload);
-    agent.events.on(event, listener);
-    return () => agent.events.off(event, listener);
-  });
 
   const handleCommand = async (
     name: UiCommandName,
@@ -163,6 +158,12 @@ export async function startGuiRpcServer(
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
     server.listen(options.port, bindHost, () => resolvePromise());
+  });
+  // Only a server that listens subscribes, so a port in use leaves no listener on the agent.
+  const listeners = UI_EVENT_NAMES.map((event) => {
+    const listener = (payload: UiEvents[typeof event]): void => broadcast(event, payload);
+    agent.events.on(event, listener);
+    return () => agent.events.off(event, listener);
   });
   const address = server.address() as AddressInfo;
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;

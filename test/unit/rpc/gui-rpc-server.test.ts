@@ -135,6 +135,17 @@ describe('GUI RPC server', () => {
     await second.close();
   });
 
+  it('a port in use is an error and leaves no listener on the agent', async () => {
+    const other = fakeAgent();
+    const port = Number(new URL(server.url).port);
+    await expect(
+      startGuiRpcServer(other, { port, tokenFile: join(dir, 'other-token') }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    for (const event of ['status', 'job', 'log'] as const) {
+      expect(other.events.listenerCount(event)).toBe(0);
+    }
+  });
+
   it('refuses calls without the right token', async () => {
     expect((await call(server, '/api/getStatus', {})).status).toBe(401);
     expect((await call(server, '/api/getStatus', { token: 'x'.repeat(43) })).status).toBe(401);
