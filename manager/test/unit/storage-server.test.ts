@@ -12,6 +12,7 @@ import {
   storageDirOf,
   StorageServer,
   tokensEqual,
+  type StorageServerOptions,
 } from '../../src/storage-server';
 import { SPEC } from '../support/queue-contract';
 
@@ -34,7 +35,7 @@ const logger: Logger = {
   error: record(),
   child: () => logger,
 };
-const server = new StorageServer({
+const OPTIONS: StorageServerOptions = {
   queue,
   paths,
   logger,
@@ -45,7 +46,8 @@ const server = new StorageServer({
   acceptOutput: true,
   port: 0,
   host: '127.0.0.1',
-});
+};
+const server = new StorageServer(OPTIONS);
 
 interface Reply {
   status: number;
@@ -214,19 +216,7 @@ describe('storage server', () => {
   });
 
   it('cuts off an upload that goes silent, removing its partial file', async () => {
-    const idle = new StorageServer({
-      queue,
-      paths,
-      logger,
-      leaseMs: 60_000,
-      maxUploadBytes: UPLOAD_CAP,
-      maxJobBytes: JOB_CAP,
-      serveInput: true,
-      acceptOutput: true,
-      port: 0,
-      host: '127.0.0.1',
-      idleTimeoutMs: 300,
-    });
+    const idle = new StorageServer({ ...OPTIONS, idleTimeoutMs: 300 });
     await idle.start();
     try {
       const job = await leasedJob();
