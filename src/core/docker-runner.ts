@@ -17,7 +17,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { dockerSocketGet, dockerSocketPath } from './docker-socket';
 import type { DockerState } from '../contract/ui-contract';
 import type { ContainerLimits } from './resource-policy';
 import { silentLogger, type Logger } from '../transport/logger';
@@ -126,8 +127,17 @@ async function directorySize(dir: string): Promise<number> {
   return total;
 }
 
+interface ContainerSummary {
+  Id: string;
+  Labels?: Record<string, string>;
+}
+
 export class DockerRunner implements JobRunner {
-  readonly docker: Docker;
+  /** Created on first need (see docker-socket.ts), unless one was given. */
+  private client: Docker | undefined;
+  private loading: Promise<Docker> | undefined;
+  /** Where the idle questions go without dockerode; undefined: always use dockerode. */
+  private readonly socketPath: string | undefined;
   private readonly logger: Logger;
   private readonly active = new Map<string, Active>();
   private readonly tmpBytes: number;
@@ -135,17 +145,52 @@ export class DockerRunner implements JobRunner {
   private readonly agentId: string;
 
   constructor(options: DockerRunnerOptions = {}) {
-    this.docker = options.docker ?? new Docker();
+    this.client = options.docker;
+    this.socketPath = options.docker ? undefined : dockerSocketPath();
     this.logger = options.logger ?? silentLogger;
     this.tmpBytes = options.tmpBytes ?? 64 * 1024 * 1024;
     this.sampleMs = options.sampleMs ?? 2000;
     this.agentId = options.agentId ?? 'default';
   }
 
+  private docker(): Promise<Docker> {
+    if (this.client) return Promise.resolve(this.client);
+    this.loading ??= import('dockerode').then(({ default: DockerClient }) => {
+      this.client = new DockerClient();
+      return this.client;
+    });
+    return this.loading;
+  }
+
+  /** Containers with all of `labels`, over the socket while dockerode is not loaded. */
+  private async listContainers(labels: string[]): Promise<ContainerSummary[]> {
+    if (this.client === undefined && this.socketPath !== undefined) {
+      const filters = encodeURIComponent(JSON.stringify({ label: labels }));
+      return dockerSocketGet<ContainerSummary[]>(
+        this.socketPath,
+        `/containers/json?all=1&filters=${filters}`,
+        10_000,
+      );
+    }
+    return (await this.docker()).listContainers({ all: true, filters: { label: labels } });
+  }
+
+  private async remove(containerId: string): Promise<boolean> {
+    const docker = await this.docker();
+    return docker
+      .getContainer(containerId)
+      .remove({ force: true })
+      .then(() => true)
+      .catch(() => false);
+  }
+
   /** Whether the daemon answers, within `timeoutMs`. */
   async probe(timeoutMs = 5000): Promise<DockerState> {
     try {
-      const version = await withTimeout(this.docker.version(), timeoutMs, 'no answer');
+      const version =
+        this.client === undefined && this.socketPath !== undefined
+          ? await dockerSocketGet<{ Version: string }>(this.socketPath, '/version', timeoutMs)
+          : await withTimeout((await this.docker()).version(), timeoutMs, 'no answer');
       return { available: true, message: `Docker ${version.Version}`, version: version.Version };
     } catch (error) {
       return { available: false, message: `Docker is not running (${errorText(error)})` };
@@ -219,7 +264,8 @@ export class DockerRunner implements JobRunner {
     stderrPath: string,
     onStarted?: (containerId: string) => void,
   ): Promise<{ exitCode: number; timedOut: boolean; cpuSeconds: number; error?: string }> {
-    const container = await this.docker.createContainer({
+    const docker = await this.docker();
+    const container = await docker.createContainer({
       Image: spec.image,
       Cmd: argv,
       Entrypoint: [],
@@ -250,7 +296,7 @@ export class DockerRunner implements JobRunner {
     let monitor: NodeJS.Timeout | undefined;
     try {
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-      this.docker.modem.demuxStream(stream, stdout, stderr);
+      docker.modem.demuxStream(stream, stdout, stderr);
       const streamEnded = once(stream, 'end').catch(() => undefined);
       // 'next-exit': before start, the default 'not-running' would be satisfied at once.
       const waited = container.wait({ condition: 'next-exit' });
@@ -413,32 +459,20 @@ export class DockerRunner implements JobRunner {
   }
 
   async cleanup(jobId: string): Promise<void> {
-    const containers = await this.docker.listContainers({
-      all: true,
-      filters: { label: [`${JOB_LABEL}=${jobId}`, `${AGENT_LABEL}=${this.agentId}`] },
-    });
-    for (const info of containers) {
-      await this.docker
-        .getContainer(info.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
+    const containers = await this.listContainers([
+      `${JOB_LABEL}=${jobId}`,
+      `${AGENT_LABEL}=${this.agentId}`,
+    ]);
+    for (const info of containers) await this.remove(info.Id);
   }
 
   async sweep(keep: readonly string[]): Promise<number> {
-    const containers = await this.docker.listContainers({
-      all: true,
-      filters: { label: [`${AGENT_LABEL}=${this.agentId}`] },
-    });
+    const containers = await this.listContainers([`${AGENT_LABEL}=${this.agentId}`]);
     let removed = 0;
     for (const info of containers) {
       const jobId = info.Labels?.[JOB_LABEL];
       if (jobId === undefined || keep.includes(jobId) || this.active.has(jobId)) continue;
-      await this.docker
-        .getContainer(info.Id)
-        .remove({ force: true })
-        .then(() => (removed += 1))
-        .catch(() => undefined);
+      if (await this.remove(info.Id)) removed += 1;
     }
     return removed;
   }
