@@ -24,6 +24,7 @@ import {
   type ProsodyServer,
   type XmppSession,
 } from '../harness';
+import { localManagerValues } from './local-manager-values';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -76,17 +77,13 @@ describe('hostile input against the real components', () => {
     for (const marker of ESCAPE_MARKERS) fs.rmSync(marker, { force: true, recursive: true });
     prosody = await startProsody({ users: USERS });
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-hostile-'));
-    const config = loadJobManagerConfig([], {
-      JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
-      JM_JABBER_DOMAIN: prosody.domain,
-      JM_JABBER_ID: 'jm',
-      JM_JABBER_PASSWORD: 'jm-secret',
-      JM_STATE_DIR: path.join(root, 'jm-state'),
-      JM_STORAGE_PORT: '0',
-      JM_STORAGE_BIND: '127.0.0.1',
-      JM_MAX_UPLOAD_MB: '0.01',
-      JM_LEASE_SECONDS: '60',
-    });
+    const config = loadJobManagerConfig(
+      [],
+      localManagerValues(prosody, path.join(root, 'jm-state'), {
+        JM_MAX_UPLOAD_MB: '0.01',
+        JM_LEASE_SECONDS: '60',
+      }),
+    );
     manager = await startJobManager(config, {
       logger: createLogger('jm', (record) => managerLog.push(record)),
       session: { ackTimeoutMs: 500 },

@@ -19,6 +19,7 @@ import {
   type ProsodyServer,
   type ServiceProcess,
 } from '../harness';
+import { localManagerValues } from './local-manager-values';
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,16 +67,10 @@ describe('kill -9 of the agent mid-job', () => {
       ],
     });
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-agent-crash-'));
-    const config = loadJobManagerConfig([], {
-      JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
-      JM_JABBER_DOMAIN: prosody.domain,
-      JM_JABBER_ID: 'jm',
-      JM_JABBER_PASSWORD: 'jm-secret',
-      JM_STATE_DIR: path.join(root, 'jm-state'),
-      JM_STORAGE_PORT: '0',
-      JM_STORAGE_BIND: '127.0.0.1',
-      JM_LEASE_SECONDS: '6',
-    });
+    const config = loadJobManagerConfig(
+      [],
+      localManagerValues(prosody, path.join(root, 'jm-state'), { JM_LEASE_SECONDS: '6' }),
+    );
     manager = await startJobManager(config, {
       logger: createLogger('jm', (record) => log.push(record)),
       reaperIntervalMs: 250,

@@ -25,6 +25,7 @@ import {
   type RedisServer,
   type ServiceProcess,
 } from '../harness';
+import { localManagerValues } from './local-manager-values';
 
 const JOBS = 8;
 const BACKENDS = [
@@ -63,15 +64,11 @@ describe.each(BACKENDS)(
         cwd: REPO_ROOT,
         env: {
           ...process.env,
-          JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
-          JM_JABBER_DOMAIN: prosody.domain,
-          JM_JABBER_ID: 'jm',
-          JM_JABBER_PASSWORD: 'jm-secret',
-          JM_STATE_DIR: stateDir,
-          JM_STORAGE_PORT: String(storagePort),
-          JM_STORAGE_BIND: '127.0.0.1',
-          JM_LEASE_SECONDS: '3',
-          ...(redis ? { JM_REDIS_SERVER: redis.url } : {}),
+          ...localManagerValues(prosody, stateDir, {
+            JM_STORAGE_PORT: String(storagePort),
+            JM_LEASE_SECONDS: '3',
+            ...(redis ? { JM_REDIS_SERVER: redis.url } : {}),
+          }),
         },
         readyTimeoutMs: 30_000,
         ready: async (started, signal) => {

@@ -13,6 +13,7 @@ import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
 import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '../harness';
+import { localManagerValues } from './local-manager-values';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -50,17 +51,13 @@ describe('server outages', () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-outages-'));
     commandFile = path.join(root, 'job.sh');
     fs.writeFileSync(commandFile, '#!/bin/sh\necho hi\n');
-    const config = loadJobManagerConfig([], {
-      JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
-      JM_JABBER_DOMAIN: prosody.domain,
-      JM_JABBER_ID: 'jm',
-      JM_JABBER_PASSWORD: 'jm-secret',
-      JM_STATE_DIR: path.join(root, 'jm-state'),
-      JM_REDIS_SERVER: redis.url,
-      JM_STORAGE_PORT: '0',
-      JM_STORAGE_BIND: '127.0.0.1',
-      JM_LEASE_SECONDS: '120',
-    });
+    const config = loadJobManagerConfig(
+      [],
+      localManagerValues(prosody, path.join(root, 'jm-state'), {
+        JM_REDIS_SERVER: redis.url,
+        JM_LEASE_SECONDS: '120',
+      }),
+    );
     manager = await startJobManager(config, {
       logger: createLogger('jm', (record) => log.push(record)),
       session: { ackTimeoutMs: 400, reconnect: FAST_RECONNECT },

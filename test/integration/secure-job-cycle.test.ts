@@ -26,6 +26,7 @@ import {
   type ProsodyServer,
   type ServiceProcess,
 } from '../harness';
+import { localManagerValues } from './local-manager-values';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -60,16 +61,10 @@ describe('secure mode with the real manager and agent, over TLS', () => {
       JM_REQUIRE_TLS: '1',
     };
 
-    const config = loadJobManagerConfig([], {
-      JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
-      JM_JABBER_DOMAIN: prosody.domain,
-      JM_JABBER_ID: 'jm',
-      JM_JABBER_PASSWORD: 'jm-secret',
-      JM_STATE_DIR: path.join(root, 'jm-state'),
-      JM_STORAGE_PORT: '0',
-      JM_STORAGE_BIND: '127.0.0.1',
-      JM_LEASE_SECONDS: '120',
-    });
+    const config = loadJobManagerConfig(
+      [],
+      localManagerValues(prosody, path.join(root, 'jm-state'), { JM_LEASE_SECONDS: '120' }),
+    );
     manager = await startJobManager(config, {
       logger: createLogger('jm', (record) => managerLog.push(record)),
       session: {
@@ -206,19 +201,12 @@ describe('secure mode through the entry points and their config variables', () =
       const jm = await start(
         'jobmanager',
         'manager/bin/copilot-jobmanager-generic.ts',
-        {
-          JM_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
-          JM_JABBER_DOMAIN: prosody.domain,
-          JM_JABBER_ID: 'jm',
-          JM_JABBER_PASSWORD: 'jm-secret',
-          JM_STATE_DIR: stateDir,
-          JM_STORAGE_PORT: '0',
-          JM_STORAGE_BIND: '127.0.0.1',
+        localManagerValues(prosody, stateDir, {
           JM_SECURE_MODE: '1',
           JM_PRIVATE_KEY: privatePath,
           JM_JABBER_CA_FILE: prosody.caCertPath ?? '',
           JM_REQUIRE_TLS: '1',
-        },
+        }),
         /job manager started/,
       );
       fs.mkdirSync(path.join(root, 'agent-work'));
