@@ -24,3 +24,4 @@ export {
   demuxDockerLog,
 } from './docker';
 export type { RunContainerOptions, RunContainerResult } from './docker';
+export { startSession } from './copilot-session';

@@ -5,8 +5,8 @@ import {
   type HeartbeatResponder,
 } from '../../src/heartbeat/heartbeat-responder';
 import { HeartbeatRoom } from '../../src/heartbeat/heartbeat-room';
-import { CopilotSession } from '../../src/transport';
-import { startProsody, type ProsodyServer } from '../harness';
+import type { CopilotSession } from '../../src/transport';
+import { startProsody, startSession, type ProsodyServer } from '../harness';
 
 const ROOM = 'pilots-lounge';
 const users = [
@@ -49,22 +49,8 @@ describe('Heartbeat room with real Prosody', () => {
     return { code, stdout, stderr };
   };
 
-  const connect = async (
-    username: string,
-    password: string,
-    resource: string,
-  ): Promise<CopilotSession> => {
-    const session = new CopilotSession({
-      service: prosody.service,
-      domain: prosody.domain,
-      username,
-      password,
-      resource,
-    });
-    sessions.push(session);
-    await session.start();
-    return session;
-  };
+  const connect = (username: string, password: string, resource: string) =>
+    startSession(prosody, { username, password, resource }, sessions);
 
   const waitFor = async (check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> => {
     const deadline = Date.now() + timeoutMs;

@@ -9,10 +9,10 @@ import {
   type HeartbeatResponder,
 } from '../../src/heartbeat/heartbeat-responder';
 import type { StatusProbes } from '../../src/heartbeat/status-probes';
-import { CopilotSession } from '../../src/transport';
+import type { CopilotSession } from '../../src/transport';
 import type { Command } from '../../src/protocol';
 import { startCarbon, type CarbonServer } from '../harness/carbon';
-import { REPO_ROOT, startProsody, type ProsodyServer } from '../harness';
+import { REPO_ROOT, startProsody, startSession, type ProsodyServer } from '../harness';
 
 const ROOM = 'pilots-lounge';
 const COMPONENT = 'jobmanager.generic.alpha';
@@ -39,22 +39,8 @@ describe('Monitor dashboard in headless Chromium', () => {
   const sessions: CopilotSession[] = [];
   const responders: HeartbeatResponder[] = [];
 
-  const connect = async (
-    username: string,
-    password: string,
-    resource: string,
-  ): Promise<CopilotSession> => {
-    const session = new CopilotSession({
-      service: prosody.service,
-      domain: prosody.domain,
-      username,
-      password,
-      resource,
-    });
-    sessions.push(session);
-    await session.start();
-    return session;
-  };
+  const connect = (username: string, password: string, resource: string) =>
+    startSession(prosody, { username, password, resource }, sessions);
 
   beforeAll(async () => {
     [prosody, carbon] = await Promise.all([
