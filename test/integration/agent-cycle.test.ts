@@ -15,13 +15,13 @@ import {
   type RedisServer,
 } from '../harness';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import type { JobRecord as AgentJobRecord } from '../../src/contract/ui-contract';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import type { JobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import type { JobRecord } from '../../manager/src/job-record';
 import { managerConfigFor } from './agent-manager-fixture';
+import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'secret-pw';
 let prosody: ProsodyServer;
@@ -78,18 +78,11 @@ async function startManager(config: JobManagerConfig): Promise<RunningJobManager
 
 async function startAgent(user: string, extra: Partial<AgentOptions> = {}): Promise<Agent> {
   const agent = createAgent({
-    settings: {
-      ...DEFAULT_SETTINGS,
-      jobManagerAddress: prosody.jid('jm'),
-      xmppServer: `127.0.0.1:${prosody.port}`,
-      xmppDomain: prosody.domain,
-      xmppUsername: user,
-      xmppPassword: PASSWORD,
-      runOnlyWhenIdle: false,
+    settings: localAgentSettings(prosody, user, PASSWORD, {
       cpuLimitPercent: 100,
       memoryLimitMb: 256,
       diskLimitMb: 200,
-    },
+    }),
     dataDir: path.join(root, `${user}-${crypto.randomBytes(3).toString('hex')}`),
     docker,
     replyTimeoutMs: 3000,

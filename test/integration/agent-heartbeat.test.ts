@@ -6,9 +6,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDocker, startProsody, type ProsodyServer } from '../harness';
 import { createAgent, type Agent } from '../../src/core/agent';
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import type { Command } from '../../src/protocol/commands';
 import { CopilotSession } from '../../src/transport/copilot-session';
+import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'pw-heartbeat';
 let prosody: ProsodyServer;
@@ -34,17 +34,10 @@ afterAll(async () => {
 describe('agent heartbeat', () => {
   it('joins the room and answers ping with pong and getStatus with haveStatus', async () => {
     agent = createAgent({
-      settings: {
-        ...DEFAULT_SETTINGS,
-        jobManagerAddress: prosody.jid('jm'),
-        xmppServer: `127.0.0.1:${prosody.port}`,
-        xmppDomain: prosody.domain,
-        xmppUsername: 'agent',
-        xmppPassword: PASSWORD,
-        runOnlyWhenIdle: false,
+      settings: localAgentSettings(prosody, 'agent', PASSWORD, {
         heartbeatChatServer: prosody.mucDomain,
         heartbeatChatRoom: 'pilots-lounge',
-      },
+      }),
       dataDir: path.join(root, 'agent'),
       resource: 'agent-hb',
       fetchBackoff: { initialMs: 5000, maxMs: 10_000, jitter: 0 },

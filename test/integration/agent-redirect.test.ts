@@ -12,11 +12,11 @@ import {
   type RedisServer,
 } from '../harness';
 import { createAgent, type Agent } from '../../src/core/agent';
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import type { JobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
+import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'pw-redirect';
 let prosody: ProsodyServer;
@@ -70,15 +70,7 @@ describe('agent follows redirect', () => {
     const submitted = await submitJob(jobManager.queue, jobManager.paths, { commandFile: source });
 
     const agent: Agent = createAgent({
-      settings: {
-        ...DEFAULT_SETTINGS,
-        jobManagerAddress: prosody.jid('jm'),
-        xmppServer: `127.0.0.1:${prosody.port}`,
-        xmppDomain: prosody.domain,
-        xmppUsername: 'agent',
-        xmppPassword: PASSWORD,
-        runOnlyWhenIdle: false,
-      },
+      settings: localAgentSettings(prosody, 'agent', PASSWORD),
       dataDir: path.join(root, 'agent'),
       replyTimeoutMs: 3000,
       fetchBackoff: { initialMs: 300, maxMs: 1500, jitter: 0.3 },

@@ -16,11 +16,11 @@ import {
   type RedisServer,
 } from '../harness';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { CopilotSession } from '../../src/transport/copilot-session';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
+import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'pw-resilience';
 let prosody: ProsodyServer;
@@ -57,16 +57,9 @@ function agentOptions(
   extra: Partial<AgentOptions> = {},
 ): AgentOptions {
   return {
-    settings: {
-      ...DEFAULT_SETTINGS,
-      jobManagerAddress: prosody.jid('jm'),
-      xmppServer: `127.0.0.1:${prosody.port}`,
-      xmppDomain: prosody.domain,
-      xmppUsername: user,
-      xmppPassword: PASSWORD,
-      runOnlyWhenIdle: false,
+    settings: localAgentSettings(prosody, user, PASSWORD, {
       memoryLimitMb: 256,
-    },
+    }),
     dataDir,
     replyTimeoutMs: 3000,
     fetchBackoff: { initialMs: 300, maxMs: 1500, jitter: 0.3 },

@@ -13,7 +13,6 @@ import { loadJobManagerConfig } from '../../manager/src/manager-config';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { createAgent, type Agent } from '../../src/core/agent';
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
 import { hostileStanzas } from '../fixtures/hostile/stanzas/hostile-stanzas';
@@ -24,7 +23,7 @@ import {
   type ProsodyServer,
   type XmppSession,
 } from '../harness';
-import { localManagerValues } from './local-manager-values';
+import { localManagerValues, localAgentSettings } from './local-settings';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -176,16 +175,10 @@ describe('hostile input against the real components', () => {
       const dataDir = path.join(root, 'agent-work');
       fs.mkdirSync(dataDir, { recursive: true });
       volunteer = createAgent({
-        settings: {
-          ...DEFAULT_SETTINGS,
+        settings: localAgentSettings(prosody, 'volunteer', 'volunteer-secret', {
           // A manager address nobody answers from: every job offer below is unsolicited.
           jobManagerAddress: `nobody@${prosody.domain}`,
-          xmppServer: `127.0.0.1:${prosody.port}`,
-          xmppDomain: prosody.domain,
-          xmppUsername: 'volunteer',
-          xmppPassword: 'volunteer-secret',
-          runOnlyWhenIdle: false,
-        },
+        }),
         dataDir,
         xmppService: prosody.service,
         resource: 'volunteer-agent',

@@ -19,7 +19,7 @@ import {
   type ProsodyServer,
   type ServiceProcess,
 } from '../harness';
-import { localManagerValues } from './local-manager-values';
+import { localManagerValues } from './local-settings';
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));

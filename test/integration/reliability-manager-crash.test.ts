@@ -25,7 +25,7 @@ import {
   type RedisServer,
   type ServiceProcess,
 } from '../harness';
-import { localManagerValues } from './local-manager-values';
+import { localManagerValues } from './local-settings';
 
 const JOBS = 8;
 const BACKENDS = [

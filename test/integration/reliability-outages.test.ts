@@ -13,7 +13,7 @@ import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
 import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '../harness';
-import { localManagerValues } from './local-manager-values';
+import { localManagerValues } from './local-settings';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },

@@ -18,10 +18,10 @@ import {
   saveSettingsOverlay,
   settingsOverlayPath,
 } from '../../src/cli/agent-config';
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { createAgent, type Agent } from '../../src/core/agent';
 import { startGuiRpcServer, type GuiRpcServer } from '../../src/rpc/gui-rpc-server';
 import { JOB_IMAGE, REPO_ROOT, startProsody, type ProsodyServer } from '../harness';
+import { localAgentSettings } from './local-settings';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const JM = { username: 'jm', password: 'jm-secret' };
@@ -70,16 +70,9 @@ beforeAll(async () => {
 
   workDir = path.join(tmp, 'agent');
   const settings = applySettingsOverlay(
-    {
-      ...DEFAULT_SETTINGS,
-      jobManagerAddress: prosody.jid(JM.username),
-      xmppServer: `127.0.0.1:${prosody.port}`,
-      xmppDomain: prosody.domain,
-      xmppUsername: AGENT.username,
-      xmppPassword: AGENT.password,
-      runOnlyWhenIdle: false,
+    localAgentSettings(prosody, AGENT.username, AGENT.password, {
       startAtLogin: false,
-    },
+    }),
     workDir,
   );
   agent = createAgent({

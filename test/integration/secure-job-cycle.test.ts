@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import { loadJobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
 import { createAgent, type Agent } from '../../src/core/agent';
 import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
 import { managerSecureLayers } from '../../src/transport/secure-layer';
@@ -26,7 +25,7 @@ import {
   type ProsodyServer,
   type ServiceProcess,
 } from '../harness';
-import { localManagerValues } from './local-manager-values';
+import { localManagerValues, localAgentSettings } from './local-settings';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -80,20 +79,13 @@ describe('secure mode with the real manager and agent, over TLS', () => {
     const dataDir = path.join(root, 'agent-work');
     fs.mkdirSync(dataDir);
     agent = createAgent({
-      settings: {
-        ...DEFAULT_SETTINGS,
-        jobManagerAddress: `jm@${prosody.domain}`,
-        xmppServer: `127.0.0.1:${prosody.port}`,
-        xmppDomain: prosody.domain,
-        xmppUsername: 'agent',
-        xmppPassword: 'agent-secret',
-        runOnlyWhenIdle: false,
+      settings: localAgentSettings(prosody, 'agent', 'agent-secret', {
         // As a volunteer sets it in the desktop app (the CLI maps its variables to these).
         secureMode: true,
         jobManagerPublicKey: fs.readFileSync(publicPath, 'utf8'),
         xmppCaCertificate: fs.readFileSync(prosody.caCertPath ?? '', 'utf8'),
         requireTls: true,
-      },
+      }),
       dataDir,
       xmppService: prosody.service,
       resource: 'secure-agent',
