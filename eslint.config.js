@@ -3,6 +3,13 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 
+// Each block that sets no-restricted-imports replaces the rule, so every block repeats these.
+const NO_SHELL = ['child_process', 'node:child_process'].map((name) => ({
+  name,
+  importNames: ['exec', 'execSync'],
+  message: 'Never pass data to a shell: use execFile/spawn with an argument array.',
+}));
+
 export default tseslint.config(
   {
     ignores: [
@@ -26,23 +33,7 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [
-            {
-              name: 'child_process',
-              importNames: ['exec', 'execSync'],
-              message: 'Never pass data to a shell: use execFile/spawn with an argument array.',
-            },
-            {
-              name: 'node:child_process',
-              importNames: ['exec', 'execSync'],
-              message: 'Never pass data to a shell: use execFile/spawn with an argument array.',
-            },
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { paths: NO_SHELL }],
     },
   },
   {
@@ -53,16 +44,7 @@ export default tseslint.config(
         {
           paths: [
             { name: 'electron', message: 'The agent core is plain Node: no electron import.' },
-            {
-              name: 'child_process',
-              importNames: ['exec', 'execSync'],
-              message: 'Never pass data to a shell.',
-            },
-            {
-              name: 'node:child_process',
-              importNames: ['exec', 'execSync'],
-              message: 'Never pass data to a shell.',
-            },
+            ...NO_SHELL,
           ],
         },
       ],
@@ -81,7 +63,10 @@ export default tseslint.config(
                 'manager/ may import only the shared protocol code (src/protocol, src/transport).',
             },
           ],
-          paths: [{ name: 'electron', message: 'The manager never imports electron.' }],
+          paths: [
+            { name: 'electron', message: 'The manager never imports electron.' },
+            ...NO_SHELL,
+          ],
         },
       ],
     },
