@@ -10,13 +10,20 @@
  *   repeated jobDone is a no-op.
  * - With JM_STORAGE_MANAGER_ADDRESS the last three are answered with `redirect` instead.
  *
- * jmJobData is `lease=<leaseId>`; requests naming an older lease (the job was requeued and
- * leased again) are refused, so a slow agent cannot overwrite a newer attempt.
+ * jmJobData is `lease=<leaseId>`. The trust rule: a request about a leased job is honoured only
+ * from the account that holds the lease (its bare JID) and, when it names a lease, with the
+ * current lease id. Anyone else, and a holder whose lease is gone, is told `jobRefused`, so a
+ * slow agent cannot overwrite a newer attempt and a stranger cannot take a job's output token.
+ *
+ * jobDone is acknowledged only once the result is recorded (the session acks after the
+ * handler): when archiving fails (done dir full), the handler throws, the lease is renewed and
+ * the agent's resend is handled later; the job is not burnt.
  */
 import fs from 'node:fs';
 import {
   classAdMatches,
   evaluateClassAd,
+  bareJid,
   isValidJobId,
   jdlString,
   parseClassAdExpression,
@@ -29,7 +36,7 @@ import {
   type RunJob,
 } from '../../src/protocol';
 import type { Logger } from '../../src/transport';
-import { archiveJobOutputs } from './job-archive';
+import { archiveJobOutputs, type ArchivedJob } from './job-archive';
 import {
   ACTIVE_STATES,
   FINAL_STATES,
@@ -44,6 +51,25 @@ import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import type { MonitorReporter } from './monitor-reporter';
 import { storageDirOf } from './storage-server';
+
+/** Why a request about a job is refused (jobRefused's code); both are final for the agent. */
+type RefusalCode = 'unknown-job' | 'lease-lost';
+
+/** The sender's account holds the job's lease, and names the current lease if it names one. */
+function holdsLease(job: JobRecord, from: string, jmJobData: string | undefined): boolean {
+  if (job.agent === undefined || job.leaseId === undefined) return false;
+  if (bareJid(job.agent).toLowerCase() !== bareJid(from).toLowerCase()) return false;
+  const leaseId = leaseIdFromJmJobData(jmJobData);
+  return leaseId === undefined || leaseId === job.leaseId;
+}
+
+/**
+ * The original agent reports `state="ready"` for a job that ran; the report's example says
+ * `done`. Either, with exit code 0, is a success; every other state keeps its meaning.
+ */
+function isSuccess(command: CommandOf<'jobDone'>): boolean {
+  return command.exitCode === 0 && (command.state === 'done' || command.state === 'ready');
+}
 
 /** Queued jobs looked at first for a want_getJob or getJob (see matchingJobs). */
 const HEAD_SCAN = 16;
@@ -62,6 +88,8 @@ export interface JobCycleOptions {
   storageBaseUrl: () => string;
   /** Sends a reply; resolves when acknowledged. */
   reply: (to: string, command: Command) => Promise<unknown>;
+  /** Sends a reply without asking for an ack (refusals: the agent asks again if one is lost). */
+  notify: (to: string, command: Command) => void;
   /** How many queued jobs are considered per request (the queue head). */
   scanLimit?: number;
 }
@@ -290,43 +318,44 @@ export class JobCycleHandler {
     logger.info('getJob but no matching job is queued', { from: message.from });
   }
 
-  private invalidJob(message: CommandMessage, jobID: string, why: string): void {
-    this.options.logger.error('request for an invalid or unknown job id', {
+  private refuse(message: CommandMessage, jobID: string, code: RefusalCode, why: string): void {
+    this.options.logger.warn('request refused', {
       command: message.command.command,
       from: message.from,
       jobID: jobID.slice(0, 200),
+      code,
       why,
     });
-    this.options.monitor.event('error.invalidJobId');
+    if (code === 'unknown-job') this.options.monitor.event('error.invalidJobId');
+    // A malformed id is not echoed back: it is not a job anybody holds.
+    if (!isValidJobId(jobID)) return;
+    this.options.notify(message.from, { command: 'jobRefused', jobID, code, reason: why });
   }
 
-  /** The job named by a request, if the request holds its current lease. */
-  private async leasedJob(
+  /**
+   * The job named by a request, if the sender holds its lease: the job's agent is the sender's
+   * account and, when the request names a lease, that lease is the current one. Otherwise the
+   * request is refused and undefined returned.
+   */
+  private async heldJob(
     message: CommandMessage,
     jobID: string,
     jmJobData: string | undefined,
-  ): Promise<{ job: JobRecord; current: boolean } | undefined> {
+  ): Promise<JobRecord | undefined> {
     if (!isValidJobId(jobID)) {
-      this.invalidJob(message, jobID, 'malformed');
+      this.refuse(message, jobID, 'unknown-job', 'malformed job id');
       return undefined;
     }
     const job = await this.options.queue.get(jobID);
     if (!job) {
-      this.invalidJob(message, jobID, 'unknown');
+      this.refuse(message, jobID, 'unknown-job', 'no such job');
       return undefined;
     }
-    const leaseId = leaseIdFromJmJobData(jmJobData);
-    const current = leaseId !== undefined ? leaseId === job.leaseId : job.agent === message.from;
-    return { job, current };
-  }
-
-  private refuseStale(message: CommandMessage, job: JobRecord): void {
-    this.options.logger.warn("request does not hold the job's current lease; ignored", {
-      command: message.command.command,
-      job: job.id,
-      state: job.state,
-      from: message.from,
-    });
+    if (!holdsLease(job, message.from, jmJobData)) {
+      this.refuse(message, jobID, 'lease-lost', `the job is ${job.state} and not leased to you`);
+      return undefined;
+    }
+    return job;
   }
 
   private async renew(job: JobRecord, state?: 'uploading'): Promise<JobRecord | undefined> {
@@ -344,14 +373,10 @@ export class JobCycleHandler {
     message: CommandMessage,
     command: CommandOf<'want_getJobOutputDir'>,
   ): Promise<void> {
-    const found = await this.leasedJob(message, command.jobID, command.jmJobData);
-    if (!found) return;
-    if (
-      !found.current ||
-      !ACTIVE_STATES.includes(found.job.state) ||
-      !(await this.renew(found.job))
-    ) {
-      this.refuseStale(message, found.job);
+    const job = await this.heldJob(message, command.jobID, command.jmJobData);
+    if (!job) return;
+    if (!ACTIVE_STATES.includes(job.state) || !(await this.renew(job))) {
+      this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
       return;
     }
     await this.options.reply(message.from, { command: 'have_getJobOutputDir' });
@@ -361,14 +386,13 @@ export class JobCycleHandler {
     message: CommandMessage,
     command: CommandOf<'getJobOutputDir'>,
   ): Promise<void> {
-    const found = await this.leasedJob(message, command.jobID, command.jmJobData);
-    if (!found) return;
-    const job =
-      found.current && ACTIVE_STATES.includes(found.job.state)
-        ? await this.renew(found.job, 'uploading')
-        : undefined;
+    const held = await this.heldJob(message, command.jobID, command.jmJobData);
+    if (!held) return;
+    const job = ACTIVE_STATES.includes(held.state)
+      ? await this.renew(held, 'uploading')
+      : undefined;
     if (!job || job.outputToken === undefined || job.leaseId === undefined) {
-      this.refuseStale(message, found.job);
+      this.refuse(message, held.id, 'lease-lost', `the job is ${held.state}`);
       return;
     }
     await fs.promises.mkdir(this.options.paths.dir(job.id, 'output'), { recursive: true });
@@ -383,23 +407,20 @@ export class JobCycleHandler {
 
   private async jobDone(message: CommandMessage, command: CommandOf<'jobDone'>): Promise<void> {
     const { queue, logger, monitor } = this.options;
-    const found = await this.leasedJob(message, command.jobID, command.jmJobData);
-    if (!found) return;
-    const { job, current } = found;
-    if (current && FINAL_STATES.includes(job.state)) {
-      logger.info('repeated jobDone ignored', { job: job.id, state: job.state });
+    const job = await this.heldJob(message, command.jobID, command.jmJobData);
+    if (!job) return;
+    if (FINAL_STATES.includes(job.state)) {
+      if (job.state === 'cancelled') {
+        this.refuse(message, job.id, 'lease-lost', 'the job was cancelled');
+      } else logger.info('repeated jobDone ignored', { job: job.id, state: job.state });
       return;
     }
-    if (!current || !ACTIVE_STATES.includes(job.state)) {
-      this.refuseStale(message, job);
+    if (!ACTIVE_STATES.includes(job.state)) {
+      this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
       return;
     }
-    const archived = await archiveJobOutputs(
-      job.id,
-      this.options.paths.dir(job.id, 'output'),
-      this.options.doneJobDir,
-    );
-    const succeeded = command.state === 'done' && command.exitCode === 0;
+    const archived = await this.archive(job);
+    const succeeded = isSuccess(command);
     const now = Date.now();
     const notes: string[] = [];
     if (archived.missing.length > 0) notes.push(`not uploaded: ${archived.missing.join(', ')}`);
@@ -419,7 +440,8 @@ export class JobCycleHandler {
       },
     );
     if (!result.ok) {
-      this.refuseStale(message, result.job ?? job);
+      const state = result.job?.state ?? job.state;
+      this.refuse(message, job.id, 'lease-lost', `the job is ${state}`);
       return;
     }
     monitor.event(succeeded ? 'job.succeeded' : 'job.failed');
@@ -430,6 +452,28 @@ export class JobCycleHandler {
       exitCode: command.exitCode,
       archive: archived.archive,
     });
+  }
+
+  /**
+   * The job's outputs into the done dir. When that fails (disk full, permissions) the lease is
+   * renewed and the error thrown: the jobDone is not acknowledged, and the agent's resend tries
+   * again later, while the job waits in its state.
+   */
+  private async archive(job: JobRecord): Promise<ArchivedJob> {
+    try {
+      return await archiveJobOutputs(
+        job.id,
+        this.options.paths.dir(job.id, 'output'),
+        this.options.doneJobDir,
+      );
+    } catch (error) {
+      await this.renew(job).catch(() => undefined);
+      this.options.logger.error('cannot archive the job outputs; jobDone left for a resend', {
+        job: job.id,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
   }
 
   /** queuedJobs (the report's queue size) and runningJobs (handed out, not finished). */

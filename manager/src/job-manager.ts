@@ -104,6 +104,9 @@ export async function startJobManager(
       storageManagerAddress: config.storageManagerAddress,
       storageBaseUrl: () => storageUrl,
       reply: (to, command) => session.send(to, command),
+      notify: (to, command) => {
+        session.send(to, command, { noack: true }).catch(() => undefined);
+      },
     });
     session.onCommand((message) => handler.handle(message));
     if (config.heartbeat) {

@@ -1,9 +1,13 @@
 import { ProtocolError } from './protocol-error';
 
-/** The prefix the report puts before every base64-encoded <info> attribute value. */
-export const BASE64_PREFIX = '__BASE64:';
-/** Listings 2.3 and 2.5 of the report show a single underscore; accepted on input only. */
-const LEGACY_BASE64_PREFIX = '_BASE64:';
+/**
+ * The prefix before every base64-encoded <info> attribute value we send: the job protocol's
+ * listings (2.3, 2.5, 2.6) and the original components use one underscore, and the original
+ * decodes nothing else.
+ */
+export const BASE64_PREFIX = '_BASE64:';
+/** The monitoring listing (2.2) shows two underscores; accepted on input only. */
+const DOUBLE_UNDERSCORE_PREFIX = '__BASE64:';
 const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -24,7 +28,8 @@ export function encodeAttributeValue(value: string): string {
 export function decodeAttributeValue(name: string, raw: string): string {
   let encoded: string;
   if (raw.startsWith(BASE64_PREFIX)) encoded = raw.slice(BASE64_PREFIX.length);
-  else if (raw.startsWith(LEGACY_BASE64_PREFIX)) encoded = raw.slice(LEGACY_BASE64_PREFIX.length);
+  else if (raw.startsWith(DOUBLE_UNDERSCORE_PREFIX))
+    encoded = raw.slice(DOUBLE_UNDERSCORE_PREFIX.length);
   else return raw;
 
   const bytes = strictBase64Bytes(encoded.replace(/\s+/g, ''));

@@ -36,6 +36,8 @@ const FLAT_COMMANDS: Readonly<Record<string, FlatSpec>> = {
     optional: ['jmJobData'],
     numeric: ['exitCode'],
   },
+  jobRefused: { required: ['jobID', 'code', 'reason'], optional: [], numeric: [] },
+  sleep: { required: [], optional: ['seconds'], numeric: ['seconds'] },
   reportEvent: { required: ['component', 'event'], optional: [], numeric: [] },
   reportEventDuration: {
     required: ['component', 'event', 'duration'],

@@ -88,6 +88,29 @@ export interface JobDone {
   jmJobData?: string;
 }
 
+/**
+ * Ours, not the report's: a manager tells the agent holding a job that it will not take that
+ * job's output or result, so the agent stops spending a slot on it. Report-only agents ignore
+ * it (an unknown command), as they ignore any command they do not know.
+ */
+export interface JobRefused {
+  command: 'jobRefused';
+  jobID: string;
+  /** `unknown-job`, `lease-lost`: final; the agent drops the job. */
+  code: string;
+  reason: string;
+}
+
+/**
+ * The original manager's RequestCooldown answer to an agent that asks too often: wait before
+ * asking this manager again. It carries no duration there (the cooldown was 60 s); `seconds`
+ * is optional.
+ */
+export interface Sleep {
+  command: 'sleep';
+  seconds?: number;
+}
+
 export interface Redirect {
   command: 'redirect';
   /** JID of the component the inner command is to be sent to. */
@@ -167,6 +190,8 @@ export type Command =
   | GetJobOutputDir
   | StoreJobOutputDir
   | JobDone
+  | JobRefused
+  | Sleep
   | Redirect
   | ReportEvent
   | ReportEventDuration

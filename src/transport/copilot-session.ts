@@ -11,6 +11,7 @@ import {
   type CommandMessage,
   type MessageType,
   type ProtocolError,
+  type ProtocolErrorCode,
   type ProtocolMessage,
 } from '../protocol';
 import { backoffDelay, type BackoffOptions } from './backoff';
@@ -121,6 +122,8 @@ export class CopilotSession {
   private readonly handlers: CommandHandler[] = [];
   private readonly pending = new Map<string, PendingSend>();
   private readonly seen = new SeenIds(20_000);
+  /** Commands whose handlers are still running, by `<from>|<id>`. */
+  private readonly handling = new Map<string, Promise<boolean>>();
   private readonly rooms = new Map<string, Element>();
   private xmpp: Client | undefined;
   private online = false;
@@ -410,6 +413,7 @@ export class CopilotSession {
       const level = stanza.attrs.type === 'groupchat' ? 'debug' : 'warn';
       this.logger[level]('rejected stanza', { from, code: error.code, reason: error.message });
       this.events.emit('protocol-error', error, from);
+      if (RECEIVED_BUT_UNUSABLE.has(error.code)) this.acknowledgeStanza(stanza);
       return;
     }
     switch (message.kind) {
@@ -471,32 +475,76 @@ export class CopilotSession {
     this.transmit(encodeMessage(ack));
   }
 
+  /** Acks a message we received intact but cannot use (2.1: every message is acknowledged). */
+  private acknowledgeStanza(stanza: Element): void {
+    const { id, from, noack, type } = stanza.attrs;
+    if (!id || !from || type === 'groupchat' || (noack !== undefined && noack !== '0')) return;
+    const ack: ProtocolMessage = { kind: 'ack', to: from, from: this.fullJid, ackedId: id };
+    if (type === 'chat') ack.type = 'chat';
+    this.transmit(encodeMessage(ack));
+  }
+
+  /**
+   * A command is acknowledged once every handler has finished with it, so an ack means "taken
+   * care of" (a jobDone acked is a result recorded). A handler that throws leaves the message
+   * unacknowledged and forgotten: the sender's resend is handled again. A resend that arrives
+   * while the first copy is still being handled waits for that outcome.
+   */
   private onCommandMessage(message: CommandMessage): void {
     const seenKey = `${message.from}|${message.id}`;
-    if (message.id && this.seen.has(seenKey)) {
-      this.acknowledge(message);
-      this.logger.debug('duplicate dropped', { id: message.id, from: message.from });
-      return;
+    if (message.id) {
+      const running = this.handling.get(seenKey);
+      if (running || this.seen.has(seenKey)) {
+        this.logger.debug('duplicate dropped', { id: message.id, from: message.from });
+        if (running) void running.then((handled) => handled && this.acknowledge(message));
+        else this.acknowledge(message);
+        return;
+      }
     }
     // A message the layers reject (tampered, replayed, plain in secure mode) is neither
     // acknowledged nor remembered: the sender resends it, and an intact copy is still accepted.
     const plain = this.unwrapLayers(message);
     if (!plain) return;
-    if (message.id) this.seen.remember(seenKey);
-    this.acknowledge(message);
-    for (const handler of this.handlers) {
-      Promise.resolve()
-        .then(() => handler(plain))
-        .catch((error: unknown) => {
-          this.logger.error('command handler failed', {
-            command: message.command.command,
-            from: message.from,
-            error: error instanceof Error ? error.message : String(error),
-          });
-        });
+    const handled = this.runHandlers(plain);
+    if (!message.id) return;
+    this.handling.set(seenKey, handled);
+    void handled.then((ok) => {
+      this.handling.delete(seenKey);
+      if (!ok) return;
+      this.seen.remember(seenKey);
+      this.acknowledge(message);
+    });
+  }
+
+  /** Runs every handler; true when none of them failed. */
+  private async runHandlers(message: CommandMessage): Promise<boolean> {
+    const outcomes = await Promise.allSettled(
+      this.handlers.map((handler) => Promise.resolve().then(() => handler(message))),
+    );
+    let ok = true;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') continue;
+      ok = false;
+      this.logger.error('command handler failed; not acknowledged', {
+        command: message.command.command,
+        from: message.from,
+        error: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason),
+      });
     }
+    return ok;
   }
 }
+
+/**
+ * Decoding errors of a message that arrived whole, from a peer that will resend it until it is
+ * acked: an unknown command, or attributes we cannot use. Acking stops the resends.
+ */
+const RECEIVED_BUT_UNUSABLE: ReadonlySet<ProtocolErrorCode> = new Set<ProtocolErrorCode>([
+  'unknown-command',
+  'missing-attribute',
+  'invalid-attribute',
+  'bad-base64',
+]);
 
 function describeConnectError(error: unknown, options: CopilotSessionOptions): Error {
   const text = error instanceof Error ? error.message : String(error);

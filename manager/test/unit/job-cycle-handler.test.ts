@@ -6,7 +6,7 @@ import type { Command, CommandMessage } from '../../../src/protocol';
 import { silentLogger } from '../../../src/transport';
 import { JobCycleHandler } from '../../src/job-cycle-handler';
 import { JobStorePaths } from '../../src/job-store-paths';
-import { requeueJob, submitJob } from '../../src/job-submission';
+import { cancelJob, requeueJob, submitJob } from '../../src/job-submission';
 import type { ManagerRole } from '../../src/manager-config';
 import { MonitorReporter } from '../../src/monitor-reporter';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';
@@ -18,6 +18,7 @@ let root: string;
 let queue: SqliteJobQueue;
 let paths: JobStorePaths;
 let sent: Array<{ to: string; command: Command }>;
+let notified: Array<{ to: string; command: Command }>;
 let events: Command[];
 let calculator: string;
 
@@ -47,6 +48,9 @@ function handler(role: ManagerRole = 'all', storageManagerAddress?: string): Job
       sent.push({ to, command });
       return Promise.resolve();
     },
+    notify: (to, command) => {
+      notified.push({ to, command });
+    },
   });
 }
 
@@ -72,6 +76,7 @@ beforeEach(() => {
   queue = new SqliteJobQueue(path.join(root, 'queue.sqlite'));
   paths = new JobStorePaths(path.join(root, 'storage'));
   sent = [];
+  notified = [];
   events = [];
   calculator = path.join(root, 'calculator.sh');
   fs.writeFileSync(calculator, '#!/bin/bash\necho "2+2" | bc\n');
@@ -282,5 +287,92 @@ describe('job cycle handler', () => {
     expect(eventNames().filter((name) => name.startsWith('job.'))).toEqual(['job.succeeded']);
     const doneDir = path.join(root, 'done', runJob.job.id);
     expect(fs.readdirSync(doneDir).sort()).toEqual([`${runJob.job.id}.tgz`, 'stderr', 'stdout']);
+  });
+});
+
+/** A job leased to AGENT, with the ids its requests carry. */
+async function leasedToAgent(jm: JobCycleHandler) {
+  await submitJob(queue, paths, { commandFile: calculator });
+  await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+  const runJob = sent.at(-1)?.command;
+  if (runJob?.command !== 'runJob') throw new Error('expected runJob');
+  const ids = { agentHost: 'h', jobID: runJob.job.id, jmJobData: runJob.jmJobData };
+  return { runJob, ids, jobId: runJob.job.id };
+}
+
+describe('the trust rule: only the lease holder, with its lease', () => {
+  const STRANGER = 'mallory@localhost/x';
+
+  it("refuses a stranger who names the job's current lease: no output dir, no result", async () => {
+    const jm = handler();
+    const { ids, jobId } = await leasedToAgent(jm);
+    const before = await queue.get(jobId);
+    sent = [];
+    await jm.handle(message({ command: 'want_getJobOutputDir', ...ids }, STRANGER));
+    await jm.handle(message({ command: 'getJobOutputDir', ...ids }, STRANGER));
+    await jm.handle(message({ command: 'jobDone', ...ids, exitCode: 0, state: 'done' }, STRANGER));
+    expect(sent).toEqual([]);
+    expect(notified.map(({ to, command }) => [to, command.command])).toEqual([
+      [STRANGER, 'jobRefused'],
+      [STRANGER, 'jobRefused'],
+      [STRANGER, 'jobRefused'],
+    ]);
+    expect(notified[0]?.command).toMatchObject({ jobID: jobId, code: 'lease-lost' });
+    expect(await queue.get(jobId)).toEqual(before);
+  });
+
+  it("accepts the holder's account from another resource (a restarted agent)", async () => {
+    const jm = handler();
+    const { ids } = await leasedToAgent(jm);
+    await jm.handle(message({ command: 'getJobOutputDir', ...ids }, 'AGENT@localhost/other'));
+    expect(sent.at(-1)?.command.command).toBe('storeJobOutputDir');
+  });
+
+  it('tells the holder of a cancelled job, so it drops the job', async () => {
+    const jm = handler();
+    const { ids, jobId } = await leasedToAgent(jm);
+    await cancelJob(queue, jobId);
+    await jm.handle(message({ command: 'want_getJobOutputDir', ...ids }));
+    await jm.handle(message({ command: 'jobDone', ...ids, exitCode: 0, state: 'done' }));
+    expect(notified.map(({ command }) => command)).toEqual([
+      expect.objectContaining({ command: 'jobRefused', code: 'lease-lost' }),
+      expect.objectContaining({ command: 'jobRefused', code: 'lease-lost' }),
+    ]);
+    expect((await queue.get(jobId))?.state).toBe('cancelled');
+  });
+
+  it('does not echo a malformed job id back', async () => {
+    const jm = handler();
+    await jm.handle(message({ command: 'want_getJobOutputDir', agentHost: 'h', jobID: 'a\nb' }));
+    expect(notified).toEqual([]);
+  });
+});
+
+describe('jobDone is recorded before it is acknowledged', () => {
+  it('throws while the done dir cannot take the result, keeps the job and its lease, and records a resend', async () => {
+    const jm = handler();
+    const { ids, jobId } = await leasedToAgent(jm);
+    await jm.handle(message({ command: 'getJobOutputDir', ...ids }));
+    fs.writeFileSync(paths.file(jobId, 'output', 'stdout'), '4\n');
+    // The done dir is a file: nothing can be written under it.
+    fs.writeFileSync(path.join(root, 'done'), 'not a directory');
+    const done = message({ command: 'jobDone', ...ids, exitCode: 0, state: 'done' });
+    const leaseBefore = (await queue.get(jobId))?.leaseExpiresAt ?? 0;
+    await expect(jm.handle(done)).rejects.toThrow();
+    const waiting = await queue.get(jobId);
+    expect(waiting?.state).toBe('uploading');
+    expect(waiting?.leaseExpiresAt ?? 0).toBeGreaterThanOrEqual(leaseBefore);
+    expect(waiting?.attempts).toBe(1);
+    fs.rmSync(path.join(root, 'done'));
+    await jm.handle({ ...done });
+    expect(await queue.get(jobId)).toMatchObject({ state: 'done', exitCode: 0 });
+    expect(fs.readFileSync(path.join(root, 'done', jobId, 'stdout'), 'utf8')).toBe('4\n');
+  });
+
+  it("takes the original agent's state='ready' with exit code 0 as a success", async () => {
+    const jm = handler();
+    const { ids, jobId } = await leasedToAgent(jm);
+    await jm.handle(message({ command: 'jobDone', ...ids, exitCode: 0, state: 'ready' }));
+    expect(await queue.get(jobId)).toMatchObject({ state: 'done', agentState: 'ready' });
   });
 });

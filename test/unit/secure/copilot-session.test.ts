@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Element } from '@xmpp/xml';
+import { xml, type Element } from '@xmpp/xml';
 import { encodeMessage, type Command } from '../../../src/protocol';
 import { CopilotSession, SendError } from '../../../src/transport/copilot-session';
 
@@ -48,6 +48,17 @@ vi.mock('@xmpp/client', () => ({
 }));
 
 const ping: Command = { command: 'Heartbeat:ping' };
+
+function incoming(id: string, command: Command): Element {
+  return encodeMessage({
+    kind: 'command',
+    to: 'agent@localhost/a',
+    from: 'jm@localhost/m',
+    id,
+    noack: false,
+    command,
+  });
+}
 
 function newSession(): CopilotSession {
   return new CopilotSession({
@@ -145,6 +156,66 @@ describe('CopilotSession', () => {
     deliver('two');
     await vi.advanceTimersByTimeAsync(0);
     expect(calls).toEqual(['one']);
+    await session.stop();
+  });
+
+  it('acks a command only once its handler has finished, and not at all when it fails', async () => {
+    const session = newSession();
+    await session.start();
+    let finish: () => void = () => undefined;
+    let fail = false;
+    session.onCommand(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          finish = () => (fail ? reject(new Error('disk full')) : resolve());
+        }),
+    );
+    const acks = (): string[] =>
+      client.sent.flatMap((stanza) => (stanza.attrs.ack ? [String(stanza.attrs.ack)] : []));
+    const deliver = (id: string): void => {
+      client.emit('stanza', incoming(id, ping));
+    };
+    fail = true;
+    deliver('first');
+    await vi.advanceTimersByTimeAsync(0);
+    // A resend while the first copy is being handled: no second run, no ack yet.
+    deliver('first');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(acks()).toEqual([]);
+    finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(acks()).toEqual([]);
+    // Failed: forgotten, so the next resend is handled again, and acked once it succeeds.
+    fail = false;
+    deliver('first');
+    await vi.advanceTimersByTimeAsync(0);
+    finish();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(acks()).toEqual(['first']);
+    deliver('first');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(acks()).toEqual(['first', 'first']);
+    await session.stop();
+  });
+
+  it('acks a well-formed message whose command it does not know (2.1), without handling it', async () => {
+    const session = newSession();
+    await session.start();
+    const handled: string[] = [];
+    session.onCommand((message) => {
+      handled.push(message.command.command);
+    });
+    client.emit(
+      'stanza',
+      xml(
+        'message',
+        { to: 'agent@localhost/a', from: 'jm@localhost/m', id: 'odd-1' },
+        xml('body', {}, xml('info', { command: '_BASE64:c29tZXRoaW5nTmV3' })),
+      ),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(client.sent.map((stanza) => stanza.attrs.ack)).toContain('odd-1');
+    expect(handled).toEqual([]);
     await session.stop();
   });
 
