@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { LogEntry } from '../contract/ui-contract';
 import {
   createLogger,
+  escapeLogText,
   formatLogRecord,
   type LogLevel,
   type LogRecord,
@@ -28,17 +29,22 @@ export interface EventLogOptions {
 
 type Listener = (entry: LogEntry) => void;
 
+/**
+ * The UI's copy of a record. Its strings are escaped like the log file's (escapeLogText), so that
+ * an entry shows as one line, however the UI renders it, and the ring stays bounded in size.
+ */
 function toEntry(record: LogRecord): LogEntry {
   const entry: LogEntry = {
     time: record.time,
     level: record.level,
-    component: record.component,
-    message: record.message,
+    component: escapeLogText(record.component),
+    message: escapeLogText(record.message),
   };
   if (record.fields) {
     const fields: Record<string, string | number | boolean | null> = {};
     for (const [key, value] of Object.entries(record.fields)) {
-      if (value !== undefined) fields[key] = value;
+      if (value !== undefined)
+        fields[escapeLogText(key)] = typeof value === 'string' ? escapeLogText(value) : value;
     }
     entry.fields = fields;
   }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventLog } from '../../../src/core/event-log';
+import { formatLogRecord } from '../../../src/transport/logger';
 import type { LogEntry } from '../../../src/contract/ui-contract';
 
 let dir: string;
@@ -48,5 +49,31 @@ describe('event log', () => {
     for (let i = 0; i < 20; i += 1) logger.warn('ü'.repeat(60));
     for (const file of fs.readdirSync(dir))
       expect(fs.statSync(path.join(dir, file)).size).toBeLessThanOrEqual(300);
+  });
+
+  it('keeps one line per record in the file, the echo and the UI entries, whatever a peer sent', () => {
+    const echoed: string[] = [];
+    const log = new EventLog({ dir, echo: (record) => echoed.push(formatLogRecord(record)) });
+    const seen: LogEntry[] = [];
+    log.onEntry((entry) => seen.push(entry));
+    const logger = log.logger('agent');
+    const forged = 'x\n2026-01-01 INFO job finished\u0000';
+    logger.info('job received', { job: forged });
+    logger.warn(`no such job ${forged}`);
+    logger.info('done', { output: 'y'.repeat(5000) });
+
+    const file = fs.readFileSync(path.join(dir, 'agent.log'), 'utf8');
+    expect(file.split('\n')).toHaveLength(3 + 1);
+    // eslint-disable-next-line no-control-regex -- the characters a peer must not get into a log line
+    expect(file).not.toMatch(/\u0000|\n2026/);
+    expect(file).toContain('job="x\\n2026-01-01 INFO job finished\\x00"');
+    expect(echoed.join('\n')).toBe(file.trimEnd());
+    for (const entry of seen) {
+      const shown = [entry.component, entry.message, ...Object.values(entry.fields ?? {})];
+      // eslint-disable-next-line no-control-regex -- the characters a peer must not get into a log line
+      for (const text of shown) expect(String(text)).not.toMatch(/[\u0000-\u001f\u2028\u2029]/);
+    }
+    expect(seen[1]?.message).toBe('no such job x\\n2026-01-01 INFO job finished\\x00');
+    expect(String(seen[2]?.fields?.output).length).toBeLessThanOrEqual(1001);
   });
 });
