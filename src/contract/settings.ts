@@ -1,4 +1,4 @@
-import type { AgentSettings, SettingsError } from './ui-contract';
+import type { AgentSettings, PublicSettings, SettingsError } from './ui-contract';
 
 /** Defaults a fresh install starts with: half the CPU, only when idle, one job at a time. */
 export const DEFAULT_SETTINGS: AgentSettings = {
@@ -22,6 +22,18 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   xmppCaCertificate: '',
   requireTls: false,
 };
+
+/**
+ * Settings the UI may write but never read back. getSettings blanks them (publicSettings), and an
+ * empty value in a patch keeps the stored one, so a form can leave the field empty.
+ */
+export const SECRET_FIELDS = ['xmppPassword'] as const satisfies ReadonlyArray<keyof AgentSettings>;
+const SECRETS: ReadonlySet<keyof AgentSettings> = new Set(SECRET_FIELDS);
+
+/** The settings as the UI sees them (getSettings, setSettings' result): no secret in them. */
+export function publicSettings(settings: AgentSettings): PublicSettings {
+  return { ...settings, xmppPassword: '', xmppPasswordSet: settings.xmppPassword !== '' };
+}
 
 interface NumberRule {
   min: number;
@@ -140,6 +152,12 @@ export function applySettingsPatch(
   if (errors.length > 0) return { settings: current, errors };
   const trimmed: Partial<AgentSettings> = {};
   for (const [name, value] of Object.entries(patch)) {
+    const field = name as keyof AgentSettings;
+    if (SECRETS.has(field)) {
+      // Empty keeps the current secret; a new one is taken as typed (spaces may be part of it).
+      if (value !== '') (trimmed as Record<string, unknown>)[name] = value;
+      continue;
+    }
     (trimmed as Record<string, unknown>)[name] = typeof value === 'string' ? value.trim() : value;
   }
   const settings = { ...current, ...trimmed };

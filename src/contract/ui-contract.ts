@@ -145,6 +145,17 @@ export interface AgentSettings {
   requireTls: boolean;
 }
 
+/**
+ * What getSettings and setSettings return: the settings with every secret blanked. A password is
+ * write-only: the UI can set a new one but never read it back, over IPC or the GUI RPC.
+ */
+export interface PublicSettings extends AgentSettings {
+  /** Always empty. In a settings patch, an empty password means "keep the current one". */
+  xmppPassword: '';
+  /** Whether a password is stored, so the form can say "set; leave empty to keep". */
+  xmppPasswordSet: boolean;
+}
+
 export interface LogEntry {
   time: string;
   level: LogLevel;
@@ -159,13 +170,13 @@ export interface SettingsError {
 }
 
 export type SetSettingsResult =
-  { ok: true; settings: AgentSettings } | { ok: false; errors: SettingsError[] };
+  { ok: true; settings: PublicSettings } | { ok: false; errors: SettingsError[] };
 
 /** Every command: its argument tuple and its result. */
 export interface UiCommands {
   getStatus: { args: []; result: AgentStatus };
   getJobs: { args: [limit?: number]; result: JobsView };
-  getSettings: { args: []; result: AgentSettings };
+  getSettings: { args: []; result: PublicSettings };
   setSettings: { args: [patch: Partial<AgentSettings>]; result: SetSettingsResult };
   pause: { args: [minutes?: number]; result: AgentStatus };
   resume: { args: []; result: AgentStatus };

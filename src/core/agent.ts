@@ -21,7 +21,7 @@ import type {
   SetSettingsResult,
   UiCommandHandlers,
 } from '../contract/ui-contract';
-import { applySettingsPatch, CONNECTION_FIELDS } from '../contract/settings';
+import { applySettingsPatch, CONNECTION_FIELDS, publicSettings } from '../contract/settings';
 import type { Command } from '../protocol/commands';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import { attachHeartbeatResponder } from '../heartbeat/heartbeat-responder';
@@ -696,7 +696,7 @@ export function createAgent(options: AgentOptions): Agent {
         history: history.list(limit ?? 100),
         totals: history.totals(),
       }),
-    getSettings: () => Promise.resolve({ ...settings }),
+    getSettings: () => Promise.resolve(publicSettings(settings)),
     setSettings: async (patch): Promise<SetSettingsResult> => {
       const applied = applySettingsPatch(settings, patch ?? {});
       if (applied.errors.length > 0) return { ok: false, errors: applied.errors };
@@ -717,7 +717,7 @@ export function createAgent(options: AgentOptions): Agent {
       }
       emitStatus(true);
       pump();
-      return { ok: true, settings: { ...settings } };
+      return { ok: true, settings: publicSettings(settings) };
     },
     pause: async (minutes?: number): Promise<AgentStatus> => {
       if (minutes !== undefined) {

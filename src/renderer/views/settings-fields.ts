@@ -1,3 +1,4 @@
+import { DEFAULT_SETTINGS } from '../../contract/settings';
 import type { AgentSettings } from '../../contract/ui-contract';
 
 export type FieldKind = 'text' | 'password' | 'number' | 'checkbox' | 'textarea';
@@ -101,10 +102,12 @@ export const SETTINGS_GROUPS: ReadonlyArray<{ title: string; fields: FieldSpec[]
 
 export type Draft = Record<keyof AgentSettings, string | boolean>;
 
+/** The form's values: every setting (not read-only extras such as `xmppPasswordSet`) as text. */
 export function toDraft(settings: AgentSettings): Draft {
   const draft = {} as Draft;
-  for (const [key, value] of Object.entries(settings)) {
-    draft[key as keyof AgentSettings] = typeof value === 'number' ? String(value) : value;
+  for (const key of Object.keys(DEFAULT_SETTINGS) as Array<keyof AgentSettings>) {
+    const value = settings[key];
+    draft[key] = typeof value === 'number' ? String(value) : value;
   }
   return draft;
 }

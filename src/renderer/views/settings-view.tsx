@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { validateSettingsPatch } from '../../contract/settings';
-import type { AgentSettings } from '../../contract/ui-contract';
+import type { AgentSettings, PublicSettings } from '../../contract/ui-contract';
 import { useCopilot } from '../copilot-context';
 import { errorText } from '../format';
 import {
@@ -15,7 +15,7 @@ type Errors = Partial<Record<keyof AgentSettings, string>>;
 
 export function SettingsView() {
   const api = useCopilot();
-  const [saved, setSaved] = useState<AgentSettings | null>(null);
+  const [saved, setSaved] = useState<PublicSettings | null>(null);
   const [draft, setDraft] = useState<Draft | null>(null);
   const [errors, setErrors] = useState<Errors>({});
   const [notice, setNotice] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
@@ -40,6 +40,7 @@ export function SettingsView() {
 
   if (!saved || !draft) return <p className="muted">{notice?.text ?? 'Loading…'}</p>;
 
+  // The password comes back blank (it is write-only), so it is sent only when the volunteer types one.
   const changedPatch = (): Record<string, unknown> => {
     const patch: Record<string, unknown> = {};
     for (const key of Object.keys(draft) as Array<keyof AgentSettings>) {
@@ -93,7 +94,10 @@ export function SettingsView() {
   const field = (spec: FieldSpec) => {
     const id = `setting-${spec.key}`;
     const error = errors[spec.key];
-    const described = [error ? `${id}-error` : '', spec.hint ? `${id}-hint` : '']
+    const keepsSecret = spec.kind === 'password' && saved.xmppPasswordSet;
+    const hint = keepsSecret ? 'A password is set. Leave this empty to keep it.' : spec.hint;
+    const placeholder = keepsSecret ? 'Password set; leave empty to keep' : spec.placeholder;
+    const described = [error ? `${id}-error` : '', hint ? `${id}-hint` : '']
       .filter(Boolean)
       .join(' ');
     const raw = draft[spec.key];
@@ -141,7 +145,7 @@ export function SettingsView() {
                 inputMode={spec.kind === 'number' ? 'numeric' : undefined}
                 autoComplete={spec.kind === 'password' ? 'current-password' : 'off'}
                 spellCheck={false}
-                placeholder={spec.placeholder}
+                placeholder={placeholder}
                 value={String(raw)}
                 onChange={(e) => change(spec.key, e.target.value)}
               />
@@ -149,9 +153,9 @@ export function SettingsView() {
             </div>
           </>
         )}
-        {spec.hint && (
+        {hint && (
           <div id={`${id}-hint`} className="hint">
-            {spec.hint}
+            {hint}
           </div>
         )}
         {error && (

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { applySettingsPatch, DEFAULT_SETTINGS } from '../../../src/contract/settings';
+import {
+  applySettingsPatch,
+  DEFAULT_SETTINGS,
+  publicSettings,
+} from '../../../src/contract/settings';
 import type { AgentSettings } from '../../../src/contract/ui-contract';
 import type { AgentHost, AgentHostEvents } from '../../../src/core/agent-host';
 import { withConfigFileSettings } from '../../../src/cli/config-file-settings';
@@ -21,12 +25,12 @@ function settingsOnlyAgent(initial: AgentSettings): AgentHost {
       getLog: unused,
       pause: unused,
       resume: unused,
-      getSettings: async () => settings,
+      getSettings: async () => publicSettings(settings),
       setSettings: async (patch) => {
         const result = applySettingsPatch(settings, patch);
         if (result.errors.length > 0) return { ok: false, errors: result.errors };
         settings = result.settings;
-        return { ok: true, settings };
+        return { ok: true, settings: publicSettings(settings) };
       },
     },
   };
@@ -60,8 +64,10 @@ describe('headless agent settings over the GUI RPC', () => {
 
   it('passes policy changes, and account fields sent back unchanged (as a settings form does)', async () => {
     const agent = withConfigFileSettings(settingsOnlyAgent(initial), 'agent.conf');
+    // The form gets the password blank (it is write-only) and sends it back blank.
     const result = await agent.commands.setSettings({
       ...initial,
+      xmppPassword: '',
       cpuLimitPercent: 20,
       jobSlots: 2,
     });
@@ -69,7 +75,10 @@ describe('headless agent settings over the GUI RPC', () => {
     expect(await agent.commands.getSettings()).toMatchObject({
       cpuLimitPercent: 20,
       jobSlots: 2,
-      xmppPassword: 'secret',
+      xmppPassword: '',
+      xmppPasswordSet: true,
     });
+    const typed = await agent.commands.setSettings({ xmppPassword: 'other' });
+    expect(typed).toMatchObject({ ok: false, errors: [{ field: 'xmppPassword' }] });
   });
 });

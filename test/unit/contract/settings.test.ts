@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   applySettingsPatch,
   DEFAULT_SETTINGS,
+  publicSettings,
+  SECRET_FIELDS,
   validateSettingsPatch,
 } from '../../../src/contract/settings';
 
@@ -90,5 +92,38 @@ describe('settings rules', () => {
     });
     expect(accepted.errors).toEqual([]);
     expect(accepted.settings.jobManagerPublicKey).toBe(PUBLIC_KEY_PEM.trim());
+  });
+});
+
+describe('secrets are write-only', () => {
+  const withPassword = { ...DEFAULT_SETTINGS, xmppUsername: 'bob', xmppPassword: ' s3cret pw ' };
+
+  it('publicSettings blanks the password and says whether one is set', () => {
+    const shown = publicSettings(withPassword);
+    expect(shown).toEqual({ ...withPassword, xmppPassword: '', xmppPasswordSet: true });
+    expect(JSON.stringify(shown)).not.toContain('s3cret');
+    expect(publicSettings(DEFAULT_SETTINGS)).toMatchObject({
+      xmppPassword: '',
+      xmppPasswordSet: false,
+    });
+    for (const field of SECRET_FIELDS) expect(shown[field]).toBe('');
+  });
+
+  it('an empty password in a patch keeps the current one; a new one replaces it untrimmed', () => {
+    const kept = applySettingsPatch(withPassword, { xmppPassword: '', cpuLimitPercent: 20 });
+    expect(kept.errors).toEqual([]);
+    expect(kept.settings).toEqual({ ...withPassword, cpuLimitPercent: 20 });
+    // A form that sends back what getSettings returned changes nothing.
+    const echoed = applySettingsPatch(withPassword, { ...publicSettings(withPassword) });
+    expect(echoed.errors).toEqual([
+      { field: 'xmppPasswordSet', message: "unknown setting 'xmppPasswordSet'" },
+    ]);
+    const { xmppPasswordSet: _set, ...form } = publicSettings(withPassword);
+    expect(applySettingsPatch(withPassword, form).settings).toEqual(withPassword);
+    const changed = applySettingsPatch(withPassword, { xmppPassword: '  new pass ' });
+    expect(changed.settings.xmppPassword).toBe('  new pass ');
+    expect(
+      applySettingsPatch(withPassword, { xmppPassword: 42 as unknown as string }).errors,
+    ).toEqual([{ field: 'xmppPassword', message: 'xmppPassword must be text' }]);
   });
 });

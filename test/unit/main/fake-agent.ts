@@ -1,5 +1,9 @@
 import { vi } from 'vitest';
-import { DEFAULT_SETTINGS, applySettingsPatch } from '../../../src/contract/settings';
+import {
+  DEFAULT_SETTINGS,
+  applySettingsPatch,
+  publicSettings,
+} from '../../../src/contract/settings';
 import type { AgentStatus, JobsView } from '../../../src/contract/ui-contract';
 import type { AgentHost, AgentHostEvents, AgentHostOptions } from '../../../src/core/agent-host';
 import { TypedEmitter } from '../../../src/transport/typed-emitter';
@@ -31,7 +35,8 @@ const EMPTY_JOBS: JobsView = {
 
 /**
  * A fake AgentHost that behaves like the real one at its edges: setSettings validates with the
- * contract's rules and calls persistSettings; pause/resume emit a status event.
+ * contract's rules and calls persistSettings; settings go out with secrets blanked
+ * (publicSettings); pause/resume emit a status event.
  */
 export function createFakeAgent(options: AgentHostOptions) {
   let settings = options.settings;
@@ -52,13 +57,13 @@ export function createFakeAgent(options: AgentHostOptions) {
     commands: {
       getStatus: vi.fn(() => Promise.resolve(status)),
       getJobs: vi.fn(() => Promise.resolve(EMPTY_JOBS)),
-      getSettings: vi.fn(() => Promise.resolve(settings)),
+      getSettings: vi.fn(() => Promise.resolve(publicSettings(settings))),
       setSettings: vi.fn(async (patch: Parameters<AgentHost['commands']['setSettings']>[0]) => {
         const result = applySettingsPatch(settings, patch);
         if (result.errors.length > 0) return { ok: false as const, errors: result.errors };
         await options.persistSettings?.(result.settings);
         settings = result.settings;
-        return { ok: true as const, settings };
+        return { ok: true as const, settings: publicSettings(settings) };
       }),
       pause: vi.fn((minutes?: number) =>
         Promise.resolve(

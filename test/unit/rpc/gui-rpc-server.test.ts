@@ -3,11 +3,17 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applySettingsPatch, DEFAULT_SETTINGS } from '../../../src/contract/settings';
+import {
+  applySettingsPatch,
+  DEFAULT_SETTINGS,
+  publicSettings,
+} from '../../../src/contract/settings';
 import type { AgentSettings, AgentStatus, LogEntry } from '../../../src/contract/ui-contract';
 import type { AgentHost, AgentHostEvents } from '../../../src/core/agent-host';
 import { startGuiRpcServer, type GuiRpcServer } from '../../../src/rpc/gui-rpc-server';
 import { TypedEmitter } from '../../../src/transport/typed-emitter';
+
+const STORED_PASSWORD = 'stored-pw-9f3a';
 
 function fakeStatus(paused: boolean): AgentStatus {
   return {
@@ -27,13 +33,18 @@ function fakeStatus(paused: boolean): AgentStatus {
   };
 }
 
-function fakeAgent(): AgentHost & { pausedFor: Array<number | undefined> } {
-  let settings: AgentSettings = { ...DEFAULT_SETTINGS };
+/** Like the real agent's settings commands: validated with the contract, secrets blanked. */
+function fakeAgent(): AgentHost & {
+  pausedFor: Array<number | undefined>;
+  settings: () => AgentSettings;
+} {
+  let settings: AgentSettings = { ...DEFAULT_SETTINGS, xmppPassword: STORED_PASSWORD };
   let paused = false;
   const pausedFor: Array<number | undefined> = [];
   const events = new TypedEmitter<AgentHostEvents>();
   return {
     pausedFor,
+    settings: () => settings,
     events,
     start: async () => undefined,
     stop: async () => undefined,
@@ -45,12 +56,12 @@ function fakeAgent(): AgentHost & { pausedFor: Array<number | undefined> } {
         history: [],
         totals: { jobs: 0, succeeded: 0, failed: 0, cpuHours: 0, perDay: [] },
       }),
-      getSettings: async () => settings,
+      getSettings: async () => publicSettings(settings),
       setSettings: async (patch) => {
         const result = applySettingsPatch(settings, patch);
         if (result.errors.length > 0) return { ok: false, errors: result.errors };
         settings = result.settings;
-        return { ok: true, settings };
+        return { ok: true, settings: publicSettings(settings) };
       },
       pause: async (minutes) => {
         paused = true;
@@ -176,6 +187,26 @@ describe('GUI RPC server', () => {
       errors: [{ field: 'cpuLimitPercent', message: 'CPU limit must be between 1 and 100' }],
     });
     expect((await call(server, '/api/rmrf', { token: server.token })).status).toBe(404);
+  });
+
+  it('never sends the password back: getSettings and setSettings blank it; a new one is taken', async () => {
+    const read = await call(server, '/api/getSettings', { token: server.token, body: '[]' });
+    expect(read.status).toBe(200);
+    expect(read.body).not.toContain(STORED_PASSWORD);
+    expect(JSON.parse(read.body)).toMatchObject({ xmppPassword: '', xmppPasswordSet: true });
+    const kept = await call(server, '/api/setSettings', {
+      token: server.token,
+      body: JSON.stringify([{ xmppPassword: '', jobSlots: 2 }]),
+    });
+    expect(JSON.parse(kept.body)).toMatchObject({ ok: true, settings: { xmppPasswordSet: true } });
+    expect(agent.settings().xmppPassword).toBe(STORED_PASSWORD);
+    const changed = await call(server, '/api/setSettings', {
+      token: server.token,
+      body: JSON.stringify([{ xmppPassword: 'typed-new-pw' }]),
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body).not.toContain('typed-new-pw');
+    expect(agent.settings().xmppPassword).toBe('typed-new-pw');
   });
 
   it('refuses a foreign Host header (DNS rebinding)', async () => {
