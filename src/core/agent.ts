@@ -41,6 +41,7 @@ import { JobLifecycle } from './job-lifecycle';
 import { requestJob } from './job-request';
 import { JobStore, type JobInHand } from './job-store';
 import { ManagerExchange, SessionChannel, type ProtocolChannel } from './manager-exchange';
+import { managerAddresses, ManagerTrust } from './manager-trust';
 import { MonitorReporter, monitorComponent } from './monitor-reporter';
 import { allowedCores, cpuShare, decideRun, isIdle, ResourcePolicy } from './resource-policy';
 import { SerialLock } from './serial-lock';
@@ -62,7 +63,7 @@ export interface AgentOptions extends AgentHostOptions {
   xmppService?: string;
   /** Extra CopilotSession options (ack timeouts, reconnect back-off). */
   session?: Partial<CopilotSessionOptions>;
-  /** Whether a job may get network when it asks (COPILOT_NETWORK=1); default true. */
+  /** Whether a job may get network when it asks (COPILOT_NETWORK=1); default false. */
   allowJobNetwork?: boolean;
   /** Wait for have_getJob, runJob, have_getJobOutputDir, storeJobOutputDir; default 10 s. */
   replyTimeoutMs?: number;
@@ -200,7 +201,11 @@ export function createAgent(options: AgentOptions): Agent {
 
   const sessionChannel = options.channel ? undefined : new SessionChannel();
   const channel: ProtocolChannel = options.channel ?? (sessionChannel as SessionChannel);
-  const exchange = new ManagerExchange(channel, logger.child('exchange'), (from, command) =>
+  const trust = new ManagerTrust(
+    () => managerAddresses(settings.jobManagerAddress),
+    logger.child('trust'),
+  );
+  const exchange = new ManagerExchange(channel, trust, logger.child('exchange'), (from, command) =>
     onOtherCommand(from, command),
   );
   const monitor = new MonitorReporter(channel, options.monitorAddress, monitorComponent(resource));
@@ -228,7 +233,6 @@ export function createAgent(options: AgentOptions): Agent {
   let lastStatusAt = 0;
   let facts: HostFacts | undefined;
   let factsAt = 0;
-  const ignoredManagers = new Map<string, number>();
 
   function onOtherCommand(from: string, command: Command): void {
     // The Heartbeat responder attached to the session answers these.
@@ -468,12 +472,11 @@ export function createAgent(options: AgentOptions): Agent {
         monitor,
         handshakeLock,
         agentHost,
-        jobManagerAddress: () => settings.jobManagerAddress,
         limits: () => policy.limits(hostCpuCount),
         mayRun: () => policy.decide(Date.now()).run,
         image: options.jobImage ?? DEFAULT_JOB_IMAGE,
         wallClockLimitMs: (options.wallClockLimitSeconds ?? DEFAULT_WALL_CLOCK_SECONDS) * 1000,
-        allowJobNetwork: options.allowJobNetwork ?? true,
+        allowJobNetwork: options.allowJobNetwork ?? false,
         replyTimeoutMs: options.replyTimeoutMs ?? 10_000,
         retry: options.retryBackoff ?? DEFAULT_RETRY_BACKOFF,
         maxUploadAttempts: options.maxUploadAttempts ?? 10,
@@ -595,11 +598,10 @@ export function createAgent(options: AgentOptions): Agent {
       requestJob({
         exchange,
         logger: logger.child('request'),
-        jobManagerAddress: settings.jobManagerAddress,
+        managers: managerAddresses(settings.jobManagerAddress),
         agentHost,
         jdl,
         replyTimeoutMs: options.replyTimeoutMs ?? 10_000,
-        ignoredUntil: ignoredManagers,
       }),
     );
     if (result.kind === 'job') {
@@ -624,6 +626,13 @@ export function createAgent(options: AgentOptions): Agent {
         return;
       }
       startLifecycle(inHand);
+      return;
+    }
+    if (result.kind === 'cooling-down') {
+      nextFetchAt = result.until;
+      logger.debug('every manager asked us to wait', {
+        until: new Date(result.until).toISOString(),
+      });
       return;
     }
     const delay = backoffDelay(fetchAttempt, options.fetchBackoff ?? DEFAULT_FETCH_BACKOFF);

@@ -4,11 +4,17 @@
  * files the job wrote to /work/output, then jobDone. The job in hand is persisted at every step
  * (JobStore), and a finished job's result is retried until it is delivered or the agent stops;
  * the next agent start resumes it.
+ *
+ * The output directory and jobDone go to the manager that gave the job (its account). Final
+ * answers end the job at once, freeing its slot: a `jobRefused` from that manager (it was
+ * cancelled, or its lease went to another agent), and storage refusals that retrying cannot
+ * change (4xx other than 408 and 429).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobPhase, JobRecord } from '../contract/ui-contract';
+import { bareJid } from '../protocol/jid';
 import { isSafeFileName } from '../protocol/job-fields';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import type { Logger } from '../transport/logger';
@@ -32,7 +38,6 @@ export interface LifecycleDeps {
   /** Serialises the want_* handshakes: have_getJobOutputDir names no job. */
   handshakeLock: SerialLock;
   agentHost: string;
-  jobManagerAddress: () => string;
   limits: () => ContainerLimits;
   /** Whether the policy lets jobs run right now (else the container starts frozen). */
   mayRun: () => boolean;
@@ -67,18 +72,32 @@ function leaseLost(error: unknown): boolean {
   return error instanceof TransferError && (error.status === 403 || error.status === 409);
 }
 
+/** A storage refusal that the same request will meet again (413 too large, 404, 400...). */
+function permanentRefusal(error: unknown): boolean {
+  const status = error instanceof TransferError ? error.status : undefined;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/** The manager will not take this job from us any more (jobRefused). */
+class JobRefusedError extends Error {}
+
 function appendStderr(file: string, text: string): void {
   fs.appendFileSync(file, `copilot-agent: ${text}\n`);
 }
 
 export class JobLifecycle {
   private inHand: JobInHand;
+  /** Aborted when the agent stops or the manager refuses the job. */
+  private readonly refused = new AbortController();
+  private readonly signal: AbortSignal;
+  private refusal: string | undefined;
 
   constructor(
     private readonly deps: LifecycleDeps,
     inHand: JobInHand,
   ) {
     this.inHand = inHand;
+    this.signal = AbortSignal.any([deps.signal, this.refused.signal]);
   }
 
   get jobId(): string {
@@ -91,8 +110,33 @@ export class JobLifecycle {
 
   /** Runs to jobDone; throws only when the agent stops (the job stays persisted). */
   async run(): Promise<JobRecord> {
-    const { store } = this.deps;
+    const { store, exchange } = this.deps;
     store.save(this.inHand);
+    const stopListening = exchange.onRefusal(this.jobId, (code, reason, from) => {
+      if (!this.fromJobsManager(from)) return;
+      this.refusal = `the manager refused the job (${code}): ${reason}`;
+      this.refused.abort();
+      // A job still running is stopped: nobody will take its result.
+      void this.deps.runner.cleanup(this.jobId).catch(() => undefined);
+    });
+    if (this.inHand.output) exchange.trust.trustForJob(this.inHand.output.peer, this.jobId);
+    try {
+      await this.runPhases();
+    } catch (error) {
+      if (this.refusal === undefined || this.deps.signal.aborted) throw error;
+      this.inHand.result ??= this.failure('aborted', this.refusal);
+      this.abort(this.refusal);
+    } finally {
+      stopListening();
+      exchange.trust.forgetJob(this.jobId);
+    }
+    const record = this.record();
+    store.remove(this.jobId);
+    return record;
+  }
+
+  private async runPhases(): Promise<void> {
+    const { store } = this.deps;
     if (this.inHand.phase === 'received' || this.inHand.phase === 'running') {
       this.inHand.result = await this.execute();
       this.throwIfStopped();
@@ -105,9 +149,18 @@ export class JobLifecycle {
       store.save(this.inHand);
     }
     if (!this.aborted()) await this.reportDone();
-    const record = this.record();
-    store.remove(this.jobId);
-    return record;
+  }
+
+  /** The manager that gave the job (any resource of its account), or its storage component. */
+  private fromJobsManager(from: string): boolean {
+    const account = bareJid(from).toLowerCase();
+    const peers = [this.inHand.manager, this.inHand.output?.peer ?? ''];
+    return peers.some((peer) => bareJid(peer).toLowerCase() === account);
+  }
+
+  /** Where want_getJobOutputDir and retried jobDones go: the account that gave the job. */
+  private get managerAccount(): string {
+    return bareJid(this.inHand.manager);
   }
 
   private aborted(): boolean {
@@ -123,6 +176,18 @@ export class JobLifecycle {
 
   private throwIfStopped(): void {
     if (this.deps.signal.aborted) throw new Error('agent stopping');
+    if (this.refused.signal.aborted) throw new JobRefusedError(this.refusal);
+  }
+
+  private failure(state: JobResult['state'], error: string): JobResult {
+    return {
+      exitCode: -1,
+      state,
+      cpuSeconds: 0,
+      startedAt: null,
+      finishedAt: new Date().toISOString(),
+      error,
+    };
   }
 
   private record(): JobRecord {
@@ -155,14 +220,7 @@ export class JobLifecycle {
       appendStderr(paths.stderr, error);
       const what = state === 'aborted' ? 'job dropped' : 'job failed before it ran';
       deps.logger.warn(what, { jobId: job.id, state, error });
-      return {
-        exitCode: -1,
-        state,
-        cpuSeconds: 0,
-        startedAt: null,
-        finishedAt: new Date().toISOString(),
-        error,
-      };
+      return this.failure(state, error);
     };
 
     // A fresh start: an earlier attempt (agent restarted mid-run) leaves nothing behind.
@@ -234,7 +292,7 @@ export class JobLifecycle {
           wallClockLimitMs: deps.wallClockLimitMs,
           validationArgv: plan.validationArgv,
           startPaused,
-          signal: deps.signal,
+          signal: this.signal,
         },
         () => {
           deps.onStarted(job.id, new Date().toISOString(), startPaused);
@@ -274,7 +332,7 @@ export class JobLifecycle {
 
   private async pause(attempt: number): Promise<void> {
     const delay = backoffDelay(attempt, this.deps.retry);
-    await sleep(delay, undefined, { signal: this.deps.signal });
+    await sleep(delay, undefined, { signal: this.signal });
   }
 
   private withJmJobData<T extends object>(command: T): T & { jmJobData?: string } {
@@ -312,6 +370,7 @@ export class JobLifecycle {
       }
       this.inHand.output = target;
       deps.store.save(this.inHand);
+      deps.exchange.trust.trustForJob(target.peer, this.jobId);
       const uploadStarted = Date.now();
       try {
         for (const [name, file] of this.filesToUpload(paths)) {
@@ -326,6 +385,10 @@ export class JobLifecycle {
           this.abort(`the manager no longer takes this job's output: ${errorText(error)}`);
           return;
         }
+        if (permanentRefusal(error)) {
+          this.uploadFailed(error);
+          return;
+        }
         uploadFailures += 1;
         deps.logger.warn('upload failed', {
           jobId: this.jobId,
@@ -333,14 +396,23 @@ export class JobLifecycle {
           error: errorText(error),
         });
         if (uploadFailures >= deps.maxUploadAttempts) {
-          const result = this.inHand.result as JobResult;
-          result.state = 'upload-failed';
-          result.error = `upload failed: ${errorText(error)}`;
+          this.uploadFailed(error);
           return;
         }
         await this.pause(attempt);
       }
     }
+  }
+
+  /** The result goes to the manager as upload-failed; jobDone still tells it. */
+  private uploadFailed(error: unknown): void {
+    const result = this.inHand.result as JobResult;
+    result.state = 'upload-failed';
+    result.error = `upload failed: ${errorText(error)}`;
+    this.deps.logger.warn('output not delivered; reporting the job as upload-failed', {
+      jobId: this.jobId,
+      error: result.error,
+    });
   }
 
   private filesToUpload(paths: {
@@ -378,12 +450,12 @@ export class JobLifecycle {
 
   private async requestOutputDir(): Promise<JobInHand['output'] | null> {
     const { deps } = this;
-    const offers = deps.exchange.mailbox('have_getJobOutputDir');
+    const offers = deps.exchange.mailbox('have_getJobOutputDir', { peers: [this.managerAccount] });
     let peer: string;
     try {
       deps.exchange
         .send(
-          deps.jobManagerAddress(),
+          this.managerAccount,
           this.withJmJobData({
             command: 'want_getJobOutputDir' as const,
             agentHost: deps.agentHost,
@@ -393,7 +465,8 @@ export class JobLifecycle {
         .catch((error: unknown) =>
           deps.logger.debug('want_getJobOutputDir not acknowledged', { error: errorText(error) }),
         );
-      const offer = await offers.next(deps.replyTimeoutMs);
+      const offer = await offers.next(deps.replyTimeoutMs, this.signal);
+      this.throwIfStopped();
       if (!offer) return null;
       peer = offer.from;
     } finally {
@@ -412,7 +485,8 @@ export class JobLifecycle {
           jobID: this.jobId,
         }),
       );
-      const reply = await replies.next(deps.replyTimeoutMs);
+      const reply = await replies.next(deps.replyTimeoutMs, this.signal);
+      this.throwIfStopped();
       if (!reply) return null;
       if (reply.command.jmJobData !== undefined) this.inHand.jmJobData = reply.command.jmJobData;
       return {
@@ -421,6 +495,7 @@ export class JobLifecycle {
         outputDir: reply.command.outputDir,
       };
     } catch (error) {
+      if (error instanceof JobRefusedError) throw error;
       deps.logger.warn('getJobOutputDir failed', { jobId: this.jobId, error: errorText(error) });
       return null;
     } finally {
@@ -428,7 +503,7 @@ export class JobLifecycle {
     }
   }
 
-  /** jobDone to whoever gave the output dir (else the job's manager), then to the broadcast address. */
+  /** jobDone to whoever gave the output dir (else the job's manager), then to the manager's account. */
   private async reportDone(): Promise<void> {
     const { deps } = this;
     const result = this.inHand.result as JobResult;
@@ -443,7 +518,7 @@ export class JobLifecycle {
     const direct = this.inHand.output?.peer ?? this.inHand.manager;
     for (let attempt = 0; ; attempt += 1) {
       this.throwIfStopped();
-      const to = attempt % 2 === 0 ? direct : deps.jobManagerAddress();
+      const to = attempt % 2 === 0 ? direct : this.managerAccount;
       try {
         await deps.exchange.send(to, command);
         deps.logger.info('jobDone delivered', { jobId: this.jobId, to, state: result.state });

@@ -2,12 +2,17 @@
  * The agent's side of the conversation with managers: sends commands, collects replies into
  * mailboxes, and follows `redirect` (2.2.4): the inner command goes to the referral, and the
  * referral then counts as the peer of the exchange the redirect came from.
+ *
+ * The trust rule is applied here, where commands enter: work and storage orders are taken only
+ * from the project's managers (ManagerTrust), and from a storage component only while a
+ * manager's redirect to it is being answered or for the job a manager sent us there about.
  */
 import type { Command, CommandName, CommandOf } from '../protocol/commands';
 import { bareJid } from '../protocol/jid';
 import type { CopilotSession } from '../transport/copilot-session';
 import { silentLogger, type Logger } from '../transport/logger';
 import { errorText } from './error-text';
+import type { ManagerTrust } from './manager-trust';
 
 /** What the agent needs of an XMPP session; CopilotSession in production, a fake in tests. */
 export interface ProtocolChannel {
@@ -66,11 +71,28 @@ const FORWARDABLE: ReadonlySet<string> = new Set([
   'jobDone',
 ]);
 
+/** Commands only one of the project's managers may send: work orders and their control. */
+const MANAGER_ONLY: ReadonlySet<string> = new Set(['have_getJob', 'runJob', 'redirect', 'sleep']);
+/** Storage orders: from a manager, or from the storage component a manager sent us to. */
+const STORAGE_ORDERS: ReadonlySet<string> = new Set([
+  'have_getJobOutputDir',
+  'storeJobOutputDir',
+  'jobRefused',
+]);
+
+/** The original manager's RequestCooldown, when its `sleep` names no duration. */
+const DEFAULT_SLEEP_SECONDS = 60;
+const MAX_SLEEP_SECONDS = 24 * 3600;
+
+export type RefusalListener = (code: string, reason: string, from: string) => void;
+
 /** Replies of one kind, queued as they arrive, from accepted peers only. */
 export class Mailbox<N extends CommandName> {
   private readonly queue: Array<Received<N>> = [];
   private waiter: ((value: Received<N> | null) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Components a manager redirected this exchange to (full JIDs as given in the redirect). */
+  private readonly referrals = new Set<string>();
   closed = false;
 
   constructor(
@@ -82,7 +104,19 @@ export class Mailbox<N extends CommandName> {
   ) {}
 
   accepts(from: string): boolean {
-    return !this.peers || this.peers.has(from) || this.peers.has(bareJid(from));
+    return !this.peers || this.listed(this.peers, from) || this.hasReferral(from);
+  }
+
+  hasReferral(from: string): boolean {
+    return !this.closed && this.listed(this.referrals, from);
+  }
+
+  addReferral(referral: string): void {
+    this.referrals.add(referral);
+  }
+
+  private listed(jids: ReadonlySet<string>, from: string): boolean {
+    return jids.has(from) || jids.has(bareJid(from));
   }
 
   offer(from: string, command: Command): boolean {
@@ -99,17 +133,25 @@ export class Mailbox<N extends CommandName> {
     return true;
   }
 
-  /** The next reply, or null after `timeoutMs`. */
-  next(timeoutMs: number): Promise<Received<N> | null> {
+  /** The next reply, or null after `timeoutMs` or once `signal` is aborted. */
+  next(timeoutMs: number, signal?: AbortSignal): Promise<Received<N> | null> {
     const queued = this.queue.shift();
     if (queued) return Promise.resolve(queued);
-    if (this.closed) return Promise.resolve(null);
+    if (this.closed || signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve) => {
-      this.waiter = resolve;
-      this.timer = setTimeout(() => {
+      const onAbort = (): void => giveUp();
+      const giveUp = (): void => {
+        clearTimeout(this.timer);
         this.waiter = undefined;
+        signal?.removeEventListener('abort', onAbort);
         resolve(null);
-      }, timeoutMs);
+      };
+      this.waiter = (value) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      this.timer = setTimeout(giveUp, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -128,15 +170,34 @@ export class ManagerExchange {
   private readonly mailboxes = new Set<Mailbox<CommandName>>();
   /** JIDs we have sent to: only they may redirect us. */
   private readonly contacted = new Set<string>();
+  private readonly refusalListeners = new Map<string, Set<RefusalListener>>();
+  /**
+   * Managers not to be asked for work before the time given: accounts (lower case) that told us
+   * to `sleep`, and full JIDs whose requireFile this host lacks.
+   */
+  readonly cooldowns = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
   constructor(
     readonly channel: ProtocolChannel,
+    readonly trust: ManagerTrust,
     private readonly logger: Logger = silentLogger,
     /** Extra handling of commands that are not replies (heartbeat, ...). */
     private readonly other?: (from: string, command: Command) => void,
+    private readonly now: () => number = Date.now,
   ) {
     this.unsubscribe = channel.onCommand((from, command) => this.dispatch(from, command));
+  }
+
+  /** Hears a manager's jobRefused for this job; the returned function stops listening. */
+  onRefusal(jobId: string, listener: RefusalListener): () => void {
+    const listeners = this.refusalListeners.get(jobId) ?? new Set<RefusalListener>();
+    listeners.add(listener);
+    this.refusalListeners.set(jobId, listeners);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0) this.refusalListeners.delete(jobId);
+    };
   }
 
   dispose(): void {
@@ -165,9 +226,21 @@ export class ManagerExchange {
   }
 
   private dispatch(from: string, command: Command): void {
-    if (command.command === 'redirect') {
-      this.onRedirect(from, command.referral, command.info);
+    if (!this.trusted(from, command)) {
+      this.trust.drop(from, command.command);
       return;
+    }
+    switch (command.command) {
+      case 'redirect':
+        this.onRedirect(from, command.referral, command.info);
+        return;
+      case 'jobRefused':
+        this.onRefused(from, command.jobID, command.code, command.reason);
+        return;
+      case 'sleep':
+        this.onSleep(from, command.seconds);
+        return;
+      default:
     }
     let taken = false;
     for (const mailbox of this.mailboxes) {
@@ -180,6 +253,31 @@ export class ManagerExchange {
       if (this.other) this.other(from, command);
       else this.logger.debug('unexpected command ignored', { command: command.command, from });
     }
+  }
+
+  private trusted(from: string, command: Command): boolean {
+    if (MANAGER_ONLY.has(command.command)) return this.trust.isManager(from);
+    if (!STORAGE_ORDERS.has(command.command)) return true;
+    const jobId = 'jobID' in command ? command.jobID : undefined;
+    if (this.trust.accepts(from, jobId)) return true;
+    for (const mailbox of this.mailboxes) if (mailbox.hasReferral(from)) return true;
+    return false;
+  }
+
+  private onRefused(from: string, jobId: string, code: string, reason: string): void {
+    const listeners = this.refusalListeners.get(jobId);
+    if (!listeners) {
+      this.logger.debug('jobRefused for a job not in hand', { from, jobId, code });
+      return;
+    }
+    for (const listener of [...listeners]) listener(code, reason, from);
+  }
+
+  private onSleep(from: string, seconds: number | undefined): void {
+    const wanted = seconds !== undefined && seconds > 0 ? seconds : DEFAULT_SLEEP_SECONDS;
+    const wait = Math.min(wanted, MAX_SLEEP_SECONDS);
+    this.cooldowns.set(bareJid(from).toLowerCase(), this.now() + wait * 1000);
+    this.logger.info('a manager asked us to wait before asking it again', { from, seconds: wait });
   }
 
   private onRedirect(from: string, referral: string, info: Command): void {
@@ -200,8 +298,10 @@ export class ManagerExchange {
     }
     this.logger.info('redirected', { from, referral, command: info.command });
     for (const mailbox of this.mailboxes) {
-      if (mailbox.peers && mailbox.accepts(from)) mailbox.peers.add(referral);
+      if (mailbox.peers && mailbox.accepts(from)) mailbox.addReferral(referral);
     }
+    const jobId = 'jobID' in info ? info.jobID : undefined;
+    if (jobId !== undefined) this.trust.trustForJob(referral, jobId);
     this.send(referral, info).catch((error: unknown) => {
       this.logger.warn('redirected command not acknowledged', {
         referral,

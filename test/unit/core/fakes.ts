@@ -2,7 +2,9 @@
 // manager, a runner that does not need Docker, and a storage client backed by maps.
 import fs from 'node:fs';
 import type { Command, JobDescription } from '../../../src/protocol/commands';
-import type { ProtocolChannel } from '../../../src/core/manager-exchange';
+import { ManagerExchange, type ProtocolChannel } from '../../../src/core/manager-exchange';
+import { ManagerTrust } from '../../../src/core/manager-trust';
+import { silentLogger } from '../../../src/transport/logger';
 import type { JobRunner, RunOutcome, RunSpec } from '../../../src/core/docker-runner';
 import type { ContainerLimits } from '../../../src/core/resource-policy';
 import type { StorageClient } from '../../../src/core/storage-transfer';
@@ -57,6 +59,11 @@ export class FakeChannel implements ProtocolChannel {
 
 export const JM = 'jm@localhost';
 export const JM_FULL = 'jm@localhost/generic';
+
+/** An exchange that trusts the managers given (default JM) and nobody else. */
+export function managerExchange(channel: ProtocolChannel, managers = [JM]): ManagerExchange {
+  return new ManagerExchange(channel, new ManagerTrust(() => managers, silentLogger), silentLogger);
+}
 
 export function jobDescription(overrides: Partial<JobDescription> = {}): JobDescription {
   return {

@@ -5,10 +5,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobLifecycle, type LifecycleDeps } from '../../../src/core/job-lifecycle';
 import { requestJob } from '../../../src/core/job-request';
 import { JobStore, type JobInHand } from '../../../src/core/job-store';
-import { ManagerExchange } from '../../../src/core/manager-exchange';
 import { containerLimits } from '../../../src/core/resource-policy';
 import { SerialLock } from '../../../src/core/serial-lock';
 import type { Command } from '../../../src/protocol/commands';
+import { silentLogger } from '../../../src/transport/logger';
 import {
   FakeChannel,
   FakeRunner,
@@ -16,6 +16,7 @@ import {
   JM,
   JM_FULL,
   jobDescription,
+  managerExchange,
   scriptedManager,
 } from './fakes';
 
@@ -32,7 +33,7 @@ function deps(
   phases: string[] = [],
 ): LifecycleDeps {
   return {
-    exchange: new ManagerExchange(channel),
+    exchange: managerExchange(channel),
     runner,
     storage,
     store: new JobStore(dir),
@@ -47,7 +48,6 @@ function deps(
     },
     handshakeLock: new SerialLock(),
     agentHost: 'volunteer.example.org',
-    jobManagerAddress: () => JM,
     limits: () =>
       containerLimits(
         { cpuLimitPercent: 50, memoryLimitMb: 512, diskLimitMb: 100, jobSlots: 1 },
@@ -82,13 +82,12 @@ describe('job request (want_getJob → have_getJob → getJob → runJob)', () =
   it('broadcasts want_getJob, then getJob to the first responder, and returns the job with jmJobData', async () => {
     const channel = new FakeChannel(scriptedManager([jobDescription()]));
     const result = await requestJob({
-      exchange: new ManagerExchange(channel),
+      exchange: managerExchange(channel),
       logger: deps(channel, new FakeRunner(), new FakeStorage()).logger,
-      jobManagerAddress: JM,
+      managers: [JM],
       agentHost: 'volunteer.example.org',
       jdl: '[ Type = "machine" ]',
       replyTimeoutMs: 500,
-      ignoredUntil: new Map(),
     });
     expect(result).toMatchObject({
       kind: 'job',
@@ -121,39 +120,36 @@ describe('job request (want_getJob → have_getJob → getJob → runJob)', () =
       }
       return [];
     });
-    const ignored = new Map<string, number>();
+    const exchange = managerExchange(channel);
     const result = await requestJob({
-      exchange: new ManagerExchange(channel),
+      exchange,
       logger: deps(channel, new FakeRunner(), new FakeStorage()).logger,
-      jobManagerAddress: JM,
+      managers: [JM],
       agentHost: 'h',
       jdl: '[]',
       replyTimeoutMs: 500,
-      ignoredUntil: ignored,
     });
     expect(result).toMatchObject({ kind: 'job', received: { manager: JM_FULL } });
     expect(result.kind === 'job' && 'jmJobData' in result.received).toBe(false);
-    expect(ignored.has('jm@localhost/picky')).toBe(true);
+    expect(exchange.cooldowns.has('jm@localhost/picky')).toBe(true);
     expect(channel.commands('getJob').map((entry) => entry.to)).toEqual([JM_FULL]);
   });
 
   it('returns no-offer when nobody answers, and forgets managers whose time out is over', async () => {
     const channel = new FakeChannel(() => []);
-    const ignored = new Map([
-      ['jm@localhost/was-picky', Date.now() - 1],
-      ['jm@localhost/picky', Date.now() + 60_000],
-    ]);
+    const exchange = managerExchange(channel);
+    exchange.cooldowns.set('jm@localhost/was-picky', Date.now() - 1);
+    exchange.cooldowns.set('jm@localhost/picky', Date.now() + 60_000);
     const result = await requestJob({
-      exchange: new ManagerExchange(channel),
+      exchange,
       logger: deps(channel, new FakeRunner(), new FakeStorage()).logger,
-      jobManagerAddress: JM,
+      managers: [JM],
       agentHost: 'h',
       jdl: '[]',
       replyTimeoutMs: 50,
-      ignoredUntil: ignored,
     });
     expect(result).toEqual({ kind: 'no-offer' });
-    expect([...ignored.keys()]).toEqual(['jm@localhost/picky']);
+    expect([...exchange.cooldowns.keys()]).toEqual(['jm@localhost/picky']);
   });
 });
 
@@ -301,7 +297,7 @@ describe('job lifecycle', () => {
 
   it('ignores a redirect from a JID it never contacted', async () => {
     const channel = new FakeChannel(scriptedManager([]));
-    const exchange = new ManagerExchange(channel);
+    const exchange = managerExchange(channel);
     const evil: Command = {
       command: 'redirect',
       referral: 'victim@elsewhere',
@@ -535,5 +531,137 @@ describe('job lifecycle', () => {
     });
     runner.release();
     await done;
+  });
+});
+
+describe('the trust rule: work and storage orders only from our managers', () => {
+  const STRANGER = 'mallory@localhost/x';
+
+  it('takes no offer and no runJob from a stranger, and asks only the real manager', async () => {
+    const channel = new FakeChannel((to, command) => {
+      if (command.command === 'want_getJob') {
+        return [
+          [STRANGER, { command: 'have_getJob' }],
+          [STRANGER, { command: 'runJob', job: jobDescription({ id: 'evil' }) }],
+          [JM_FULL, { command: 'have_getJob' }],
+        ];
+      }
+      if (command.command === 'getJob' && to === JM_FULL) {
+        return [
+          [STRANGER, { command: 'runJob', job: jobDescription({ id: 'evil' }) }],
+          [JM_FULL, { command: 'runJob', job: jobDescription() }],
+        ];
+      }
+      return [];
+    });
+    const exchange = managerExchange(channel);
+    const result = await requestJob({
+      exchange,
+      logger: silentLogger,
+      managers: [JM],
+      agentHost: 'h',
+      jdl: '[]',
+      replyTimeoutMs: 500,
+    });
+    expect(result).toMatchObject({
+      kind: 'job',
+      received: { manager: JM_FULL, job: { id: 'job-1' } },
+    });
+    expect(channel.sent.filter((entry) => entry.to === STRANGER)).toEqual([]);
+    expect(exchange.trust.droppedCount).toBe(3);
+  });
+
+  it('never gives its lease to a stranger who offers an output dir, and jobDone goes to the manager', async () => {
+    const answering = scriptedManager([]);
+    const channel = new FakeChannel((to, command) => {
+      if (command.command === 'want_getJobOutputDir') {
+        // The stranger answers first, with an offer and a storage order of its own.
+        channel.deliver(STRANGER, { command: 'have_getJobOutputDir' });
+        channel.deliver(STRANGER, {
+          command: 'storeJobOutputDir',
+          outputChirpUrl: 'http://evil.example',
+          outputDir: '/steal',
+          jobID: 'job-1',
+        });
+      }
+      return answering(to, command);
+    });
+    const storage = new FakeStorage();
+    const record = await new JobLifecycle(deps(channel, new FakeRunner(), storage), inHand()).run();
+    expect(record.state).toBe('done');
+    expect(channel.sent.filter((entry) => entry.to === STRANGER)).toEqual([]);
+    expect([...storage.uploads.keys()].some((key) => key.startsWith('/steal'))).toBe(false);
+    expect(channel.commands('jobDone').map((entry) => entry.to)).toEqual([JM_FULL]);
+  });
+
+  it('ignores a redirect from a stranger even after we contacted it', async () => {
+    const channel = new FakeChannel(() => []);
+    const exchange = managerExchange(channel);
+    await exchange.send(STRANGER, { command: 'pong' });
+    channel.deliver(STRANGER, {
+      command: 'redirect',
+      referral: 'victim@elsewhere',
+      info: { command: 'jobDone', exitCode: 0, agentHost: 'x', state: 'done', jobID: 'j' },
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(channel.sent.map((entry) => entry.to)).toEqual([STRANGER]);
+    exchange.dispose();
+  });
+
+  it("drops the job at once when its manager refuses it (cancelled), freeing the slot; a stranger's refusal is ignored", async () => {
+    const channel = new FakeChannel((to, command) => {
+      if (command.command === 'want_getJobOutputDir') {
+        const refusal = (from: string): [string, Command] => [
+          from,
+          { command: 'jobRefused', jobID: 'job-1', code: 'lease-lost', reason: 'cancelled' },
+        ];
+        return [refusal(STRANGER), refusal('jm@localhost/other-resource')];
+      }
+      return [];
+    });
+    const store = new JobStore(dir);
+    const record = await new JobLifecycle(
+      { ...deps(channel, new FakeRunner(), new FakeStorage()), store, replyTimeoutMs: 5_000 },
+      inHand(),
+    ).run();
+    expect(record).toMatchObject({ state: 'aborted' });
+    expect(record.error).toMatch(/refused the job \(lease-lost\): cancelled/);
+    expect(channel.commands('want_getJobOutputDir')).toHaveLength(1);
+    expect(channel.commands('jobDone')).toEqual([]);
+    expect(store.exists('job-1')).toBe(false);
+  });
+
+  it('takes a 413 from the storage as final: one upload round, then jobDone says upload-failed', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const storage = new FakeStorage();
+    storage.refuseUploads = 413;
+    const record = await new JobLifecycle(deps(channel, new FakeRunner(), storage), inHand()).run();
+    expect(record.state).toBe('upload-failed');
+    expect(record.error).toMatch(/HTTP 413/);
+    expect(channel.commands('getJobOutputDir')).toHaveLength(1);
+    expect(channel.commands('jobDone')[0]?.command).toMatchObject({ state: 'upload-failed' });
+  });
+
+  it("waits as a manager's sleep says before asking it again", async () => {
+    const channel = new FakeChannel((_to, command) =>
+      command.command === 'want_getJob' ? [[JM_FULL, { command: 'sleep' }]] : [],
+    );
+    const exchange = managerExchange(channel);
+    const ask = () =>
+      requestJob({
+        exchange,
+        logger: silentLogger,
+        managers: [JM],
+        agentHost: 'h',
+        jdl: '[]',
+        replyTimeoutMs: 50,
+      });
+    expect(await ask()).toEqual({ kind: 'no-offer' });
+    const second = await ask();
+    expect(second.kind).toBe('cooling-down');
+    if (second.kind === 'cooling-down') {
+      expect(second.until - Date.now()).toBeGreaterThan(55_000);
+    }
+    expect(channel.commands('want_getJob')).toHaveLength(1);
   });
 });
