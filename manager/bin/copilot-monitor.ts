@@ -16,7 +16,13 @@ Configuration (file ${DEFAULT_MONITOR_CONFIG_PATH}, then environment, then --NAM
   MON_SAMPLE_SECONDS (5)                              sample period for counts and durations
   MON_HTTP_HOST (127.0.0.1), MON_HTTP_PORT (8000)     dashboard and /metrics
   MON_CHAT_SERVER, MON_CHAT_ROOM (or HB_CHAT_*)       Heartbeat room whose members are shown
-  MON_POLL_SECONDS (10)                               how often their load is asked for`;
+  MON_POLL_SECONDS (10)                               how often their load is asked for
+  MON_ALLOWED_SENDERS                                 JIDs whose reports are accepted: full,
+                                                      bare (any resource) or *@domain; default
+                                                      JM_JABBER_ADDRESS/JM_JABBER_ID/AGENT_JABBER_ID
+                                                      if the configuration sets them, else nobody
+  MON_MAX_SERIES (5000)                               distinct series kept; new ones beyond it
+                                                      are dropped`;
 
 /** Runs the Monitor until SIGINT/SIGTERM; resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {

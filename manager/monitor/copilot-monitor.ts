@@ -14,7 +14,9 @@ import { EventAggregator, type MonitorReport } from './event-aggregator';
 import type { MetricPoint } from './metric-path';
 import { monitorFamilies } from './monitor-metrics';
 import { startMonitorHttpServer, type MonitorHttpServer } from './monitor-http-server';
-import type { MonitorConfig } from './monitor-config';
+import { allowedSendersWarning, type MonitorConfig } from './monitor-config';
+import { ReportIntake } from './report-intake';
+import { SenderAllowList } from './sender-allow-list';
 
 /** Presence status of the Monitor in the Heartbeat room. */
 export const MONITOR_PRESENCE_STATUS = 'copilot-monitor';
@@ -31,6 +33,8 @@ export interface Monitor {
   readonly http: MonitorHttpServer;
   readonly carbon: CarbonClient;
   readonly aggregator: EventAggregator;
+  /** Allow-list and drop counts in front of the aggregator. */
+  readonly intake: ReportIntake;
   /** The Heartbeat room, when one is configured. */
   readonly room: HeartbeatRoom | undefined;
   /** Closes the current sample now (as the timer does) and returns its points. */
@@ -63,7 +67,16 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   const { config } = options;
   const logger = options.logger ?? silentLogger;
   const now = options.now ?? Date.now;
-  const aggregator = new EventAggregator();
+  const warning = allowedSendersWarning(config);
+  if (warning) logger.warn(warning);
+  const aggregator = new EventAggregator(config.maxSeries);
+  const intake = new ReportIntake({
+    allowList: new SenderAllowList(config.allowedSenders),
+    aggregator,
+    maxSeries: config.maxSeries,
+    logger,
+    now,
+  });
   const history = new DashboardHistory();
   const session = new CopilotSession(
     sessionOptionsFor(config.jabber, { logger: logger.child('xmpp'), priority: 1 }),
@@ -78,7 +91,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
   session.onCommand((message) => {
     const report = isReport(message);
     if (!report) return;
-    const immediate = aggregator.record(report, now());
+    const immediate = intake.receive(message.from, report, now());
     if (immediate.length > 0) carbon.send(immediate);
   });
 
@@ -98,6 +111,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       sentLines: carbon.sentLines,
     },
     updates: { lastSample: aggregator.stats.lastUpdates, total: aggregator.stats.updatesTotal },
+    dropped: { ...intake.dropped },
   });
 
   let http: MonitorHttpServer | undefined;
@@ -114,7 +128,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       await room.join();
     }
     http = await startMonitorHttpServer(
-      { snapshot, families: () => monitorFamilies(aggregator, history, carbon) },
+      { snapshot, families: () => monitorFamilies(aggregator, history, carbon, intake.dropped) },
       config.http,
     );
   } catch (error) {
@@ -127,6 +141,8 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     jid: session.jid,
     dashboard: http.url,
     carbon: `${config.carbon.host}:${config.carbon.port}`,
+    allowedSenders: config.allowedSenders.join(' '),
+    maxSeries: config.maxSeries,
   });
 
   const sampleNow = (): MetricPoint[] => {
@@ -157,6 +173,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     http: server,
     carbon,
     aggregator,
+    intake,
     room,
     sampleNow,
     pollNow,

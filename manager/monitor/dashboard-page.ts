@@ -48,7 +48,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     </table>
   </section>
 </main>
-<footer id="carbon"></footer>
+<footer><div id="carbon"></div><div id="dropped"></div></footer>
 <script>
 (function () {
   'use strict';
@@ -119,6 +119,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     document.getElementById('carbon').textContent = 'Carbon: ' + (data.carbon.connected ? 'connected' : 'not connected') +
       ' · ' + data.carbon.sentLines + ' lines sent · ' + data.carbon.bufferedLines + ' buffered · ' +
       data.carbon.droppedLines + ' dropped · ' + data.updates.lastSample + ' updates in the last sample';
+    var dropped = data.dropped;
+    document.getElementById('dropped').textContent = 'Dropped reports: ' + dropped.sender +
+      ' from senders not allowed · ' + dropped.path + ' bad paths · ' + dropped.value +
+      ' bad values · ' + dropped['series-cap'] + ' over the series cap';
     document.body.setAttribute('data-loaded', 'true');
   }
 

@@ -1,4 +1,5 @@
 import type { EventAggregator } from './event-aggregator';
+import type { DropCounts } from './report-rules';
 
 /** Load of one member of the Heartbeat room, from its last answer to getStatus systemLoad. */
 export interface AgentLoad {
@@ -37,6 +38,8 @@ export interface DashboardSnapshot {
   room: string | null;
   carbon: { connected: boolean; bufferedLines: number; droppedLines: number; sentLines: number };
   updates: { lastSample: number; total: number };
+  /** Reports dropped since the Monitor started, by reason. */
+  dropped: DropCounts;
 }
 
 /** Event names the Job Manager reports its queue length and running jobs under. */

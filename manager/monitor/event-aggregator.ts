@@ -1,8 +1,9 @@
 import type { ReportEvent, ReportEventDuration, ReportEventValue } from '../../src/protocol';
 import { DurationAccumulator, ROLLUP_SUFFIXES, type DurationRollup } from './duration-rollup';
 import { metricPath, type MetricPoint } from './metric-path';
+import { reportProblem, type DropReason, type MonitorReport } from './report-rules';
 
-export type MonitorReport = ReportEvent | ReportEventDuration | ReportEventValue;
+export type { MonitorReport } from './report-rules';
 
 /** What is known about one (component, event) pair, for Prometheus and the dashboard. */
 export interface EventSeries {
@@ -34,6 +35,14 @@ export interface SampleResult {
   updates: number;
 }
 
+/** Accepted reports give the points to send at once; refused ones say why. */
+export type RecordOutcome =
+  | { accepted: true; points: MetricPoint[] }
+  | { accepted: false; reason: Exclude<DropReason, 'sender'> };
+
+/** MON_MAX_SERIES's default. */
+export const DEFAULT_MAX_SERIES = 5000;
+
 const MONITOR_UPDATES_PATH = 'copilot.monitor.updates';
 
 function key(component: string, event: string): string {
@@ -43,7 +52,9 @@ function key(component: string, event: string): string {
 /**
  * Turns Monitor reports into Graphite datapoints (2.3): reportEvent is counted and the count
  * sent once per sample (0 for a known event that did not happen), reportEventDuration is
- * rolled up per sample, reportEventValue goes out at once. Keeps running totals as well.
+ * rolled up per sample, reportEventValue goes out at once. Keeps running totals as well, for at
+ * most `maxSeries` series: an outsider's invented names must not grow memory, /metrics and the
+ * Carbon host's disk without end.
  */
 export class EventAggregator {
   private readonly sampleCounts = new Map<string, number>();
@@ -54,61 +65,84 @@ export class EventAggregator {
   private immediateSinceSample = 0;
   private lastUpdates = 0;
   private updatesTotal = 0;
-  private refusedTotal = 0;
 
-  /** Records one report; returns the points to send right away (reportEventValue only). */
-  record(report: MonitorReport, atMs: number): MetricPoint[] {
+  constructor(private readonly maxSeries = DEFAULT_MAX_SERIES) {}
+
+  /**
+   * Records one report whose path and value follow report-rules; a new series beyond
+   * `maxSeries` is refused, known series keep updating. Accepted reportEventValue points are
+   * returned to be sent right away.
+   */
+  record(report: MonitorReport, atMs: number): RecordOutcome {
+    const problem = reportProblem(report);
+    if (problem) return { accepted: false, reason: problem };
     const id = key(report.component, report.event);
+    if (!this.knows(report.command, id) && this.seriesCount >= this.maxSeries) {
+      return { accepted: false, reason: 'series-cap' };
+    }
     const path = metricPath(report.component, report.event);
     switch (report.command) {
-      case 'reportEvent': {
-        this.sampleCounts.set(id, (this.sampleCounts.get(id) ?? 0) + 1);
-        const counter = this.counters.get(id) ?? {
-          component: report.component,
-          event: report.event,
-          path,
-          total: 0,
-        };
-        counter.total += 1;
-        this.counters.set(id, counter);
-        return [];
-      }
-      case 'reportEventDuration': {
-        const accumulator = this.sampleDurations.get(id) ?? new DurationAccumulator();
-        if (!accumulator.add(report.duration, atMs)) {
-          this.refusedTotal += 1;
-          return [];
-        }
-        this.sampleDurations.set(id, accumulator);
-        const series = this.durations.get(id) ?? {
-          component: report.component,
-          event: report.event,
-          path,
-          count: 0,
-          sumMs: 0,
-        };
-        series.count += 1;
-        series.sumMs += report.duration;
-        this.durations.set(id, series);
-        return [];
-      }
-      case 'reportEventValue': {
-        if (!Number.isFinite(report.value)) {
-          this.refusedTotal += 1;
-          return [];
-        }
-        const timestamp = Math.floor(atMs / 1000);
-        this.values.set(id, {
-          component: report.component,
-          event: report.event,
-          path,
-          value: report.value,
-          timestamp,
-        });
-        this.immediateSinceSample += 1;
-        return [{ path, value: report.value, timestamp }];
-      }
+      case 'reportEvent':
+        this.count(report, id, path);
+        return { accepted: true, points: [] };
+      case 'reportEventDuration':
+        this.addDuration(report, id, path, atMs);
+        return { accepted: true, points: [] };
+      case 'reportEventValue':
+        return { accepted: true, points: [this.setValue(report, id, path, atMs)] };
     }
+  }
+
+  /** Distinct (kind, component, event) series held; each is at least one Graphite path. */
+  get seriesCount(): number {
+    return this.counters.size + this.values.size + this.durations.size;
+  }
+
+  private knows(command: MonitorReport['command'], id: string): boolean {
+    if (command === 'reportEvent') return this.counters.has(id);
+    if (command === 'reportEventDuration') return this.durations.has(id);
+    return this.values.has(id);
+  }
+
+  private count(report: ReportEvent, id: string, path: string): void {
+    this.sampleCounts.set(id, (this.sampleCounts.get(id) ?? 0) + 1);
+    const counter = this.counters.get(id) ?? {
+      component: report.component,
+      event: report.event,
+      path,
+      total: 0,
+    };
+    counter.total += 1;
+    this.counters.set(id, counter);
+  }
+
+  private addDuration(report: ReportEventDuration, id: string, path: string, atMs: number): void {
+    const accumulator = this.sampleDurations.get(id) ?? new DurationAccumulator();
+    accumulator.add(report.duration, atMs);
+    this.sampleDurations.set(id, accumulator);
+    const series = this.durations.get(id) ?? {
+      component: report.component,
+      event: report.event,
+      path,
+      count: 0,
+      sumMs: 0,
+    };
+    series.count += 1;
+    series.sumMs += report.duration;
+    this.durations.set(id, series);
+  }
+
+  private setValue(report: ReportEventValue, id: string, path: string, atMs: number): MetricPoint {
+    const timestamp = Math.floor(atMs / 1000);
+    this.values.set(id, {
+      component: report.component,
+      event: report.event,
+      path,
+      value: report.value,
+      timestamp,
+    });
+    this.immediateSinceSample += 1;
+    return { path, value: report.value, timestamp };
   }
 
   /** Closes the current sample and returns its points. */
@@ -169,11 +203,7 @@ export class EventAggregator {
     return found ? total : undefined;
   }
 
-  get stats(): { lastUpdates: number; updatesTotal: number; refusedTotal: number } {
-    return {
-      lastUpdates: this.lastUpdates,
-      updatesTotal: this.updatesTotal,
-      refusedTotal: this.refusedTotal,
-    };
+  get stats(): { lastUpdates: number; updatesTotal: number } {
+    return { lastUpdates: this.lastUpdates, updatesTotal: this.updatesTotal };
   }
 }

@@ -26,7 +26,8 @@ function pathComponents(dotted: string): string[] {
 /**
  * The report's Graphite path (2.3.2): `copilot.<component>.<event>[.<suffix>]`, so component
  * `jobmanager.generic.alpha` and event `job.succeeded` give
- * `copilot.jobmanager.generic.alpha.job.succeeded`.
+ * `copilot.jobmanager.generic.alpha.job.succeeded`. Reports with other characters are dropped
+ * before this (report-rules); the sanitising stays as the last guard in front of Whisper.
  */
 export function metricPath(component: string, event: string, suffix?: string): string {
   const parts = ['copilot', ...pathComponents(component), ...pathComponents(event)];

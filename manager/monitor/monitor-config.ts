@@ -1,5 +1,7 @@
-import { ConfigValues, parseConfigArgs } from '../../src/protocol';
+import { ConfigError, ConfigValues, parseConfigArgs } from '../../src/protocol';
 import { readConfigFile } from '../src/config-file-source';
+import { DEFAULT_MAX_SERIES } from './event-aggregator';
+import { parseSenderPattern, splitSenderList } from './sender-allow-list';
 
 export const DEFAULT_MONITOR_CONFIG_PATH = '/etc/copilot/copilot-monitor.conf';
 
@@ -17,6 +19,55 @@ export interface MonitorConfig {
   pollSeconds: number;
   /** MON_CARBON_BUFFER_LINES: lines kept while Carbon is down (default 100000). */
   carbonBufferLines: number;
+  /**
+   * MON_ALLOWED_SENDERS: full JIDs, bare JIDs and `*@domain` whose reports are accepted. Unset,
+   * the reporting accounts this configuration names (see reportingAccounts); empty refuses all.
+   */
+  allowedSenders: readonly string[];
+  /** MON_MAX_SERIES: distinct series held; new ones beyond it are dropped (default 5000). */
+  maxSeries: number;
+}
+
+/**
+ * Accounts that report to the Monitor, when a shared configuration names them: the manager as
+ * agents address it (JM_JABBER_ADDRESS), the manager's own account (JM_JABBER_ID) and the
+ * agents' account (AGENT_JABBER_ID). The Monitor's own file (4.4.2) names none of them.
+ */
+export function reportingAccounts(config: ConfigValues): string[] {
+  const accounts = new Set<string>();
+  const manager = config.optional('JM_JABBER_ADDRESS');
+  if (manager) accounts.add(manager);
+  for (const prefix of ['JM', 'AGENT']) {
+    const id = config.optional(`${prefix}_JABBER_ID`);
+    const domain = config.optional(`${prefix}_JABBER_DOMAIN`);
+    if (id?.includes('@')) accounts.add(id);
+    else if (id && domain) accounts.add(`${id}@${domain}`);
+  }
+  return [...accounts];
+}
+
+function allowedSendersFrom(config: ConfigValues): string[] {
+  const listed = config.optional('MON_ALLOWED_SENDERS');
+  const entries = listed === undefined ? reportingAccounts(config) : splitSenderList(listed);
+  const invalid = entries.find((entry) => !parseSenderPattern(entry));
+  if (invalid !== undefined) {
+    const source = listed === undefined ? 'the default from JM_JABBER_*/AGENT_JABBER_*' : 'it';
+    throw new ConfigError(
+      `MON_ALLOWED_SENDERS: '${invalid}' (in ${source}) is not a full JID, a bare JID or *@domain`,
+      'MON_ALLOWED_SENDERS',
+    );
+  }
+  return entries;
+}
+
+/** The start-up warning when nobody may report, or undefined. */
+export function allowedSendersWarning(config: MonitorConfig): string | undefined {
+  if (config.allowedSenders.length > 0) return undefined;
+  return (
+    'No sender may report: MON_ALLOWED_SENDERS is empty or not set and the configuration names no ' +
+    'reporting account, so every reportEvent* is dropped. Set MON_ALLOWED_SENDERS to the JIDs ' +
+    'of your Job Managers and agents, e.g. "jmgeneric@xmpp.cern.ch *@agents.xmpp.cern.ch".'
+  );
 }
 
 export function monitorConfigFrom(config: ConfigValues): MonitorConfig {
@@ -40,6 +91,8 @@ export function monitorConfigFrom(config: ConfigValues): MonitorConfig {
     },
     pollSeconds: config.number('MON_POLL_SECONDS', 10, { min: 1, max: 3600 }),
     carbonBufferLines: config.integer('MON_CARBON_BUFFER_LINES', 100_000, { min: 1 }),
+    allowedSenders: allowedSendersFrom(config),
+    maxSeries: config.integer('MON_MAX_SERIES', DEFAULT_MAX_SERIES, { min: 1 }),
   };
   if (chatServer && chatRoom) result.chat = { server: chatServer, room: chatRoom };
   return result;

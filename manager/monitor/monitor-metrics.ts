@@ -2,12 +2,14 @@ import type { CarbonClient } from './carbon-client';
 import type { DashboardHistory } from './dashboard-state';
 import type { EventAggregator } from './event-aggregator';
 import type { PrometheusFamily } from './prometheus-format';
+import { DROP_REASONS, type DropCounts } from './report-rules';
 
 /** The Monitor's metrics as Prometheus families: the same events that go to Carbon. */
 export function monitorFamilies(
   aggregator: EventAggregator,
   history: DashboardHistory,
   carbon: CarbonClient,
+  dropped: Readonly<DropCounts>,
 ): PrometheusFamily[] {
   const labels = (series: {
     component: string;
@@ -81,10 +83,10 @@ export function monitorFamilies(
       samples: [{ value: stats.updatesTotal }],
     },
     {
-      name: 'copilot_monitor_refused_reports_total',
-      help: 'Reports refused (negative duration, non-finite value).',
+      name: 'copilot_monitor_dropped_reports_total',
+      help: 'Reports dropped: sender not allowed, bad path, non-finite value or negative duration, series cap reached.',
       type: 'counter',
-      samples: [{ value: stats.refusedTotal }],
+      samples: DROP_REASONS.map((reason) => ({ labels: { reason }, value: dropped[reason] })),
     },
     {
       name: 'copilot_monitor_carbon_connected',

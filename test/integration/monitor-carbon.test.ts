@@ -39,6 +39,8 @@ describe('Monitor with real Prosody and carbon-cache', () => {
         http: { host: '127.0.0.1', port: 0 },
         pollSeconds: 3600,
         carbonBufferLines: 1000,
+        allowedSenders: [prosody.jid('jmgeneric')],
+        maxSeries: 5000,
       },
       logger: createLogger('monitor', (record) => logs.push(record), 'info'),
     });
@@ -61,7 +63,7 @@ describe('Monitor with real Prosody and carbon-cache', () => {
   const report = (command: Command): Promise<string> =>
     reporter.send(prosody.jid('monitor'), command);
 
-  it('stores reportEvent counts, duration rollups and values as whisper files', async () => {
+  it('stores reportEvent counts, duration rollups and values as whisper files; drops a bad path', async () => {
     // Acknowledged sends: each has reached the Monitor when its promise resolves.
     await Promise.all([
       report({ command: 'reportEvent', component: COMPONENT, event: 'job.succeeded' }),
@@ -87,21 +89,21 @@ describe('Monitor with real Prosody and carbon-cache', () => {
     const byPath = new Map(points.map((point) => [point.path, point.value]));
     expect(byPath.get(`copilot.${COMPONENT}.job.succeeded`)).toBe(3);
     expect(byPath.get(`copilot.${COMPONENT}.job.duration.gmean`)).toBeCloseTo(200, 9);
-    // 3 counters + 7 rollup points + 1 immediate value
-    expect(byPath.get('copilot.monitor.updates')).toBe(11);
-    expect(logs.map((record) => record.message)).toContain('Sent 11 updates to Carbon.');
+    // 2 counters + 7 rollup points + 1 immediate value; 'disk used /var' is not a path.
+    expect(byPath.get('copilot.monitor.updates')).toBe(10);
+    expect(logs.map((record) => record.message)).toContain('Sent 10 updates to Carbon.');
+    expect(monitor.intake.dropped.path).toBe(1);
 
     const expected = {
       [`copilot.${COMPONENT}.job.succeeded`]: [3],
       [`copilot.${COMPONENT}.job.failed`]: [1],
-      'copilot.agent.disk_used_var': [1],
       [`copilot.${COMPONENT}.queuedJobs`]: [7],
       [`copilot.${COMPONENT}.job.duration.avg`]: [250],
       [`copilot.${COMPONENT}.job.duration.gmean`]: [200],
       [`copilot.${COMPONENT}.job.duration.min`]: [100],
       [`copilot.${COMPONENT}.job.duration.max`]: [400],
       [`copilot.${COMPONENT}.job.duration.count`]: [2],
-      'copilot.monitor.updates': [11],
+      'copilot.monitor.updates': [10],
     };
     await carbon.waitForMetrics([
       ...Object.keys(expected),
@@ -136,7 +138,9 @@ describe('Monitor with real Prosody and carbon-cache', () => {
     expect(text).toContain(`copilot_event_duration_milliseconds_sum${labels('job.duration')} 500`);
     expect(text).toContain(`copilot_event_duration_milliseconds_count${labels('job.duration')} 2`);
     expect(text).toMatch(/copilot_event_duration_sample\{[^}]*stat="gmean"\} 200\n/);
-    expect(text).toContain('copilot_monitor_updates 11');
+    expect(text).toContain('copilot_monitor_updates 10');
+    expect(text).toContain('copilot_monitor_dropped_reports_total{reason="path"} 1');
+    expect(text).not.toContain('disk');
     expect(text).toContain('copilot_monitor_carbon_connected 1');
   });
 
@@ -144,8 +148,8 @@ describe('Monitor with real Prosody and carbon-cache', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const points = monitor.sampleNow();
     const byPath = new Map(points.map((point) => [point.path, point.value]));
-    // The three known counters, each 0; no durations, no values.
-    expect(byPath.get('copilot.monitor.updates')).toBe(3);
+    // The two known counters, each 0; no durations, no values.
+    expect(byPath.get('copilot.monitor.updates')).toBe(2);
     expect(byPath.get(`copilot.${COMPONENT}.job.succeeded`)).toBe(0);
     expect(byPath.has(`copilot.${COMPONENT}.job.duration.avg`)).toBe(false);
     await expect
@@ -153,7 +157,7 @@ describe('Monitor with real Prosody and carbon-cache', () => {
         timeout: 10_000,
       })
       .toBe(2);
-    expect(logs.map((record) => record.message)).toContain('Sent 3 updates to Carbon.');
+    expect(logs.map((record) => record.message)).toContain('Sent 2 updates to Carbon.');
   });
 
   it('buffers while Carbon is down and delivers once it is up', async () => {
@@ -171,6 +175,8 @@ describe('Monitor with real Prosody and carbon-cache', () => {
         http: { host: '127.0.0.1', port: 0 },
         pollSeconds: 3600,
         carbonBufferLines: 1000,
+        allowedSenders: [prosody.jid('jmgeneric')],
+        maxSeries: 5000,
       },
     });
     let lateCarbon: CarbonServer | undefined;

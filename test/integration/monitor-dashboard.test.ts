@@ -82,6 +82,8 @@ describe('Monitor dashboard in headless Chromium', () => {
         chat: { server: prosody.mucDomain, room: ROOM },
         pollSeconds: 1,
         carbonBufferLines: 1000,
+        allowedSenders: [prosody.jid('jmgeneric')],
+        maxSeries: 5000,
       },
     });
     const send = (command: Command): Promise<string> => jm.send(prosody.jid('monitor'), command);
@@ -92,6 +94,13 @@ describe('Monitor dashboard in headless Chromium', () => {
       send({ command: 'reportEvent', component: COMPONENT, event: 'job.failed' }),
       send({ command: 'reportEventValue', component: COMPONENT, event: 'queuedJobs', value: 7 }),
       send({ command: 'reportEventValue', component: COMPONENT, event: 'runningJobs', value: 2 }),
+      // Not on the allow-list: dropped, and counted on the page.
+      agent.send(prosody.jid('monitor'), {
+        command: 'reportEventValue',
+        component: 'jobmanager.generic.evil',
+        event: 'queuedJobs',
+        value: -31337,
+      }),
     ]);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -147,6 +156,9 @@ describe('Monitor dashboard in headless Chromium', () => {
     expect(await page.textContent('#succeeded')).toBe('3');
     expect(await page.textContent('#failed')).toBe('1');
     expect(await page.textContent('#agent-count')).toBe('2');
+    expect(await page.textContent('#dropped')).toBe(
+      'Dropped reports: 1 from senders not allowed · 0 bad paths · 0 bad values · 0 over the series cap',
+    );
     const rows = await page.$$eval('#agents tr', (trs) =>
       trs.map((tr) =>
         Array.from(tr.querySelectorAll('td'))

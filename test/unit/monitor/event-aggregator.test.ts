@@ -10,7 +10,7 @@ describe('EventAggregator', () => {
     const aggregator = new EventAggregator();
     expect(
       aggregator.record({ command: 'reportEvent', component: C, event: 'job.succeeded' }, 1_000),
-    ).toEqual([]);
+    ).toEqual({ accepted: true, points: [] });
     aggregator.record({ command: 'reportEvent', component: C, event: 'job.succeeded' }, 1_500);
     aggregator.record(
       { command: 'reportEventDuration', component: C, event: 'job.run', duration: 10 },
@@ -25,7 +25,10 @@ describe('EventAggregator', () => {
         { command: 'reportEventValue', component: C, event: 'queuedJobs', value: 4 },
         2_500,
       ),
-    ).toEqual([{ path: `copilot.${C}.queuedJobs`, value: 4, timestamp: 2 }]);
+    ).toEqual({
+      accepted: true,
+      points: [{ path: `copilot.${C}.queuedJobs`, value: 4, timestamp: 2 }],
+    });
     const { points, updates } = aggregator.sample(5_000);
     const byPath = Object.fromEntries(points.map((point) => [point.path, point.value]));
     expect(byPath).toMatchObject({
@@ -66,11 +69,13 @@ describe('EventAggregator', () => {
 
   it('refuses negative durations and keeps the latest value per series', () => {
     const aggregator = new EventAggregator();
-    aggregator.record(
-      { command: 'reportEventDuration', component: C, event: 'x', duration: -5 },
-      0,
-    );
-    expect(aggregator.stats.refusedTotal).toBe(1);
+    expect(
+      aggregator.record(
+        { command: 'reportEventDuration', component: C, event: 'x', duration: -5 },
+        0,
+      ),
+    ).toEqual({ accepted: false, reason: 'value' });
+    expect(aggregator.seriesCount).toBe(0);
     aggregator.record(
       { command: 'reportEventValue', component: C, event: 'queuedJobs', value: 4 },
       0,

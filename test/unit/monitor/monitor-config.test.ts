@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigValues } from '../../../src/protocol';
-import { monitorConfigFrom } from '../../../manager/monitor/monitor-config';
+import { allowedSendersWarning, monitorConfigFrom } from '../../../manager/monitor/monitor-config';
 
 const base = {
   MON_JABBER_SERVER: 'xmpp.cern.ch',
@@ -21,7 +21,59 @@ describe('monitor configuration', () => {
       http: { host: '127.0.0.1', port: 8000 },
       pollSeconds: 10,
       carbonBufferLines: 100_000,
+      allowedSenders: [],
+      maxSeries: 5000,
     });
+    expect(allowedSendersWarning(config)).toMatch(/No sender may report.*Set MON_ALLOWED_SENDERS/);
+  });
+
+  it('MON_ALLOWED_SENDERS: white space or commas; MON_MAX_SERIES', () => {
+    const config = monitorConfigFrom(
+      ConfigValues.from({
+        env: {
+          ...base,
+          MON_ALLOWED_SENDERS: 'jmgeneric@xmpp.cern.ch, jm2@xmpp.cern.ch/beta\n*@agents.cern.ch',
+          JM_JABBER_ADDRESS: 'ignored@xmpp.cern.ch',
+          MON_MAX_SERIES: '100',
+        },
+      }),
+    );
+    expect(config.allowedSenders).toEqual([
+      'jmgeneric@xmpp.cern.ch',
+      'jm2@xmpp.cern.ch/beta',
+      '*@agents.cern.ch',
+    ]);
+    expect(config.maxSeries).toBe(100);
+    expect(allowedSendersWarning(config)).toBeUndefined();
+  });
+
+  it('unset, MON_ALLOWED_SENDERS defaults to the reporting accounts the configuration names', () => {
+    const config = monitorConfigFrom(
+      ConfigValues.from({
+        env: {
+          ...base,
+          JM_JABBER_ADDRESS: 'jmgeneric@xmpp.cern.ch',
+          JM_JABBER_ID: 'jmgeneric',
+          JM_JABBER_DOMAIN: 'xmpp.cern.ch',
+          AGENT_JABBER_ID: 'agent@agents.cern.ch',
+        },
+      }),
+    );
+    expect(config.allowedSenders).toEqual(['jmgeneric@xmpp.cern.ch', 'agent@agents.cern.ch']);
+  });
+
+  it('a bad sender entry or series cap names the variable', () => {
+    for (const entry of ['*', 'xmpp.cern.ch', 'a@b/c *@d/e']) {
+      expect(() =>
+        monitorConfigFrom(ConfigValues.from({ env: { ...base, MON_ALLOWED_SENDERS: entry } })),
+      ).toThrow(/MON_ALLOWED_SENDERS/);
+    }
+    expect(() =>
+      monitorConfigFrom(ConfigValues.from({ env: { ...base, JM_JABBER_ADDRESS: 'nobody' } })),
+    ).toThrow(/MON_ALLOWED_SENDERS: 'nobody' \(in the default/);
+    expect(() =>
+      monitorConfigFrom(ConfigValues.from({ env: { ...base, MON_MAX_SERIES: '0' } })),
+    ).toThrow(/MON_MAX_SERIES/);
   });
 
   it('our additions: sample period, HTTP port, Heartbeat room (HB_* fallback)', () => {
