@@ -2,7 +2,7 @@
  * Electron main entry (bundled by scripts/build-electron.mjs to dist/main/main.cjs). It only
  * gathers paths and hands the real agent to startDesktopApp; see desktop-app.ts for the wiring.
  */
-import { app } from 'electron';
+import { app, safeStorage } from 'electron';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createAgent } from '../core/agent';
@@ -19,14 +19,18 @@ const appRoot = app.getAppPath();
 const resources = app.isPackaged ? process.resourcesPath : join(appRoot, 'assets');
 const devServerUrl = process.env.COPILOT_RENDERER_URL;
 
+const warn = (message: string): void => console.warn(`[desktop] ${message}`);
+
 startDesktopApp({
   createAgent,
   settings: new SettingsRepository(
     createElectronSettingsStore({
       projectVersion: app.getVersion(),
       cwd: app.getPath('userData'),
-      log: (message) => console.warn(`[desktop] ${message}`),
+      log: warn,
     }),
+    // The password is kept encrypted with the OS keyring (Keychain, DPAPI, libsecret/kwallet).
+    { secrets: safeStorage, log: warn },
   ),
   paths: {
     preload: join(__dirname, '..', 'preload', 'preload.cjs'),

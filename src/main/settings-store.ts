@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SETTINGS, NUMBER_RULES, validateSettingsPatch } from '../contract/settings';
 import type { AgentSettings } from '../contract/ui-contract';
+import { ENCRYPTED_PASSWORD_KEY, type StoredSettings } from './settings-repository';
 
 /** Keys older builds wrote, and what they are called now. Applied by the 0.1.0 migration. */
 export const RENAMED_KEYS_0_1_0: Readonly<Record<string, keyof AgentSettings>> = {
@@ -27,8 +28,20 @@ export function migrateTo010(store: LegacyStore): void {
   }
 }
 
-/** JSON schema for electron-store, derived from the defaults and the contract's number rules. */
-export function settingsSchema(): Schema<AgentSettings> {
+/** Base64, as the encrypted password is stored. */
+const BASE64_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';
+
+/** Whether a stored value for a key the settings rules do not know is still good. */
+function validExtraValue(key: string, value: unknown): boolean {
+  if (key !== ENCRYPTED_PASSWORD_KEY) return true;
+  return typeof value === 'string' && new RegExp(BASE64_PATTERN).test(value);
+}
+
+/**
+ * JSON schema for electron-store, derived from the defaults and the contract's number rules, plus
+ * the encrypted password (see SettingsRepository).
+ */
+export function settingsSchema(): Schema<StoredSettings> {
   const schema: Record<string, object> = {};
   for (const [key, value] of Object.entries(DEFAULT_SETTINGS)) {
     const rule = NUMBER_RULES[key as keyof AgentSettings];
@@ -43,7 +56,8 @@ export function settingsSchema(): Schema<AgentSettings> {
       schema[key] = { type: typeof value === 'boolean' ? 'boolean' : 'string', default: value };
     }
   }
-  return schema as Schema<AgentSettings>;
+  schema[ENCRYPTED_PASSWORD_KEY] = { type: 'string', pattern: BASE64_PATTERN, default: '' };
+  return schema as Schema<StoredSettings>;
 }
 
 export const SETTINGS_FILE = 'settings.json';
@@ -62,8 +76,10 @@ export function repairSettingsFile(file: string): string[] {
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return [];
   const stored = data as Record<string, unknown>;
-  const dropped = Object.keys(stored).filter(
-    (key) => key in DEFAULT_SETTINGS && validateSettingsPatch({ [key]: stored[key] }).length > 0,
+  const dropped = Object.keys(stored).filter((key) =>
+    key in DEFAULT_SETTINGS
+      ? validateSettingsPatch({ [key]: stored[key] }).length > 0
+      : !validExtraValue(key, stored[key]),
   );
   if (dropped.length === 0) return [];
   const kept = Object.fromEntries(Object.entries(stored).filter(([key]) => !dropped.includes(key)));
@@ -81,14 +97,14 @@ export interface ElectronSettingsStoreOptions {
 
 export function createElectronSettingsStore(
   options: ElectronSettingsStoreOptions,
-): Store<AgentSettings> {
+): Store<StoredSettings> {
   const dropped = repairSettingsFile(join(options.cwd, SETTINGS_FILE));
   if (dropped.length > 0) {
     options.log?.(
       `settings: dropped invalid stored values (${dropped.join(', ')}); defaults apply`,
     );
   }
-  return new Store<AgentSettings>({
+  return new Store<StoredSettings>({
     name: SETTINGS_FILE.replace(/\.json$/, ''),
     cwd: options.cwd,
     schema: settingsSchema(),

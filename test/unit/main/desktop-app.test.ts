@@ -3,12 +3,16 @@ import {
   UI_COMMAND_NAMES,
   ipcCommandChannel,
   ipcEventChannel,
-  type AgentSettings,
   type LogEntry,
 } from '../../../src/contract/ui-contract';
 import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
 import { startDesktopApp, type DesktopApp } from '../../../src/main/desktop-app';
-import { SettingsRepository, type SettingsBackend } from '../../../src/main/settings-repository';
+import {
+  ENCRYPTED_PASSWORD_KEY,
+  SettingsRepository,
+  type SettingsBackend,
+  type StoredSettings,
+} from '../../../src/main/settings-repository';
 import { createFakeAgent, type FakeAgent } from './fake-agent';
 import { FakeBrowserWindow, FakeTray, fake } from './fake-electron';
 
@@ -16,7 +20,7 @@ vi.mock('electron', () => import('./fake-electron'));
 
 class MemoryBackend implements SettingsBackend {
   store: Record<string, unknown> = {};
-  set(values: Partial<AgentSettings>): void {
+  set(values: Partial<StoredSettings>): void {
     this.store = { ...this.store, ...values };
   }
 }
@@ -38,7 +42,7 @@ async function start(
   let agent: FakeAgent | undefined;
   const desktop = await startDesktopApp({
     createAgent: (options) => (agent = createFakeAgent(options)),
-    settings: new SettingsRepository(backend),
+    settings: new SettingsRepository(backend, { secrets: fake.safeStorage }),
     paths: {
       preload: '/app/dist/preload/preload.cjs',
       renderer: { file: '/app/dist/renderer/index.html' },
@@ -253,6 +257,31 @@ describe('settings', () => {
     expect(agent.options.settings.cpuLimitPercent).toBe(DEFAULT_SETTINGS.cpuLimitPercent);
     expect(agent.options.settings.idleMinutes).toBe(DEFAULT_SETTINGS.idleMinutes);
     expect(agent.options.settings.xmppUsername).toBe('bob');
+  });
+
+  it('keeps the password encrypted at rest and never sends it to the window', async () => {
+    // An older build stored it in clear; the first start encrypts it with safeStorage.
+    const { agent, backend, window } = await start({ xmppPassword: 'pw-stored', jobSlots: 2 });
+    expect(agent.options.settings.xmppPassword).toBe('pw-stored');
+    expect(backend.store).toMatchObject({ xmppPassword: '', jobSlots: 2 });
+    expect(backend.store[ENCRYPTED_PASSWORD_KEY]).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(JSON.stringify(backend.store)).not.toContain('pw-stored');
+
+    const shown = await fake.invoke(ipcCommandChannel('getSettings'), window.webContents);
+    expect(shown).toMatchObject({ xmppPassword: '', xmppPasswordSet: true, jobSlots: 2 });
+    expect(JSON.stringify(shown)).not.toContain('pw-stored');
+    const saved = await fake.invoke(ipcCommandChannel('setSettings'), window.webContents, {
+      xmppPassword: 'pw-typed',
+    });
+    expect(saved).toMatchObject({
+      ok: true,
+      settings: { xmppPassword: '', xmppPasswordSet: true },
+    });
+    expect(JSON.stringify(saved)).not.toContain('pw-typed');
+    expect(JSON.stringify(backend.store)).not.toContain('pw-typed');
+    expect(fake.safeStorage.decryptString).not.toHaveBeenCalled();
+    const reloaded = new SettingsRepository(backend, { secrets: fake.safeStorage }).load();
+    expect(reloaded.xmppPassword).toBe('pw-typed');
   });
 
   it('applies start at login at startup and when the setting changes', async () => {

@@ -102,6 +102,41 @@ export class FakeTray extends EventEmitter {
 
 type Handler = (event: { sender: unknown }, ...args: unknown[]) => unknown;
 
+/**
+ * Electron's safeStorage: a reversible stand-in whose ciphertext never contains the plain text
+ * (each byte XORed, behind a marker). Like Electron, it throws when encryption is unavailable
+ * and when the bytes are not its own.
+ */
+export class FakeSafeStorage {
+  available = true;
+  backend: 'basic_text' | 'gnome_libsecret' | 'kwallet' | 'kwallet5' | 'kwallet6' | 'unknown' =
+    'gnome_libsecret';
+  static readonly MARKER = Buffer.from('v10');
+  isEncryptionAvailable = vi.fn(() => this.available);
+  getSelectedStorageBackend = vi.fn(() => this.backend);
+  encryptString = vi.fn((plainText: string): Buffer => {
+    if (!this.available) throw new Error('Encryption is not available.');
+    const bytes = Buffer.from(plainText, 'utf8').map((byte) => byte ^ 0x5a);
+    return Buffer.concat([FakeSafeStorage.MARKER, bytes]);
+  });
+  decryptString = vi.fn((encrypted: Buffer): string => {
+    if (!this.available) throw new Error('Decryption is not available.');
+    if (!encrypted.subarray(0, 3).equals(FakeSafeStorage.MARKER)) {
+      throw new Error(
+        'Error while decrypting the ciphertext provided to safeStorage.decryptString.',
+      );
+    }
+    return Buffer.from(encrypted.subarray(3).map((byte) => byte ^ 0x5a)).toString('utf8');
+  });
+  reset(): void {
+    this.available = true;
+    this.backend = 'gnome_libsecret';
+    this.isEncryptionAvailable.mockClear();
+    this.encryptString.mockClear();
+    this.decryptString.mockClear();
+  }
+}
+
 class FakeApp extends EventEmitter {
   hasLock = true;
   requestSingleInstanceLock = vi.fn(() => this.hasLock);
@@ -124,7 +159,9 @@ export const fake = {
   app: new FakeApp(),
   handlers: new Map<string, Handler>(),
   idleSeconds: 0,
+  safeStorage: new FakeSafeStorage(),
   reset(): void {
+    fake.safeStorage.reset();
     fake.app.removeAllListeners();
     fake.app.hasLock = true;
     fake.app.quitted = false;
@@ -159,5 +196,6 @@ export const ipcMain = {
 };
 export const powerMonitor = { getSystemIdleTime: () => fake.idleSeconds };
 export const shell = { openExternal: vi.fn(() => Promise.resolve()) };
+export const safeStorage = fake.safeStorage;
 
-export default { app, BrowserWindow, Tray, Menu, ipcMain, powerMonitor, shell };
+export default { app, BrowserWindow, Tray, Menu, ipcMain, powerMonitor, shell, safeStorage };

@@ -69,6 +69,10 @@ describe('the bundled main process (dist/main/main.cjs)', () => {
 
   it('starts the real agent behind the tray, the window and every IPC command', async () => {
     const userData = path.join(tmp, 'user-data');
+    // A password an older build stored in clear: the first start moves it to safeStorage.
+    const settingsFile = path.join(userData, 'settings.json');
+    fs.mkdirSync(userData, { recursive: true });
+    fs.writeFileSync(settingsFile, JSON.stringify({ xmppPassword: 'bundle-secret-pw' }));
     const run = await runBundle(path.join(tmp, 'dist', 'main', 'main.cjs'), userData, 12);
     const find = <K extends string>(key: K) =>
       run.events.filter((e) => key in e).map((e) => e[key]);
@@ -95,5 +99,11 @@ describe('the bundled main process (dist/main/main.cjs)', () => {
     const tooltips = find('tooltip') as string[];
     expect(tooltips.at(-1)).toMatch(/^Co-Pilot Desktop: .+/);
     expect(fs.existsSync(path.join(userData, 'agent'))).toBe(true);
+    const stored = fs.readFileSync(settingsFile, 'utf8');
+    expect(stored).not.toContain('bundle-secret-pw');
+    expect(JSON.parse(stored)).toMatchObject({ xmppPassword: '' });
+    expect((JSON.parse(stored) as Record<string, unknown>).xmppPasswordEncrypted).toMatch(
+      /^[A-Za-z0-9+/]+=*$/,
+    );
   });
 });

@@ -5,10 +5,13 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
 import type { AgentSettings } from '../../../src/contract/ui-contract';
 import {
+  ENCRYPTED_PASSWORD_KEY,
   SettingsRejectedError,
   SettingsRepository,
   type SettingsBackend,
+  type StoredSettings,
 } from '../../../src/main/settings-repository';
+import { FakeSafeStorage } from './fake-electron';
 import type { createElectronSettingsStore as CreateStore } from '../../../src/main/settings-store';
 
 // electron-store reads `app` and `ipcMain` from the electron module. Outside Electron, the
@@ -23,7 +26,7 @@ beforeAll(async () => {
 class FakeBackend implements SettingsBackend {
   store: Record<string, unknown> = {};
   writes = 0;
-  set(values: Partial<AgentSettings>): void {
+  set(values: Partial<StoredSettings>): void {
     this.writes++;
     this.store = { ...this.store, ...values };
   }
@@ -49,6 +52,92 @@ describe('SettingsRepository over a fake store', () => {
     );
     expect(backend.writes).toBe(1);
     expect(repo.load().jobSlots).toBe(DEFAULT_SETTINGS.jobSlots);
+  });
+});
+
+const PASSWORD = 'pa55 w0rd-ü';
+
+describe('the password at rest (safeStorage)', () => {
+  const withPassword: AgentSettings = { ...DEFAULT_SETTINGS, xmppPassword: PASSWORD };
+
+  function repository(backend: SettingsBackend, secrets = new FakeSafeStorage()) {
+    const messages: string[] = [];
+    const repo = new SettingsRepository(backend, { secrets, log: (m) => messages.push(m) });
+    return { repo, secrets, messages };
+  }
+
+  it('stores only base64 ciphertext where the OS can encrypt, and reads it back', () => {
+    const backend = new FakeBackend();
+    const { repo, messages } = repository(backend);
+    repo.save(withPassword);
+    expect(backend.store.xmppPassword).toBe('');
+    const sealed = String(backend.store[ENCRYPTED_PASSWORD_KEY]);
+    expect(sealed).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(JSON.stringify(backend.store)).not.toContain(PASSWORD);
+    expect(repository(backend).repo.load().xmppPassword).toBe(PASSWORD);
+    expect(messages).toEqual([]);
+  });
+
+  it('moves a plain password written by an older build into encrypted form on first load', () => {
+    const backend = new FakeBackend();
+    backend.store = { xmppPassword: PASSWORD, jobSlots: 2 };
+    const { repo, messages } = repository(backend);
+    expect(repo.load()).toMatchObject({ xmppPassword: PASSWORD, jobSlots: 2 });
+    expect(backend.store.xmppPassword).toBe('');
+    expect(JSON.stringify(backend.store)).not.toContain(PASSWORD);
+    expect(messages).toEqual([
+      'settings: the stored password is now encrypted with the system keyring',
+    ]);
+    expect(repository(backend).repo.load().xmppPassword).toBe(PASSWORD);
+  });
+
+  it('falls back to plain text only without encryption, says so once, and encrypts once it can', () => {
+    const backend = new FakeBackend();
+    const secrets = new FakeSafeStorage();
+    secrets.available = false;
+    const { repo, messages } = repository(backend, secrets);
+    repo.save(withPassword);
+    repo.save({ ...withPassword, jobSlots: 3 });
+    expect(backend.store).toMatchObject({ xmppPassword: PASSWORD, [ENCRYPTED_PASSWORD_KEY]: '' });
+    expect(messages).toEqual([
+      'settings: the system offers no encryption (safeStorage); the XMPP password is stored as plain text in settings.json',
+    ]);
+    // No safeStorage at all (a test, an odd platform) is the same.
+    const bare = new FakeBackend();
+    new SettingsRepository(bare).save(withPassword);
+    expect(bare.store.xmppPassword).toBe(PASSWORD);
+    // The next start on a machine with a keyring encrypts it.
+    secrets.available = true;
+    expect(repository(backend, secrets).repo.load().xmppPassword).toBe(PASSWORD);
+    expect(JSON.stringify(backend.store)).not.toContain(PASSWORD);
+  });
+
+  it('an unreadable ciphertext or a locked keyring gives no password and a warning, and keeps the ciphertext', () => {
+    const backend = new FakeBackend();
+    repository(backend).repo.save(withPassword);
+    const sealed = backend.store[ENCRYPTED_PASSWORD_KEY];
+
+    const locked = new FakeSafeStorage();
+    locked.available = false;
+    const first = repository(backend, locked);
+    expect(first.repo.load().xmppPassword).toBe('');
+    expect(first.messages.join()).toMatch(/encrypted, but the system keyring is not available/);
+    // Saving other settings meanwhile neither loses the ciphertext nor writes a plain password.
+    first.repo.save({ ...first.repo.load(), jobSlots: 4 });
+    expect(backend.store).toMatchObject({ xmppPassword: '', [ENCRYPTED_PASSWORD_KEY]: sealed });
+
+    backend.store[ENCRYPTED_PASSWORD_KEY] = Buffer.from('garbage').toString('base64');
+    const second = repository(backend);
+    expect(second.repo.load().xmppPassword).toBe('');
+    expect(second.messages.join()).toMatch(/cannot be decrypted .*enter it again in Settings/);
+  });
+
+  it('warns that the basic_text backend (no keyring) is only obfuscation', () => {
+    const secrets = new FakeSafeStorage();
+    secrets.backend = 'basic_text';
+    const { repo, messages } = repository(new FakeBackend(), secrets);
+    repo.save(withPassword);
+    expect(messages.join()).toMatch(/basic_text/);
   });
 });
 
@@ -133,5 +222,32 @@ describe('electron-store with schema and migrations (real electron-store, temp d
     expect(new SettingsRepository(store).load().cpuLimitPercent).toBe(
       DEFAULT_SETTINGS.cpuLimitPercent,
     );
+  });
+
+  it('the settings file never holds the password where the OS encrypts; a plain one is migrated', () => {
+    const file = join(dir, 'settings.json');
+    writeFileSync(file, JSON.stringify({ xmppPassword: PASSWORD, xmppUsername: 'bob' }));
+    const secrets = new FakeSafeStorage();
+    const open = () =>
+      new SettingsRepository(createElectronSettingsStore({ projectVersion: '0.1.0', cwd: dir }), {
+        secrets,
+      });
+    expect(open().load()).toMatchObject({ xmppPassword: PASSWORD, xmppUsername: 'bob' });
+    expect(readFileSync(file, 'utf8')).not.toContain(PASSWORD);
+    open().save({ ...DEFAULT_SETTINGS, xmppPassword: 'another secret' });
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('another secret');
+    expect(JSON.parse(text)).toMatchObject({ xmppPassword: '' });
+    expect(open().load().xmppPassword).toBe('another secret');
+  });
+
+  it('drops a stored ciphertext that is not base64 instead of failing to start', () => {
+    writeFileSync(
+      join(dir, 'settings.json'),
+      JSON.stringify({ [ENCRYPTED_PASSWORD_KEY]: 'not base64!', jobSlots: 2 }),
+    );
+    const store = createElectronSettingsStore({ projectVersion: '0.1.0', cwd: dir });
+    expect(new SettingsRepository(store).load()).toMatchObject({ jobSlots: 2, xmppPassword: '' });
+    expect(store.store[ENCRYPTED_PASSWORD_KEY]).toBe('');
   });
 });
