@@ -51,6 +51,24 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/storage/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!node:|\\./|\\.\\./protocol(?:/|$))',
+              message:
+                'src/storage/ is shared by the agent and the manager: node built-ins and src/protocol only.',
+            },
+          ],
+          paths: NO_SHELL,
+        },
+      ],
+    },
+  },
+  {
     files: ['manager/**'],
     rules: {
       'no-restricted-imports': [

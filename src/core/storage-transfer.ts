@@ -1,22 +1,29 @@
 /**
- * Moves job files to and from the manager's storage, as src/protocol/storage-url.ts defines it:
- * GET `<chirpUrl><inputDir>/<file>` for inputs, PUT `<outputChirpUrl><outputDir>/<file>` for
- * outputs. Only HTTP storage is spoken; a Chirp address is a clear error.
+ * Moves job files to and from the manager's storage, as src/protocol/storage-url.ts defines it.
+ * HTTP storage: GET `<chirpUrl><inputDir>/<file>` for inputs, PUT
+ * `<outputChirpUrl><outputDir>/<file>` for outputs. Chirp storage (a `host:port` address, report
+ * 4.1.2): getfile `<inputDir>/<file>` and putfile `<outputDir>/<file>`, one connection per file,
+ * authenticated as the original agent was (by address). storageClient() picks by the address.
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { httpFileUrl, parseStorageAddress } from '../protocol/storage-url';
+import { chirpFilePath, httpFileUrl, parseStorageAddress } from '../protocol/storage-url';
+import type { StorageAddress } from '../protocol/storage-url';
+import { ChirpError, DEFAULT_CHIRP_AUTH, openChirp } from '../storage';
+import type { ChirpAuthMethod, ChirpClient } from '../storage';
 
 export class TransferError extends Error {
   constructor(
     message: string,
     /** HTTP status when the server answered; retrying a 404 is pointless. */
     readonly status?: number,
+    /** `cause` is the ChirpError for Chirp storage (its `code` says ENOENT, EACCES, …). */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'TransferError';
   }
 }
@@ -151,5 +158,80 @@ export function httpStorageClient(timeoutMs = 60_000): StorageClient {
           .pipe(req);
       });
     },
+  };
+}
+
+export interface ChirpStorageOptions {
+  /** Per call, without progress (see ChirpClient); default 60 s. */
+  timeoutMs?: number;
+  /** Default: address, then hostname. */
+  auth?: readonly ChirpAuthMethod[];
+}
+
+function chirpAddress(baseUrl: string, directory: string): StorageAddress & { kind: 'chirp' } {
+  const address = parseStorageAddress(baseUrl, directory);
+  if (address.kind !== 'chirp') {
+    throw new TransferError(`storage ${baseUrl} is not a Chirp address (host:port)`);
+  }
+  return address;
+}
+
+async function withChirp<T>(
+  address: StorageAddress & { kind: 'chirp' },
+  options: ChirpStorageOptions,
+  action: string,
+  use: (client: ChirpClient) => Promise<T>,
+): Promise<T> {
+  let client: ChirpClient | undefined;
+  try {
+    client = await openChirp(address.host, address.port, {
+      timeoutMs: options.timeoutMs ?? 60_000,
+      auth: options.auth ?? DEFAULT_CHIRP_AUTH,
+    });
+    return await use(client);
+  } catch (error) {
+    if (!(error instanceof ChirpError)) throw error;
+    throw new TransferError(
+      `${action} on Chirp ${address.host}:${address.port} failed: ${error.message}`,
+      undefined,
+      { cause: error },
+    );
+  } finally {
+    client?.close();
+  }
+}
+
+export function chirpStorageClient(options: ChirpStorageOptions = {}): StorageClient {
+  return {
+    async download(baseUrl, directory, file, destination, maxBytes) {
+      const address = chirpAddress(baseUrl, directory);
+      const remote = chirpFilePath(address, file);
+      return await withChirp(address, options, `download of ${file}`, (client) =>
+        client.getFile(remote, destination, maxBytes),
+      );
+    },
+    async upload(baseUrl, directory, file, source) {
+      const address = chirpAddress(baseUrl, directory);
+      const remote = chirpFilePath(address, file);
+      return await withChirp(address, options, `upload of ${file}`, (client) =>
+        client.putFile(source, remote, 0o644),
+      );
+    },
+  };
+}
+
+/** HTTP or Chirp, chosen for each call by the form of the storage address. */
+export function storageClient(
+  options: { timeoutMs?: number; chirp?: ChirpStorageOptions } = {},
+): StorageClient {
+  const http = httpStorageClient(options.timeoutMs);
+  const chirp = chirpStorageClient({ timeoutMs: options.timeoutMs, ...options.chirp });
+  const pick = (baseUrl: string, directory: string): StorageClient =>
+    parseStorageAddress(baseUrl, directory).kind === 'chirp' ? chirp : http;
+  return {
+    download: async (baseUrl, directory, file, destination, maxBytes) =>
+      pick(baseUrl, directory).download(baseUrl, directory, file, destination, maxBytes),
+    upload: async (baseUrl, directory, file, source) =>
+      pick(baseUrl, directory).upload(baseUrl, directory, file, source),
   };
 }

@@ -7,7 +7,8 @@
  *   `/storage/input/<jobId>/<token>`. Files are fetched with GET `<base><dir>/<file>` and
  *   uploaded with PUT `<base><dir>/<file>`.
  * - Chirp: `chirpUrl` is `host:port` (the report also shows `host;port`), and the directory is a
- *   path on that Chirp server.
+ *   path on that Chirp server. The original manager sent it without a leading '/' (`<jobId>`);
+ *   Chirp anchors every path at its root, so both spellings name the same directory.
  */
 import { assertSafeFileName } from './job-fields';
 
@@ -45,4 +46,12 @@ export function httpFileUrl(address: { baseUrl: string; directory: string }, fil
   assertSafeFileName(file);
   const directory = address.directory.replace(/\/+$/, '');
   return `${address.baseUrl}${directory}/${encodeURIComponent(file)}`;
+}
+
+/** The path of one file in a Chirp storage directory. The file name must be a safe component. */
+export function chirpFilePath(address: { directory: string }, file: string): string {
+  assertSafeFileName(file);
+  const directory = address.directory.replace(/\/+$/, '');
+  if (directory === '') return `/${file}`;
+  return `${directory.startsWith('/') ? '' : '/'}${directory}/${file}`;
 }

@@ -25,3 +25,5 @@ export {
 } from './docker';
 export type { RunContainerOptions, RunContainerResult } from './docker';
 export { startSession } from './copilot-session';
+export { startChirp } from './chirp';
+export type { ChirpOptions, ChirpServer } from './chirp';
