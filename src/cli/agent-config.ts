@@ -55,6 +55,7 @@ const SETTING_VARIABLES: ReadonlyArray<[keyof AgentSettings, string]> = [
   ['jobManagerPublicKey', 'JM_PUBLIC_KEY'],
   ['xmppCaCertificate', 'AGENT_JABBER_CA_FILE'],
   ['requireTls', 'AGENT_REQUIRE_TLS'],
+  ['allowJobNetwork', 'AGENT_ALLOW_JOB_NETWORK'],
 ];
 
 function variableOf(field: keyof AgentSettings): string {
@@ -143,6 +144,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     jobManagerPublicKey: fileNamedBy('JM_PUBLIC_KEY'),
     xmppCaCertificate: fileNamedBy('AGENT_JABBER_CA_FILE'),
     requireTls: values.boolean('AGENT_REQUIRE_TLS', false),
+    allowJobNetwork: values.boolean('AGENT_ALLOW_JOB_NETWORK', false),
   };
   const errors = validateSettingsPatch(settings as unknown as Record<string, unknown>);
   const [first] = errors;

@@ -21,6 +21,7 @@ export const DEFAULT_SETTINGS: AgentSettings = {
   jobManagerPublicKey: '',
   xmppCaCertificate: '',
   requireTls: false,
+  allowJobNetwork: false,
 };
 
 /**
@@ -70,6 +71,7 @@ const BOOLEAN_FIELDS: ReadonlySet<keyof AgentSettings> = new Set([
   'paused',
   'secureMode',
   'requireTls',
+  'allowJobNetwork',
 ]);
 
 const JID_PATTERN = /^[^@/\s]+@[^@/\s]+(\/\S+)?$/;
@@ -84,7 +86,12 @@ function checkText(field: keyof AgentSettings, value: string): string | null {
   if (value === '') return null;
   switch (field) {
     case 'jobManagerAddress':
-      return JID_PATTERN.test(value) ? null : 'must be a Jabber ID such as jm@xmpp.example.org';
+      return value
+        .split(/[\s,]+/)
+        .filter((address) => address !== '')
+        .every((address) => JID_PATTERN.test(address))
+        ? null
+        : 'must be a Jabber ID such as jm@xmpp.example.org (several: separated by spaces)';
     case 'xmppServer':
       return HOST_PATTERN.test(value) ? null : 'must be a host name, optionally with :port';
     case 'xmppDomain':

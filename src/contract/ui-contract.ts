@@ -62,6 +62,8 @@ export interface JobRecord {
   finishedAt: string | null;
   cpuSeconds: number;
   wallSeconds: number;
+  /** Whether the job's container had network access (it asked, and the volunteer allowed it). */
+  network?: boolean;
   error?: string;
 }
 
@@ -143,6 +145,11 @@ export interface AgentSettings {
   xmppCaCertificate: string;
   /** Refuse to log in unless the XMPP connection is encrypted. */
   requireTls: boolean;
+  /**
+   * AGENT_ALLOW_JOB_NETWORK: a job that asks for network (COPILOT_NETWORK=1) gets it. Off by
+   * default: the volunteer decides whether jobs may reach their network.
+   */
+  allowJobNetwork: boolean;
 }
 
 /**

@@ -63,8 +63,6 @@ export interface AgentOptions extends AgentHostOptions {
   xmppService?: string;
   /** Extra CopilotSession options (ack timeouts, reconnect back-off). */
   session?: Partial<CopilotSessionOptions>;
-  /** Whether a job may get network when it asks (COPILOT_NETWORK=1); default false. */
-  allowJobNetwork?: boolean;
   /** Wait for have_getJob, runJob, have_getJobOutputDir, storeJobOutputDir; default 10 s. */
   replyTimeoutMs?: number;
   /** Back-off between want_getJob rounds nobody answered; default 5 s .. 5 min with jitter. */
@@ -476,7 +474,7 @@ export function createAgent(options: AgentOptions): Agent {
         mayRun: () => policy.decide(Date.now()).run,
         image: options.jobImage ?? DEFAULT_JOB_IMAGE,
         wallClockLimitMs: (options.wallClockLimitSeconds ?? DEFAULT_WALL_CLOCK_SECONDS) * 1000,
-        allowJobNetwork: options.allowJobNetwork ?? false,
+        allowJobNetwork: () => settings.allowJobNetwork,
         replyTimeoutMs: options.replyTimeoutMs ?? 10_000,
         retry: options.retryBackoff ?? DEFAULT_RETRY_BACKOFF,
         maxUploadAttempts: options.maxUploadAttempts ?? 10,

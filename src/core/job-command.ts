@@ -9,7 +9,7 @@
  *   from the image as is.
  *
  * The job asks for network access with `COPILOT_NETWORK=1` in its environment; whether it gets it
- * is the volunteer's decision (AgentOptions.allowJobNetwork).
+ * is the volunteer's decision (the allowJobNetwork setting, off by default).
  */
 import fs from 'node:fs';
 import path from 'node:path';

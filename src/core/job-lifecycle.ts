@@ -43,7 +43,8 @@ export interface LifecycleDeps {
   mayRun: () => boolean;
   image: string;
   wallClockLimitMs: number;
-  allowJobNetwork: boolean;
+  /** The volunteer's consent, read when the job starts (settings change while it waits). */
+  allowJobNetwork: () => boolean;
   replyTimeoutMs: number;
   retry: BackoffOptions;
   /** Failed upload rounds before the job is reported 'upload-failed'. */
@@ -207,6 +208,7 @@ export class JobLifecycle {
         ? Math.max(0, (Date.parse(result.finishedAt) - started) / 1000)
         : 0,
     };
+    record.network = result.network ?? false;
     if (result.error !== undefined) record.error = result.error;
     return record;
   }
@@ -265,7 +267,8 @@ export class JobLifecycle {
     } catch (error) {
       return failed('failed', `bad job description: ${errorText(error)}`);
     }
-    if (plan.wantsNetwork && !deps.allowJobNetwork) {
+    const network = plan.wantsNetwork && deps.allowJobNetwork();
+    if (plan.wantsNetwork && !network) {
       appendStderr(paths.stderr, 'network access requested but not allowed on this host');
     }
 
@@ -282,7 +285,7 @@ export class JobLifecycle {
           image: deps.image,
           argv: plan.argv,
           env: plan.env,
-          network: plan.wantsNetwork && deps.allowJobNetwork,
+          network,
           inputDir: paths.input,
           outputDir: paths.output,
           stdoutPath: paths.stdout,
@@ -325,6 +328,7 @@ export class JobLifecycle {
       cpuSeconds: outcome.cpuSeconds,
       startedAt: outcome.startedAt,
       finishedAt: outcome.finishedAt,
+      network,
     };
     if (outcome.error !== undefined) result.error = outcome.error;
     return result;

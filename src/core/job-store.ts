@@ -19,6 +19,8 @@ export interface JobResult {
   cpuSeconds: number;
   startedAt: string | null;
   finishedAt: string;
+  /** The container had network access. */
+  network?: boolean;
   error?: string;
 }
 

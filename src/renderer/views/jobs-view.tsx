@@ -79,6 +79,11 @@ export function JobsView({ running, receivedAt }: { running: RunningJob[]; recei
                     </td>
                     <td>
                       <span className={`badge badge-${job.state}`}>{STATE_LABEL[job.state]}</span>
+                      {job.network === true && (
+                        <span className="badge" title="This job had network access">
+                          network
+                        </span>
+                      )}
                     </td>
                     <td>{job.exitCode ?? '—'}</td>
                     <td>{formatTime(job.finishedAt)}</td>

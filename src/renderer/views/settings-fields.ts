@@ -42,6 +42,12 @@ export const SETTINGS_GROUPS: ReadonlyArray<{ title: string; fields: FieldSpec[]
       { key: 'memoryLimitMb', label: 'Memory cap', kind: 'number', unit: 'MB per job' },
       { key: 'diskLimitMb', label: 'Disk cap', kind: 'number', unit: 'MB per job' },
       { key: 'jobSlots', label: 'Job slots', kind: 'number', unit: 'jobs at once' },
+      {
+        key: 'allowJobNetwork',
+        label: 'Let jobs use the network when they ask',
+        kind: 'checkbox',
+        hint: 'Off: jobs cannot reach the internet or your local network.',
+      },
     ],
   },
   {

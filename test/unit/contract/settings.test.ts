@@ -16,14 +16,16 @@ describe('settings rules', () => {
     expect(validateSettingsPatch({ ...DEFAULT_SETTINGS })).toEqual([]);
     expect(
       validateSettingsPatch({
-        jobManagerAddress: 'jm@xmpp.example.org',
+        jobManagerAddress: 'jm@xmpp.example.org storage@xmpp.example.org,jm2@example.org',
         xmppServer: 'xmpp.example.org:5222',
         xmppDomain: 'example.org',
         xmppUsername: 'volunteer42',
         cpuLimitPercent: 100,
         jobSlots: 4,
+        allowJobNetwork: true,
       }),
     ).toEqual([]);
+    expect(DEFAULT_SETTINGS.allowJobNetwork).toBe(false);
   });
 
   it('names the field and the rule for each bad value', () => {
@@ -42,7 +44,10 @@ describe('settings rules', () => {
       { field: 'cpuLimitPercent', message: 'CPU limit must be between 1 and 100' },
       { field: 'idleMinutes', message: 'Idle minutes must be a whole number' },
       { field: 'memoryLimitMb', message: 'Memory cap must be a number' },
-      { field: 'jobManagerAddress', message: 'must be a Jabber ID such as jm@xmpp.example.org' },
+      {
+        field: 'jobManagerAddress',
+        message: 'must be a Jabber ID such as jm@xmpp.example.org (several: separated by spaces)',
+      },
       { field: 'xmppServer', message: 'must be a host name, optionally with :port' },
       { field: 'xmppUsername', message: 'must not contain @, / or spaces' },
       { field: 'runOnlyWhenIdle', message: 'runOnlyWhenIdle must be true or false' },

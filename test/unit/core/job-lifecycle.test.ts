@@ -56,7 +56,7 @@ function deps(
     mayRun: () => true,
     image: 'copilot-job:latest',
     wallClockLimitMs: 60_000,
-    allowJobNetwork: false,
+    allowJobNetwork: () => false,
     replyTimeoutMs: 200,
     retry: { initialMs: 5, maxMs: 20, jitter: 0 },
     maxUploadAttempts: 3,
