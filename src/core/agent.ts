@@ -46,7 +46,7 @@ import { MonitorReporter, monitorComponent } from './monitor-reporter';
 import { allowedCores, cpuShare, decideRun, isIdle, ResourcePolicy } from './resource-policy';
 import { SerialLock } from './serial-lock';
 import { withTimeout } from './with-timeout';
-import { httpStorageClient, type StorageClient } from './storage-transfer';
+import { storageClient, type StorageClient } from './storage-transfer';
 
 export interface AgentOptions extends AgentHostOptions {
   /** Job container image; default copilot-job:latest (AGENT_JOB_IMAGE). */
@@ -186,7 +186,7 @@ export function createAgent(options: AgentOptions): Agent {
     ? undefined
     : new DockerRunner({ docker: options.docker, logger: logger.child('docker'), agentId });
   const runner: JobRunner = options.runner ?? (dockerRunner as DockerRunner);
-  const storage = options.storage ?? httpStorageClient();
+  const storage = options.storage ?? storageClient();
   const probeDocker =
     options.probeDocker ??
     (dockerRunner

@@ -1,3 +1,4 @@
+import { escapeLogText } from '../transport/logger';
 import type { HeartbeatReply } from './heartbeat-room';
 
 /** One parsed status string: an optional leading label (e.g. a mount point) and fields. */
@@ -41,10 +42,12 @@ const LABEL_HEADERS: Readonly<Record<string, string>> = { diskUsage: 'Mount' };
  * least 13 characters wide, the others at least `minWidth`.
  */
 export function formatColumns(
-  rows: readonly (readonly string[])[],
+  rawRows: readonly (readonly string[])[],
   minWidth = 8,
   firstMinWidth = 13,
 ): string {
+  // Room members write these cells: no escape sequence of theirs reaches the admin's terminal.
+  const rows = rawRows.map((row) => row.map((cell) => escapeLogText(cell, 200)));
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, index) => {

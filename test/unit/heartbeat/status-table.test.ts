@@ -115,3 +115,14 @@ describe('parseStatus', () => {
     ]);
   });
 });
+
+describe('cells written by room members', () => {
+  it('reach the terminal with control characters escaped, one row a line', () => {
+    const table = formatColumns([
+      ['Nick', 'Status'],
+      ['evil\u001b[2J\u001b]0;pwned\u0007', 'ok\nforged-agent  idle'],
+    ]);
+    expect(table).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(table.split('\n')).toHaveLength(2);
+  });
+});
