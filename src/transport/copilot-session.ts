@@ -75,6 +75,16 @@ export type SessionEvents = {
   presence: [stanza: Element];
 };
 
+/** The server refused our credentials: retrying soon will not help, the volunteer must act. */
+export class XmppAuthError extends Error {
+  readonly code = 'XMPP_AUTH_REFUSED';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'XmppAuthError';
+  }
+}
+
 /** Why a send() failed: nobody acknowledged, or the session was stopped first. */
 export class SendError extends Error {
   constructor(
@@ -550,7 +560,7 @@ function describeConnectError(error: unknown, options: CopilotSessionOptions): E
   const text = error instanceof Error ? error.message : String(error);
   const condition = (error as { condition?: string } | null)?.condition;
   if (condition === 'not-authorized' || /not-authorized/.test(text)) {
-    return new Error(
+    return new XmppAuthError(
       `XMPP login refused for ${options.username}@${options.domain}: wrong user name or password`,
     );
   }

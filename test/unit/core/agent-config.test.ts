@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sessionSecurity } from '../../../src/core/agent';
+import { sessionSecurity } from '../../../src/core/xmpp-connection';
 import {
   applySettingsOverlay,
   ConfigError,

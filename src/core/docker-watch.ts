@@ -1,0 +1,67 @@
+/**
+ * Whether the container engine answers: probed at start, every 30 s while it does, and with
+ * back-off while it does not. Jobs are fetched only while it answers (WorkFetcher).
+ */
+import type { DockerState } from '../contract/ui-contract';
+import { backoffDelay, type BackoffOptions } from '../transport/backoff';
+import type { Logger } from '../transport/logger';
+
+const HEALTHY_PROBE_MS = 30_000;
+
+export interface DockerWatchOptions {
+  probe: () => Promise<DockerState>;
+  logger: Logger;
+  backoff: BackoffOptions;
+}
+
+export class DockerWatch {
+  private current: DockerState = { available: false, message: 'Docker not checked yet' };
+  private attempt = 0;
+  private nextProbeAt = 0;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: DockerWatchOptions) {}
+
+  get state(): DockerState {
+    return this.current;
+  }
+
+  get available(): boolean {
+    return this.current.available;
+  }
+
+  /** A probe is under way: whoever waits for Docker is called again when it ends. */
+  get probing(): boolean {
+    return this.running !== undefined;
+  }
+
+  isDue(now: number): boolean {
+    return now >= this.nextProbeAt;
+  }
+
+  /** Asks the engine now; a probe already under way is shared. */
+  probe(): Promise<void> {
+    this.running ??= this.ask().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async ask(): Promise<void> {
+    const { logger } = this.options;
+    const state = await this.options.probe();
+    if (state.available !== this.current.available) {
+      if (state.available) logger.info('Docker is available', { version: state.version });
+      else
+        logger.warn('Docker is not running; jobs wait until it is back', { detail: state.message });
+    }
+    this.current = state.available ? state : { ...state, message: 'Docker is not running' };
+    if (state.available) {
+      this.attempt = 0;
+      this.nextProbeAt = Date.now() + HEALTHY_PROBE_MS;
+    } else {
+      this.nextProbeAt = Date.now() + backoffDelay(this.attempt, this.options.backoff);
+      this.attempt += 1;
+    }
+  }
+}

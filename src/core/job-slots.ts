@@ -1,0 +1,249 @@
+/**
+ * The jobs the agent holds, one JobLifecycle each: started for new work and for jobs left on
+ * disk by an earlier run, frozen and thawed as the resource policy says, their container limits
+ * kept to the settings, and each ending in the job history. A lifecycle that fails (mostly Docker
+ * gone) leaves its job on disk, and it is taken up again once Docker answers.
+ */
+import type { JobPhase, JobRecord, RunningJob } from '../contract/ui-contract';
+import type { Logger } from '../transport/logger';
+import type { JobRunner } from './docker-runner';
+import { errorText } from './error-text';
+import type { JobHistory } from './job-history';
+import { JobLifecycle, type LifecycleDeps } from './job-lifecycle';
+import type { JobInHand, JobStore } from './job-store';
+import type { ContainerLimits } from './resource-policy';
+import { withTimeout } from './with-timeout';
+
+/** What a lifecycle needs besides its own callbacks and the stop signal. */
+export type SharedLifecycleDeps = Omit<LifecycleDeps, 'onPhase' | 'onStarted' | 'signal'>;
+
+const RETRY_FAILED_LIFECYCLE_MS = 30_000;
+
+export interface JobSlotsOptions {
+  lifecycle: SharedLifecycleDeps;
+  runner: JobRunner;
+  store: JobStore;
+  history: JobHistory;
+  logger: Logger;
+  wallClockLimitMs: number;
+  /** Whether the policy lets jobs run now; otherwise they are frozen. */
+  mayRun: () => boolean;
+  limits: () => ContainerLimits;
+  dockerAvailable: () => boolean;
+  stopped: () => boolean;
+  /** A lifecycle failed: ask Docker now, before the freed slot fetches more work. */
+  onLifecycleFailure: () => void;
+  onChange: () => void;
+  /** A slot is free again. */
+  onFreed: () => void;
+  onJobDone: (record: JobRecord) => void;
+}
+
+interface JobEntry {
+  lifecycle: JobLifecycle;
+  phase: JobPhase;
+  receivedAt: string;
+  startedAt: string | null;
+  frozen: boolean;
+}
+
+export class JobSlots {
+  private readonly jobs = new Map<string, JobEntry>();
+  private readonly settling = new Set<Promise<void>>();
+  private abort = new AbortController();
+
+  constructor(private readonly options: JobSlotsOptions) {}
+
+  get size(): number {
+    return this.jobs.size;
+  }
+
+  holds(jobId: string): boolean {
+    return this.jobs.has(jobId);
+  }
+
+  /** A fresh stop signal for the lifecycles started from now on (agent start). */
+  open(): void {
+    this.abort = new AbortController();
+  }
+
+  /** Stops every lifecycle (their jobs stay on disk) and waits up to 15 s for them to settle. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.options.runner.killAll().catch(() => undefined);
+  }
+
+  async settled(): Promise<void> {
+    await withTimeout(Promise.allSettled([...this.settling]), 15_000, 'jobs still settling').catch(
+      () => undefined,
+    );
+  }
+
+  running(now: number): RunningJob[] {
+    const { runner, wallClockLimitMs } = this.options;
+    return [...this.jobs.values()].map((entry) => {
+      const state = entry.lifecycle.state;
+      const since = Date.parse(entry.startedAt ?? entry.receivedAt);
+      return {
+        jobId: state.job.id,
+        manager: state.manager,
+        command: state.job.command,
+        phase: entry.phase,
+        receivedAt: entry.receivedAt,
+        startedAt: entry.startedAt,
+        elapsedMs: Math.max(0, now - since),
+        wallClockLimitMs,
+        cpuSeconds: runner.cpuSeconds(state.job.id),
+      };
+    });
+  }
+
+  /** Freezes or thaws running containers as the policy now says. */
+  applyPolicy(): void {
+    const { runner, logger } = this.options;
+    const run = this.options.mayRun();
+    for (const [jobId, entry] of this.jobs) {
+      if (entry.phase !== 'running' && entry.phase !== 'paused') continue;
+      if (!run && !entry.frozen) {
+        entry.frozen = true;
+        entry.phase = 'paused';
+        logger.info('pausing the running job', { jobId });
+        runner.pause(jobId).catch((error: unknown) => {
+          logger.warn('could not pause the job', { jobId, error: errorText(error) });
+        });
+      } else if (run && entry.frozen) {
+        entry.frozen = false;
+        entry.phase = 'running';
+        logger.info('resuming the job', { jobId });
+        runner.resume(jobId).catch((error: unknown) => {
+          logger.warn('could not resume the job', { jobId, error: errorText(error) });
+        });
+      }
+    }
+  }
+
+  applyLimits(): void {
+    const limits = this.options.limits();
+    for (const jobId of this.jobs.keys()) {
+      this.options.runner.update(jobId, limits).catch((error: unknown) => {
+        this.options.logger.debug('could not update the job container limits', {
+          jobId,
+          error: errorText(error),
+        });
+      });
+    }
+  }
+
+  /** Takes up jobs an earlier run left on disk. */
+  resume(stored: readonly JobInHand[]): void {
+    for (const inHand of stored) {
+      if (this.jobs.has(inHand.job.id)) continue;
+      this.options.logger.info('resuming a job in hand from an earlier run', {
+        jobId: inHand.job.id,
+        phase: inHand.phase,
+      });
+      this.start(inHand);
+    }
+  }
+
+  start(inHand: JobInHand): void {
+    const signal = this.abort.signal;
+    const jobId = inHand.job.id;
+    const lifecycle = new JobLifecycle(
+      {
+        ...this.options.lifecycle,
+        onPhase: (id, phase) => this.onPhase(id, phase),
+        onStarted: (id, startedAt, paused) => this.onStarted(id, startedAt, paused),
+        signal,
+      },
+      inHand,
+    );
+    const delivering = inHand.phase === 'finished' || inHand.phase === 'uploaded';
+    this.jobs.set(jobId, {
+      lifecycle,
+      phase: delivering ? 'uploading' : 'fetching',
+      receivedAt: inHand.receivedAt,
+      startedAt: inHand.result?.startedAt ?? null,
+      frozen: false,
+    });
+    this.options.onChange();
+    const done = lifecycle
+      .run()
+      .then((record) => this.finished(record))
+      .catch((error: unknown) => this.failed(inHand, lifecycle, signal, error))
+      .finally(() => {
+        this.jobs.delete(jobId);
+        this.settling.delete(done);
+        this.options.onChange();
+        this.options.onFreed();
+      });
+    this.settling.add(done);
+  }
+
+  private onPhase(jobId: string, phase: JobPhase): void {
+    const entry = this.jobs.get(jobId);
+    if (!entry) return;
+    entry.phase = phase === 'running' && entry.frozen ? 'paused' : phase;
+    this.options.onChange();
+  }
+
+  private onStarted(jobId: string, startedAt: string, paused: boolean): void {
+    const entry = this.jobs.get(jobId);
+    if (!entry) return;
+    entry.startedAt = startedAt;
+    // What the runner was told when it made the container; the policy may have changed since,
+    // and applying it now reaches the runner before it freezes the container.
+    entry.frozen = paused;
+    entry.phase = paused ? 'paused' : 'running';
+    this.options.logger.info('job started', { jobId, frozen: paused });
+    this.applyPolicy();
+  }
+
+  private finished(record: JobRecord): void {
+    this.options.history.append(record);
+    this.options.logger.info('job complete', {
+      jobId: record.jobId,
+      state: record.state,
+      exitCode: record.exitCode,
+    });
+    this.options.onJobDone(record);
+  }
+
+  private failed(
+    inHand: JobInHand,
+    lifecycle: JobLifecycle,
+    signal: AbortSignal,
+    error: unknown,
+  ): void {
+    const { logger } = this.options;
+    const jobId = inHand.job.id;
+    if (signal.aborted) {
+      logger.info('job left for the next start', { jobId, phase: lifecycle.state.phase });
+      return;
+    }
+    logger.error('job lifecycle failed; it stays on disk and is retried', {
+      jobId,
+      error: errorText(error),
+    });
+    this.options.onLifecycleFailure();
+    setTimeout(() => this.retry(jobId), RETRY_FAILED_LIFECYCLE_MS).unref();
+  }
+
+  private retry(jobId: string): void {
+    const { store } = this.options;
+    if (this.options.stopped() || this.jobs.has(jobId) || !store.exists(jobId)) return;
+    if (!this.options.dockerAvailable()) {
+      setTimeout(() => this.retry(jobId), RETRY_FAILED_LIFECYCLE_MS).unref();
+      return;
+    }
+    const stored = store.load(jobId, (id, error) => this.reportUnreadable(id, error));
+    if (stored) this.resume([stored]);
+  }
+
+  reportUnreadable(jobId: string, error: Error): void {
+    this.options.logger.error('unreadable job state file; job cannot be resumed', {
+      jobId,
+      error: error.message,
+    });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The agent's status as the UI sees it, built from its parts, and the 'status' events: one when
+ * something the UI shows changed, and every 5 s while jobs run (their elapsed time moves).
+ */
+import type {
+  AgentSettings,
+  AgentStatus,
+  ConnectionState,
+  DockerState,
+  RunningJob,
+} from '../contract/ui-contract';
+import { agentActivity, statusLine, type ActivityInput } from './agent-status';
+import { cpuShare, decideRun, isIdle, type ResourcePolicy } from './resource-policy';
+
+const PERIODIC_MS = 5_000;
+
+export interface StatusSources {
+  stopped: () => boolean;
+  settings: () => AgentSettings;
+  policy: ResourcePolicy;
+  connection: () => { state: ConnectionState; message: string; jid: string | null };
+  docker: () => DockerState;
+  running: (now: number) => RunningJob[];
+}
+
+export function buildStatus(sources: StatusSources, now: number): AgentStatus {
+  const settings = sources.settings();
+  const running = sources.running(now);
+  const policyState = sources.policy.state(now);
+  const { pausedUntil } = policyState;
+  const connection = sources.connection();
+  const docker = sources.docker();
+  const input: ActivityInput = {
+    stopped: sources.stopped(),
+    connection: connection.state,
+    docker,
+    decision: decideRun(policyState, now),
+    pausedUntil,
+    running,
+  };
+  const activity = agentActivity(input);
+  return {
+    activity,
+    statusLine: statusLine(activity, input),
+    connection: connection.state,
+    connectionMessage: connection.message,
+    jid: connection.jid,
+    jobManager: settings.jobManagerAddress,
+    docker,
+    paused: settings.paused || pausedUntil !== null,
+    pausedUntil: pausedUntil === null ? null : new Date(pausedUntil).toISOString(),
+    idle: {
+      required: settings.runOnlyWhenIdle,
+      idleSeconds: policyState.idleSeconds ?? 0,
+      thresholdSeconds: settings.idleMinutes * 60,
+      isIdle: isIdle(policyState),
+    },
+    slots: { total: settings.jobSlots, busy: running.length },
+    cpuShare: cpuShare(settings),
+    running,
+  };
+}
+
+/** What of a status is news to the UI; a new idle reading is news only when its display changes. */
+function displayKey(status: AgentStatus): string {
+  const { idle } = status;
+  return JSON.stringify({
+    ...status,
+    idle: idle.required
+      ? { ...idle, idleSeconds: Math.floor(idle.idleSeconds / 60) }
+      : { required: false, thresholdSeconds: idle.thresholdSeconds },
+    running: status.running.map((job) => [job.jobId, job.phase]),
+  });
+}
+
+export class StatusFeed {
+  private lastKey = '';
+  private lastAt = 0;
+
+  constructor(
+    private readonly read: () => AgentStatus,
+    private readonly emit: (status: AgentStatus) => void,
+  ) {}
+
+  /** Emits the status if it is news (or `force`). */
+  update(force = false): void {
+    const current = this.read();
+    const key = displayKey(current);
+    const now = Date.now();
+    const periodic = current.running.length > 0 && now - this.lastAt >= PERIODIC_MS;
+    if (!force && key === this.lastKey && !periodic) return;
+    this.lastKey = key;
+    this.lastAt = now;
+    this.emit(current);
+  }
+}
