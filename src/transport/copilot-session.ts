@@ -39,6 +39,8 @@ export interface CopilotSessionOptions {
   layers?: MessageLayer[];
   /** STARTTLS options (private CA, refuse plain); without it xmpp.js's own STARTTLS is used. */
   tls?: SessionTlsOptions;
+  /** Commands of one sender handled at once; more are dropped unacked (not noack ones). Default 256. */
+  maxHandlingPerSender?: number;
 }
 
 export interface SendOptions {
@@ -118,6 +120,7 @@ export function mucJoinPresence(roomJid: string, nick: string, status?: string):
   );
 }
 
+const DEFAULT_MAX_HANDLING_PER_SENDER = 256;
 const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: 0.5 };
 
 /**
@@ -134,6 +137,8 @@ export class CopilotSession {
   private readonly seen = new SeenIds(20_000);
   /** Commands whose handlers are still running, by `<from>|<id>`. */
   private readonly handling = new Map<string, Promise<boolean>>();
+  /** How many commands of each sender are being handled. */
+  private readonly busyBySender = new Map<string, number>();
   private readonly rooms = new Map<string, Element>();
   private xmpp: Client | undefined;
   private online = false;
@@ -511,11 +516,27 @@ export class CopilotSession {
         return;
       }
     }
+    // One sender cannot keep more than so many commands in the works at once (each may hold a
+    // reply waiting for its ack): the rest are dropped unacked, and a real peer resends them.
+    // noack messages are never resent, so they are not dropped.
+    const busy = this.busyBySender.get(message.from) ?? 0;
+    const limit = this.options.maxHandlingPerSender ?? DEFAULT_MAX_HANDLING_PER_SENDER;
+    if (!message.noack && busy >= limit) {
+      this.logger.debug('sender has too many commands in the works; dropped unacked', {
+        from: message.from,
+      });
+      return;
+    }
     // A message the layers reject (tampered, replayed, plain in secure mode) is neither
     // acknowledged nor remembered: the sender resends it, and an intact copy is still accepted.
     const plain = this.unwrapLayers(message);
     if (!plain) return;
-    const handled = this.runHandlers(plain);
+    this.busyBySender.set(message.from, busy + 1);
+    const handled = this.runHandlers(plain).finally(() => {
+      const left = (this.busyBySender.get(message.from) ?? 1) - 1;
+      if (left > 0) this.busyBySender.set(message.from, left);
+      else this.busyBySender.delete(message.from);
+    });
     if (!message.id) return;
     this.handling.set(seenKey, handled);
     void handled.then((ok) => {

@@ -198,6 +198,54 @@ describe('CopilotSession', () => {
     await session.stop();
   });
 
+  it('handles at most maxHandlingPerSender commands of one sender at once; others are not starved', async () => {
+    const session = new CopilotSession({
+      service: 'xmpp://127.0.0.1:5222',
+      domain: 'localhost',
+      username: 'agent',
+      password: 'secret',
+      maxHandlingPerSender: 3,
+    });
+    await session.start();
+    const release: Array<() => void> = [];
+    const handled: string[] = [];
+    session.onCommand(
+      (message) =>
+        new Promise<void>((resolve) => {
+          handled.push(`${message.from} ${message.id}`);
+          release.push(resolve);
+        }),
+    );
+    for (let index = 0; index < 10; index += 1) client.emit('stanza', incoming(`m${index}`, ping));
+    client.emit(
+      'stanza',
+      encodeMessage({
+        kind: 'command',
+        to: 'agent@localhost/a',
+        from: 'other@localhost/b',
+        id: 'o1',
+        noack: false,
+        command: ping,
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(0);
+    expect(handled).toEqual([
+      'jm@localhost/m m0',
+      'jm@localhost/m m1',
+      'jm@localhost/m m2',
+      'other@localhost/b o1',
+    ]);
+    for (const done of release) done();
+    await vi.advanceTimersByTimeAsync(0);
+    // The dropped ones were not acked: the sender resends, and now they are handled.
+    const acked = client.sent.flatMap((stanza) => (stanza.attrs.ack ? [stanza.attrs.ack] : []));
+    expect(acked.sort()).toEqual(['m0', 'm1', 'm2', 'o1']);
+    client.emit('stanza', incoming('m7', ping));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(handled).toContain('jm@localhost/m m7');
+    await session.stop();
+  });
+
   it('acks a well-formed message whose command it does not know (2.1), without handling it', async () => {
     const session = newSession();
     await session.start();
