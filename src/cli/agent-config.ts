@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentSettings } from '../contract/ui-contract';
-import { DEFAULT_SETTINGS, validateSettingsPatch } from '../contract/settings';
+import { validateSettingsPatch } from '../contract/settings';
+import { keysWhere } from '../contract/settings-derive';
+import { SETTINGS_SPEC } from '../contract/settings-spec';
 import {
   ConfigError,
   ConfigValues,
@@ -16,6 +18,7 @@ import {
 import { writeFileAtomic } from '../core/write-atomic';
 import type { LogLevel } from '../transport/logger';
 import { errorText } from '../core/error-text';
+import { readConfigSettings, settingVariable } from './settings-from-config';
 
 export { ConfigError } from '../protocol/config-file';
 
@@ -34,32 +37,6 @@ export interface AgentConfig {
   logLevel: LogLevel;
   /** Any configuration variable, e.g. AGENT_GUI_STATIC_DIR. */
   variable: (name: string) => string | undefined;
-}
-
-/** Which settings field each variable sets, for error messages that name the variable. */
-const SETTING_VARIABLES: ReadonlyArray<[keyof AgentSettings, string]> = [
-  ['jobManagerAddress', 'JM_JABBER_ADDRESS'],
-  ['xmppServer', 'AGENT_JABBER_SERVER'],
-  ['xmppDomain', 'AGENT_JABBER_DOMAIN'],
-  ['xmppUsername', 'AGENT_JABBER_ID'],
-  ['xmppPassword', 'AGENT_JABBER_PASSWORD'],
-  ['heartbeatChatServer', 'HB_CHAT_SERVER'],
-  ['heartbeatChatRoom', 'HB_CHAT_ROOM'],
-  ['cpuLimitPercent', 'AGENT_CPU_LIMIT_PERCENT'],
-  ['memoryLimitMb', 'AGENT_MEMORY_LIMIT_MB'],
-  ['diskLimitMb', 'AGENT_DISK_LIMIT_MB'],
-  ['jobSlots', 'AGENT_JOB_SLOTS'],
-  ['runOnlyWhenIdle', 'AGENT_RUN_ONLY_WHEN_IDLE'],
-  ['idleMinutes', 'AGENT_IDLE_MINUTES'],
-  ['secureMode', 'AGENT_SECURE_MODE'],
-  ['jobManagerPublicKey', 'JM_PUBLIC_KEY'],
-  ['xmppCaCertificate', 'AGENT_JABBER_CA_FILE'],
-  ['requireTls', 'AGENT_REQUIRE_TLS'],
-  ['allowJobNetwork', 'AGENT_ALLOW_JOB_NETWORK'],
-];
-
-function variableOf(field: keyof AgentSettings): string {
-  return SETTING_VARIABLES.find(([name]) => name === field)?.[1] ?? field;
 }
 
 export interface LoadAgentConfigOptions {
@@ -89,67 +66,27 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
   }
   const values = ConfigValues.from({ file, env, overrides: args.overrides });
 
-  let username = values.required('AGENT_JABBER_ID', 'the Jabber ID of the agent');
-  let domain = values.optional('AGENT_JABBER_DOMAIN');
+  const read = readConfigSettings(values, readFile) as AgentSettings;
+  let { xmppUsername: username, xmppDomain: domain } = read;
   if (username.includes('@')) {
     const [local = '', host = ''] = username.split('@');
-    if (domain !== undefined && host.split('/')[0] !== domain) {
+    if (domain !== '' && host.split('/')[0] !== domain) {
       throw new ConfigError(
         `AGENT_JABBER_ID ${username} is not in AGENT_JABBER_DOMAIN ${domain}`,
         'AGENT_JABBER_ID',
       );
     }
     username = local;
-    domain = host.split('/')[0];
+    domain = host.split('/')[0] ?? '';
   }
-  if (domain === undefined)
+  if (domain === '')
     throw new ConfigError('AGENT_JABBER_DOMAIN must be set', 'AGENT_JABBER_DOMAIN');
 
-  /** The content of the file a variable names ('' when unset), e.g. a PEM key. */
-  const fileNamedBy = (variable: string): string => {
-    const file = values.optional(variable);
-    if (file === undefined) return '';
-    try {
-      return readFile(file).trim();
-    } catch (error) {
-      const reason = errorText(error);
-      throw new ConfigError(`${variable}: cannot read ${file}: ${reason}`, variable);
-    }
-  };
-
-  const settings: AgentSettings = {
-    ...DEFAULT_SETTINGS,
-    jobManagerAddress: values.required('JM_JABBER_ADDRESS', 'e.g. jobmanager@xmpp.example.org'),
-    xmppServer: values.required('AGENT_JABBER_SERVER', 'host or host:port of the XMPP server'),
-    xmppDomain: domain,
-    xmppUsername: username,
-    xmppPassword: values.required('AGENT_JABBER_PASSWORD'),
-    heartbeatChatServer: values.string('HB_CHAT_SERVER', ''),
-    heartbeatChatRoom: values.string('HB_CHAT_ROOM', ''),
-    cpuLimitPercent: values.integer('AGENT_CPU_LIMIT_PERCENT', DEFAULT_SETTINGS.cpuLimitPercent, {
-      min: 1,
-      max: 100,
-    }),
-    memoryLimitMb: values.integer('AGENT_MEMORY_LIMIT_MB', DEFAULT_SETTINGS.memoryLimitMb, {
-      min: 64,
-    }),
-    diskLimitMb: values.integer('AGENT_DISK_LIMIT_MB', DEFAULT_SETTINGS.diskLimitMb, { min: 100 }),
-    jobSlots: values.integer('AGENT_JOB_SLOTS', DEFAULT_SETTINGS.jobSlots, { min: 1, max: 64 }),
-    // A headless machine has no desktop to be idle: run unless the config asks otherwise.
-    runOnlyWhenIdle: values.boolean('AGENT_RUN_ONLY_WHEN_IDLE', false),
-    idleMinutes: values.integer('AGENT_IDLE_MINUTES', DEFAULT_SETTINGS.idleMinutes, { min: 1 }),
-    startAtLogin: false,
-    paused: false,
-    secureMode: values.boolean('AGENT_SECURE_MODE', false),
-    jobManagerPublicKey: fileNamedBy('JM_PUBLIC_KEY'),
-    xmppCaCertificate: fileNamedBy('AGENT_JABBER_CA_FILE'),
-    requireTls: values.boolean('AGENT_REQUIRE_TLS', false),
-    allowJobNetwork: values.boolean('AGENT_ALLOW_JOB_NETWORK', false),
-  };
-  const errors = validateSettingsPatch(settings as unknown as Record<string, unknown>);
+  const settings: AgentSettings = { ...read, xmppUsername: username, xmppDomain: domain };
+  const errors = validateSettingsPatch(settings);
   const [first] = errors;
   if (first) {
-    const variable = variableOf(first.field);
+    const variable = settingVariable(first.field);
     throw new ConfigError(`${variable}: ${first.message}`, variable);
   }
   if (settings.secureMode && settings.jobManagerPublicKey === '') {
@@ -195,16 +132,11 @@ export function settingsOverlayPath(workDir: string): string {
   return path.join(workDir, 'agent-settings.json');
 }
 
-/** Fields the GUI may change for a headless agent; connection fields stay the config file's. */
-const OVERLAY_FIELDS: ReadonlyArray<keyof AgentSettings> = [
-  'cpuLimitPercent',
-  'runOnlyWhenIdle',
-  'idleMinutes',
-  'memoryLimitMb',
-  'diskLimitMb',
-  'jobSlots',
-  'paused',
-];
+/** Fields the GUI may change for a headless agent, kept in the overlay (the spec's 'overlay'). */
+const OVERLAY_FIELDS = keysWhere(
+  SETTINGS_SPEC,
+  (entry) => entry.headless === 'overlay',
+) as ReadonlyArray<keyof AgentSettings>;
 
 export function applySettingsOverlay(settings: AgentSettings, workDir: string): AgentSettings {
   let raw: string;

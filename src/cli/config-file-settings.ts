@@ -1,15 +1,17 @@
-import { CONNECTION_FIELDS } from '../contract/settings';
+import { keysWhere } from '../contract/settings-derive';
+import { SETTINGS_SPEC } from '../contract/settings-spec';
 import type { AgentSettings, SettingsError } from '../contract/ui-contract';
 import type { AgentHost } from '../core/agent-host';
 
 /**
- * Settings a headless agent takes only from its config file. Changing them over the GUI RPC
- * would be lost (or would silently beat the file an admin edits), so such a change is refused.
+ * Settings a headless agent takes only from its config file (the spec's headless 'config-file').
+ * Changing them over the GUI RPC would be lost (or would silently beat the file an admin edits),
+ * so such a change is refused.
  */
-export const CONFIG_FILE_FIELDS: ReadonlyArray<keyof AgentSettings> = [
-  'jobManagerAddress',
-  ...CONNECTION_FIELDS,
-];
+export const CONFIG_FILE_FIELDS = keysWhere(
+  SETTINGS_SPEC,
+  (entry) => entry.headless === 'config-file',
+) as ReadonlyArray<keyof AgentSettings>;
 
 /** Wraps the agent so setSettings refuses changes to CONFIG_FILE_FIELDS, naming the file. */
 export function withConfigFileSettings(agent: AgentHost, configSource: string): AgentHost {

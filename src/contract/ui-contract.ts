@@ -4,6 +4,8 @@
  * BOINC's GUI RPC). The renderer knows nothing else.
  */
 
+import type { SettingKeyOfType, SettingsOf, SettingsSpec } from './settings-spec';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type ConnectionState =
@@ -114,54 +116,25 @@ export interface AgentStatus {
   running: RunningJob[];
 }
 
-export interface AgentSettings {
-  /** JM_JABBER_ADDRESS: where want_getJob is broadcast. */
-  jobManagerAddress: string;
-  /** AGENT_JABBER_SERVER, as host or host:port. */
-  xmppServer: string;
-  /** AGENT_JABBER_DOMAIN */
-  xmppDomain: string;
-  /** AGENT_JABBER_ID (local part) */
-  xmppUsername: string;
-  /** AGENT_JABBER_PASSWORD */
-  xmppPassword: string;
-  cpuLimitPercent: number;
-  runOnlyWhenIdle: boolean;
-  idleMinutes: number;
-  memoryLimitMb: number;
-  diskLimitMb: number;
-  jobSlots: number;
-  startAtLogin: boolean;
-  paused: boolean;
-  /** HB_CHAT_SERVER, e.g. conference.localhost; empty disables the Heartbeat. */
-  heartbeatChatServer: string;
-  /** HB_CHAT_ROOM, e.g. pilots-lounge */
-  heartbeatChatRoom: string;
-  /** Secure mode (report 2.2.7): every job message encrypted for the job manager. */
-  secureMode: boolean;
-  /** The job manager's RSA public key, PEM (JM_PUBLIC_KEY's content); needed by secure mode. */
-  jobManagerPublicKey: string;
-  /** PEM certificate(s) to trust for the XMPP server's TLS, when it is not publicly signed. */
-  xmppCaCertificate: string;
-  /** Refuse to log in unless the XMPP connection is encrypted. */
-  requireTls: boolean;
-  /**
-   * AGENT_ALLOW_JOB_NETWORK: a job that asks for network (COPILOT_NETWORK=1) gets it. Off by
-   * default: the volunteer decides whether jobs may reach their network.
-   */
-  allowJobNetwork: boolean;
-}
+/**
+ * The agent's settings: one field per entry of SETTINGS_SPEC (settings-spec.ts), which documents
+ * each one and says its default, checks, config variable and form field.
+ */
+export type AgentSettings = SettingsOf<SettingsSpec>;
+
+type SecretSetting = SettingKeyOfType<'secret'>;
 
 /**
  * What getSettings and setSettings return: the settings with every secret blanked. A password is
  * write-only: the UI can set a new one but never read it back, over IPC or the GUI RPC.
  */
-export interface PublicSettings extends AgentSettings {
-  /** Always empty. In a settings patch, an empty password means "keep the current one". */
-  xmppPassword: '';
-  /** Whether a password is stored, so the form can say "set; leave empty to keep". */
-  xmppPasswordSet: boolean;
-}
+export type PublicSettings = Omit<AgentSettings, SecretSetting> & {
+  /** Always empty. In a settings patch, an empty secret means "keep the current one". */
+  [K in SecretSetting]: '';
+} & {
+  /** Whether it is stored (e.g. `xmppPasswordSet`), so the form can say "set; leave empty to keep". */
+  [K in SecretSetting as `${K}Set`]: boolean;
+};
 
 export interface LogEntry {
   time: string;

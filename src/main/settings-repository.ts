@@ -88,7 +88,7 @@ export class SettingsRepository {
 
   /** Persists a full settings object; throws SettingsRejectedError and writes nothing if invalid. */
   save(settings: AgentSettings): void {
-    const errors = validateSettingsPatch(settings as unknown as Record<string, unknown>);
+    const errors = validateSettingsPatch(settings);
     if (errors.length > 0) throw new SettingsRejectedError(errors);
     const { xmppPassword: password, ...rest } = settings;
     if (password === '') {

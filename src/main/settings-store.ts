@@ -1,9 +1,10 @@
-import Store, { type Schema } from 'electron-store';
+import Store from 'electron-store';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SETTINGS, NUMBER_RULES, validateSettingsPatch } from '../contract/settings';
+import { DEFAULT_SETTINGS, validateSettingsPatch } from '../contract/settings';
 import type { AgentSettings } from '../contract/ui-contract';
 import { ENCRYPTED_PASSWORD_KEY, type StoredSettings } from './settings-repository';
+import { BASE64_PATTERN, settingsSchema } from './settings-schema';
 
 /** Keys older builds wrote, and what they are called now. Applied by the 0.1.0 migration. */
 export const RENAMED_KEYS_0_1_0: Readonly<Record<string, keyof AgentSettings>> = {
@@ -28,36 +29,10 @@ export function migrateTo010(store: LegacyStore): void {
   }
 }
 
-/** Base64, as the encrypted password is stored. */
-const BASE64_PATTERN = '^[A-Za-z0-9+/]*={0,2}$';
-
 /** Whether a stored value for a key the settings rules do not know is still good. */
 function validExtraValue(key: string, value: unknown): boolean {
   if (key !== ENCRYPTED_PASSWORD_KEY) return true;
   return typeof value === 'string' && new RegExp(BASE64_PATTERN).test(value);
-}
-
-/**
- * JSON schema for electron-store, derived from the defaults and the contract's number rules, plus
- * the encrypted password (see SettingsRepository).
- */
-export function settingsSchema(): Schema<StoredSettings> {
-  const schema: Record<string, object> = {};
-  for (const [key, value] of Object.entries(DEFAULT_SETTINGS)) {
-    const rule = NUMBER_RULES[key as keyof AgentSettings];
-    if (rule) {
-      schema[key] = {
-        type: rule.integer ? 'integer' : 'number',
-        minimum: rule.min,
-        maximum: rule.max,
-        default: value,
-      };
-    } else {
-      schema[key] = { type: typeof value === 'boolean' ? 'boolean' : 'string', default: value };
-    }
-  }
-  schema[ENCRYPTED_PASSWORD_KEY] = { type: 'string', pattern: BASE64_PATTERN, default: '' };
-  return schema as Schema<StoredSettings>;
 }
 
 export const SETTINGS_FILE = 'settings.json';

@@ -13,6 +13,12 @@ import {
 
 type Errors = Partial<Record<keyof AgentSettings, string>>;
 
+/** Whether a write-only setting has a stored value (`xmppPasswordSet` for `xmppPassword`). */
+function secretIsSet(saved: PublicSettings, key: keyof AgentSettings): boolean {
+  const shown: Readonly<Record<string, unknown>> = saved;
+  return shown[`${key}Set`] === true;
+}
+
 export function SettingsView() {
   const api = useCopilot();
   const [saved, setSaved] = useState<PublicSettings | null>(null);
@@ -94,16 +100,14 @@ export function SettingsView() {
   const field = (spec: FieldSpec) => {
     const id = `setting-${spec.key}`;
     const error = errors[spec.key];
-    const keepsSecret = spec.kind === 'password' && saved.xmppPasswordSet;
+    const keepsSecret = spec.kind === 'password' && secretIsSet(saved, spec.key);
     const hint = keepsSecret ? 'A password is set. Leave this empty to keep it.' : spec.hint;
     const placeholder = keepsSecret ? 'Password set; leave empty to keep' : spec.placeholder;
     const described = [error ? `${id}-error` : '', hint ? `${id}-hint` : '']
       .filter(Boolean)
       .join(' ');
     const raw = draft[spec.key];
-    const disabled =
-      (spec.key === 'idleMinutes' && draft.runOnlyWhenIdle === false) ||
-      (spec.key === 'jobManagerPublicKey' && draft.secureMode === false);
+    const disabled = spec.enabledBy !== undefined && draft[spec.enabledBy] === false;
     const common = {
       id,
       name: spec.key,
