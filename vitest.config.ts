@@ -1,5 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Vitest 4 reports an uncaught exception or unhandled rejection as an "Unhandled Error" and exits
+ * 1, but counts the test that caused it as passed; this setup file makes that test fail.
+ */
+const setupFiles = ['./test/setup/fail-on-uncaught.ts'];
+
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
@@ -13,6 +19,7 @@ export default defineConfig({
             'manager/test/unit/**/*.test.ts',
           ],
           environment: 'node',
+          setupFiles,
         },
       },
       {
@@ -24,6 +31,7 @@ export default defineConfig({
           hookTimeout: 180_000,
           fileParallelism: false,
           globalSetup: ['./test/harness/global-setup.ts'],
+          setupFiles,
         },
       },
     ],

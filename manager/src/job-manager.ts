@@ -12,6 +12,7 @@ import {
   type Logger,
 } from '../../src/transport';
 import { attachHeartbeatResponder } from '../../src/heartbeat/heartbeat-responder';
+import { removePartialArchives } from './job-archive';
 import { JobCycleHandler } from './job-cycle-handler';
 import type { JobQueue } from './job-queue';
 import { JobStorePaths } from './job-store-paths';
@@ -54,6 +55,7 @@ export async function startJobManager(
   for (const dir of [config.stateDir, config.storageDir, config.doneJobDir]) {
     fs.mkdirSync(dir, { recursive: true });
   }
+  if (config.storageManagerAddress === undefined) await removePartialArchives(config.doneJobDir);
   const queue = await openJobQueue({ ...config, redisNamespace: options.redisNamespace });
   const paths = new JobStorePaths(config.storageDir);
   const redirecting = config.storageManagerAddress !== undefined;

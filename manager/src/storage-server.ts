@@ -12,13 +12,20 @@
  * Uploads stream to a temp file that is renamed into place when complete; an upload bigger than
  * the per-file cap, or one that would take the job's outputs over the per-job cap (checked as it
  * streams and again, one upload of the job at a time, before it is put in place), gets 413 and
- * its partial file is removed. Reads and writes renew the job's lease.
+ * its partial file is removed. So does a new file past the per-job file count. Reads and writes
+ * renew the job's lease.
+ *
+ * Nothing a client sends may stop the manager: every refusal is an answer or a closed
+ * connection. A client gets at most `maxConnectionsPerClient` connections at a time (more are
+ * answered 503 and closed); headers must arrive within the idle timeout, and a body must bring
+ * `minUploadBytesPerIdleTimeout` bytes in every idle timeout, so a client dripping bytes cannot
+ * hold a connection for good. Upload temp files left by a killed manager are removed at start.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isSafeFileName, isValidJobId } from '../../src/protocol';
@@ -41,9 +48,31 @@ export interface StorageServerOptions {
   host: string;
   /** A request that sends nothing for this long is cut off (default 2 minutes). */
   idleTimeoutMs?: number;
+  /** An upload bringing fewer bytes than this in an idle timeout is cut off (default 1 KiB). */
+  minUploadBytesPerIdleTimeout?: number;
+  /** Concurrent connections allowed from one remote address (default 16). */
+  maxConnectionsPerClient?: number;
+  /** Output files one job may store (default 1000). */
+  maxFilesPerJob?: number;
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+const DEFAULT_MIN_UPLOAD_BYTES_PER_IDLE_TIMEOUT = 1024;
+const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 16;
+const DEFAULT_MAX_FILES_PER_JOB = 1000;
+/** Node's own default; a longer idle timeout must not give headers more time. */
+const MAX_HEADERS_TIMEOUT_MS = 60_000;
+/** How long a refused connection may stay open for its 503 to be read. */
+const REFUSED_GRACE_MS = 1_000;
+const UPLOAD_TEMP_PREFIX = '.upload-';
+const SERVICE_UNAVAILABLE = [
+  'HTTP/1.1 503 Service Unavailable',
+  'Content-Type: text/plain',
+  'Connection: close',
+  'Content-Length: 30',
+  '',
+  'too many connections from you\n',
+].join('\r\n');
 
 class HttpError extends Error {
   constructor(
@@ -93,19 +122,126 @@ export function parseStoragePath(pathname: string): StorageRequestTarget {
   return { direction: match[1] === 'input' ? 'input' : 'output', jobId, token, fileName };
 }
 
-async function directoryBytes(dir: string, except: string): Promise<number> {
-  let total = 0;
+interface OutputUsage {
+  bytes: number;
+  files: number;
+}
+
+/** What a job's stored outputs take, leaving out `except` (the file being replaced) and temps. */
+async function outputUsage(dir: string, except: string): Promise<OutputUsage> {
+  const usage = { bytes: 0, files: 0 };
   let entries: fs.Dirent[];
   try {
     entries = await fs.promises.readdir(dir, { withFileTypes: true });
   } catch {
-    return 0;
+    return usage;
   }
   for (const entry of entries) {
     if (!entry.isFile() || entry.name === except || entry.name.startsWith('.')) continue;
-    total += (await fs.promises.stat(path.join(dir, entry.name))).size;
+    usage.bytes += (await fs.promises.stat(path.join(dir, entry.name))).size;
+    usage.files += 1;
   }
-  return total;
+  return usage;
+}
+
+/** Removes the upload temp files a killed manager left in the jobs' output directories. */
+export async function removeUploadLeftovers(paths: JobStorePaths): Promise<number> {
+  let jobs: fs.Dirent[];
+  try {
+    jobs = await fs.promises.readdir(paths.storageDir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const job of jobs) {
+    if (!job.isDirectory() || !isValidJobId(job.name)) continue;
+    const dir = paths.dir(job.name, 'output');
+    const names = await fs.promises.readdir(dir).catch((): string[] => []);
+    for (const name of names.filter((entry) => entry.startsWith(UPLOAD_TEMP_PREFIX))) {
+      await fs.promises.rm(path.join(dir, name), { force: true });
+      removed += 1;
+    }
+  }
+  return removed;
+}
+
+function requestPath(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://storage').pathname;
+  } catch {
+    throw new HttpError(400, 'bad request target');
+  }
+}
+
+/** Counts open connections per remote address. */
+class ConnectionGate {
+  private readonly open = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  admit(socket: Socket): boolean {
+    const client = socket.remoteAddress ?? 'unknown';
+    const count = this.open.get(client) ?? 0;
+    if (count >= this.max) return false;
+    this.open.set(client, count + 1);
+    socket.once('close', () => {
+      const left = (this.open.get(client) ?? 1) - 1;
+      if (left > 0) this.open.set(client, left);
+      else this.open.delete(client);
+    });
+    return true;
+  }
+}
+
+function refuseConnection(socket: Socket): void {
+  socket.on('error', () => undefined);
+  // What the client sends is read and dropped: closing on unread data would reset the 503 away.
+  socket.resume();
+  socket.once('end', () => socket.destroy());
+  socket.end(SERVICE_UNAVAILABLE);
+  const timer = setTimeout(() => socket.destroy(), REFUSED_GRACE_MS);
+  socket.once('close', () => clearTimeout(timer));
+}
+
+interface RateWatch {
+  count(bytes: number): void;
+  stop(): void;
+}
+
+/** Cuts `request` off when a whole window brings fewer than `minBytes` of its body. */
+function watchUploadRate(
+  request: http.IncomingMessage,
+  windowMs: number,
+  minBytes: number,
+): RateWatch {
+  let bytes = 0;
+  const timer = setInterval(() => {
+    if (!request.complete && bytes < minBytes) {
+      request.destroy(new HttpError(408, 'upload too slow'));
+    }
+    bytes = 0;
+  }, windowMs);
+  return {
+    count: (received) => {
+      bytes += received;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** One upload under way: where it goes and how much of it has arrived. */
+interface Upload {
+  jobId: string;
+  dir: string;
+  fileName: string;
+  temp: string;
+  received: number;
+}
+
+interface Room {
+  storedBytes: number;
+  /** Bytes this upload may have in all. */
+  limit: number;
 }
 
 export class StorageServer {
@@ -114,35 +250,24 @@ export class StorageServer {
   private readonly inFlight = new Map<string, number>();
   /** The last upload of each job being put in place: they are checked and renamed one by one. */
   private readonly commits = new Map<string, Promise<unknown>>();
+  private readonly idleTimeoutMs: number;
   private boundPort = 0;
 
   constructor(private readonly options: StorageServerOptions) {
-    this.server = http.createServer((request, response) => {
-      this.handle(request, response).catch((error: unknown) => {
-        const status = error instanceof HttpError ? error.status : 500;
-        const message = error instanceof Error ? error.message : String(error);
-        if (status >= 500) this.options.logger.error('storage request failed', { error: message });
-        else
-          this.options.logger.warn('storage request refused', {
-            status,
-            reason: message,
-            // The token stays out of the log: a refused upload (413) may hold a valid one.
-            url: request.url?.replace(/^(\/storage\/\w+\/[^/]+\/)[^/]+/, '$1…'),
-          });
-        if (!response.headersSent) {
-          response.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
-        }
-        response.end(`${message}\n`, () => {
-          if (!request.complete) request.socket.destroy();
-        });
-      });
-    });
-    // Outputs may be gigabytes on a slow link: no limit on a whole request (Node's default cuts
-    // any upload at 5 minutes), only on silence, so a stalled client does not hold a socket.
-    this.server.requestTimeout = 0;
-    this.server.setTimeout(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, (socket) =>
-      socket.destroy(),
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const headersTimeout = Math.min(this.idleTimeoutMs, MAX_HEADERS_TIMEOUT_MS);
+    this.server = http.createServer(
+      {
+        headersTimeout,
+        connectionsCheckingInterval: Math.max(10, Math.floor(headersTimeout / 2)),
+        // Outputs may be gigabytes on a slow link: no limit on a whole request (Node's default
+        // cuts any upload at 5 minutes), only on silence and on a body too slow to matter.
+        requestTimeout: 0,
+      },
+      (request, response) => this.onRequest(request, response),
     );
+    this.server.setTimeout(this.idleTimeoutMs, (socket) => socket.destroy());
+    this.gateConnections(options.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT);
   }
 
   get port(): number {
@@ -150,6 +275,10 @@ export class StorageServer {
   }
 
   async start(): Promise<number> {
+    if (this.options.acceptOutput) {
+      const removed = await removeUploadLeftovers(this.options.paths);
+      if (removed > 0) this.options.logger.info('removed unfinished uploads', { files: removed });
+    }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host, () => {
@@ -157,6 +286,10 @@ export class StorageServer {
         resolve();
       });
     });
+    // Accepting can fail (EMFILE under a flood): without a listener that would end the process.
+    this.server.on('error', (error) =>
+      this.options.logger.error('storage server error', { error: error.message }),
+    );
     this.boundPort = (this.server.address() as AddressInfo).port;
     return this.boundPort;
   }
@@ -176,12 +309,65 @@ export class StorageServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Puts the per-client cap in front of node:http's own handling of a new connection. */
+  private gateConnections(max: number): void {
+    const gate = new ConnectionGate(max);
+    const [handleHttp] = this.server.listeners('connection');
+    if (handleHttp === undefined) throw new Error('node:http has no connection handler to gate');
+    this.server.removeAllListeners('connection');
+    this.server.on('connection', (socket: Socket) => {
+      if (gate.admit(socket)) Reflect.apply(handleHttp, this.server, [socket]);
+      else refuseConnection(socket);
+    });
+  }
+
+  private onRequest(request: http.IncomingMessage, response: http.ServerResponse): void {
+    // Taken now: node:http unlinks request.socket once the response has been sent.
+    const socket = request.socket;
+    this.handle(request, response).catch((error: unknown) =>
+      this.refuse(request, response, socket, error),
+    );
+  }
+
+  private refuse(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    socket: Socket,
+    error: unknown,
+  ): void {
+    const status = error instanceof HttpError ? error.status : 500;
+    const message = error instanceof Error ? error.message : String(error);
+    this.logRefusal(request, status, message);
+    if (response.headersSent) {
+      // A body already under way cannot carry the error: cutting it short tells the client.
+      socket.destroy();
+      return;
+    }
+    response.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+    response.end(`${message}\n`, () => {
+      // The rest of an unfinished body is not worth reading.
+      if (!request.complete) socket.destroy();
+    });
+  }
+
+  private logRefusal(request: http.IncomingMessage, status: number, reason: string): void {
+    if (status >= 500) {
+      this.options.logger.error('storage request failed', { error: reason });
+      return;
+    }
+    this.options.logger.warn('storage request refused', {
+      status,
+      reason,
+      // The token stays out of the log: a refused upload (413) may hold a valid one.
+      url: request.url?.replace(/^(\/storage\/\w+\/[^/]+\/)[^/]+/, '$1…'),
+    });
+  }
+
   private async handle(
     request: http.IncomingMessage,
     response: http.ServerResponse,
   ): Promise<void> {
-    const pathname = new URL(request.url ?? '/', 'http://storage').pathname;
-    const target = parseStoragePath(pathname);
+    const target = parseStoragePath(requestPath(request.url));
     const method = request.method ?? 'GET';
     if (target.direction === 'input' && method !== 'GET' && method !== 'HEAD') {
       throw new HttpError(405, 'inputs are read with GET');
@@ -252,63 +438,95 @@ export class StorageServer {
     request: http.IncomingMessage,
     response: http.ServerResponse,
   ): Promise<void> {
-    const { maxUploadBytes, maxJobBytes, paths } = this.options;
-    const dir = paths.dir(job.id, 'output');
-    const final = paths.file(job.id, 'output', target.fileName);
+    const dir = this.options.paths.dir(job.id, 'output');
+    const final = this.options.paths.file(job.id, 'output', target.fileName);
     await fs.promises.mkdir(dir, { recursive: true });
-    const stored = await directoryBytes(dir, target.fileName);
-    const inFlight = this.inFlight;
-    const othersInFlight = inFlight.get(job.id) ?? 0;
-    const limit = Math.max(0, Math.min(maxUploadBytes, maxJobBytes - stored - othersInFlight));
-    const tooBig = (): HttpError =>
-      new HttpError(413, `upload exceeds the limit of ${limit} bytes for this file`);
-    const declared = Number(request.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > limit) throw tooBig();
-    const temp = path.join(dir, `.upload-${randomBytes(8).toString('hex')}`);
-    let received = 0;
-    const jobId = job.id;
+    const temp = path.join(dir, `${UPLOAD_TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+    const upload: Upload = { jobId: job.id, dir, fileName: target.fileName, temp, received: 0 };
     try {
-      const out = fs.createWriteStream(temp, { flags: 'wx', mode: 0o600 });
-      await pipeline(
-        request,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            received += chunk.length;
-            // Parallel uploads of the same job share its cap.
-            inFlight.set(jobId, (inFlight.get(jobId) ?? 0) + chunk.length);
-            const othersNow = (inFlight.get(jobId) ?? 0) - received;
-            if (received > maxUploadBytes || stored + othersNow + received > maxJobBytes) {
-              throw tooBig();
-            }
-            yield chunk;
-          }
-        },
-        out,
-      );
+      const declared = Number(request.headers['content-length'] ?? 0);
+      const room = await this.checkRoom(upload, declared);
+      await this.receive(request, upload, room);
       // What is on disk now (uploads that started with this one may have finished since) plus
-      // what is still in flight must stay within the job's cap.
-      await this.oneCommitAtATime(jobId, async () => {
-        const othersNow = (inFlight.get(jobId) ?? 0) - received;
-        if ((await directoryBytes(dir, target.fileName)) + othersNow + received > maxJobBytes) {
-          throw tooBig();
-        }
+      // what is still in flight must stay within the job's caps.
+      await this.oneCommitAtATime(job.id, async () => {
+        await this.checkRoom(upload, 0);
         await fs.promises.rename(temp, final);
       });
     } catch (error) {
       await fs.promises.rm(temp, { force: true });
       throw error;
     } finally {
-      const left = (inFlight.get(jobId) ?? 0) - received;
-      if (left > 0) inFlight.set(jobId, left);
-      else inFlight.delete(jobId);
+      this.addInFlight(job.id, -upload.received);
     }
     await this.extendLease(job);
     this.options.logger.debug('output stored', {
       job: job.id,
       file: target.fileName,
-      bytes: received,
+      bytes: upload.received,
     });
     response.writeHead(201, { 'content-type': 'text/plain' });
     response.end('stored\n');
   }
+
+  private addInFlight(jobId: string, bytes: number): number {
+    const total = (this.inFlight.get(jobId) ?? 0) + bytes;
+    if (total > 0) this.inFlight.set(jobId, total);
+    else this.inFlight.delete(jobId);
+    return total;
+  }
+
+  /** Refuses (413) an upload that would take the job past its file count or byte caps. */
+  private async checkRoom(upload: Upload, moreBytes: number): Promise<Room> {
+    const { maxUploadBytes, maxJobBytes } = this.options;
+    const maxFiles = this.options.maxFilesPerJob ?? DEFAULT_MAX_FILES_PER_JOB;
+    const usage = await outputUsage(upload.dir, upload.fileName);
+    if (usage.files >= maxFiles) {
+      throw new HttpError(413, `the job has ${usage.files} output files, the most it may store`);
+    }
+    const othersInFlight = (this.inFlight.get(upload.jobId) ?? 0) - upload.received;
+    const limit = Math.max(0, Math.min(maxUploadBytes, maxJobBytes - usage.bytes - othersInFlight));
+    if (upload.received + moreBytes > limit) throw uploadTooBig(limit);
+    return { storedBytes: usage.bytes, limit };
+  }
+
+  /** Streams the body to the temp file, within the caps, cutting off a body too slow. */
+  private async receive(request: http.IncomingMessage, upload: Upload, room: Room): Promise<void> {
+    const { maxUploadBytes, maxJobBytes } = this.options;
+    const minBytes =
+      this.options.minUploadBytesPerIdleTimeout ?? DEFAULT_MIN_UPLOAD_BYTES_PER_IDLE_TIMEOUT;
+    // Created before the body is read, so the temp exists whenever the caller removes it: a
+    // stream that opened it lazily could create it after a quickly failed pipeline's clean-up.
+    const file = await fs.promises.open(upload.temp, 'wx', 0o600);
+    const rate = watchUploadRate(request, this.idleTimeoutMs, minBytes);
+    const addInFlight = (bytes: number) => this.addInFlight(upload.jobId, bytes);
+    try {
+      await pipeline(
+        request,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            upload.received += chunk.length;
+            rate.count(chunk.length);
+            // Parallel uploads of the same job share its cap.
+            const othersNow = addInFlight(chunk.length) - upload.received;
+            if (
+              upload.received > maxUploadBytes ||
+              room.storedBytes + othersNow + upload.received > maxJobBytes
+            ) {
+              throw uploadTooBig(room.limit);
+            }
+            yield chunk;
+          }
+        },
+        // The stream closes the handle when it ends or is destroyed by the pipeline.
+        fs.createWriteStream('', { fd: file }),
+      );
+    } finally {
+      rate.stop();
+    }
+  }
+}
+
+function uploadTooBig(limit: number): HttpError {
+  return new HttpError(413, `upload exceeds the limit of ${limit} bytes for this file`);
 }

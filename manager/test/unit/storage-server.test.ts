@@ -1,104 +1,32 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Logger } from '../../../src/transport';
-import { newJobId, newLeaseId, newStorageToken } from '../../src/job-record';
-import { JobStorePaths } from '../../src/job-store-paths';
-import { SqliteJobQueue } from '../../src/sqlite-job-queue';
+import { newStorageToken } from '../../src/job-record';
 import {
   parseStoragePath,
   storageDirOf,
   StorageServer,
   tokensEqual,
-  type StorageServerOptions,
 } from '../../src/storage-server';
-import { SPEC } from '../support/queue-contract';
+import { httpRequest, StorageFixture } from '../support/storage-fixture';
 
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-storage-'));
-const queue = new SqliteJobQueue(path.join(root, 'queue.sqlite'));
-const paths = new JobStorePaths(path.join(root, 'storage'));
+const fixture = new StorageFixture();
+const { root, queue, paths, logged } = fixture;
 const UPLOAD_CAP = 1000;
-const JOB_CAP = 1500;
-/** What the server logged, to check no token reaches the log. */
-const logged: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-const record =
-  () =>
-  (message: string, fields?: Record<string, unknown>): void => {
-    logged.push({ message, fields });
-  };
-const logger: Logger = {
-  debug: record(),
-  info: record(),
-  warn: record(),
-  error: record(),
-  child: () => logger,
-};
-const OPTIONS: StorageServerOptions = {
-  queue,
-  paths,
-  logger,
-  leaseMs: 60_000,
-  maxUploadBytes: UPLOAD_CAP,
-  maxJobBytes: JOB_CAP,
-  serveInput: true,
-  acceptOutput: true,
-  port: 0,
-  host: '127.0.0.1',
-};
+const OPTIONS = fixture.options({ maxUploadBytes: UPLOAD_CAP, maxJobBytes: 1500 });
 const server = new StorageServer(OPTIONS);
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function request(method: string, urlPath: string, body?: Buffer | string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: server.port, method, path: urlPath },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function leasedJob(): Promise<{ id: string; inputToken: string; outputToken: string }> {
-  const id = newJobId();
-  await fs.promises.mkdir(paths.dir(id, 'input'), { recursive: true });
-  await fs.promises.writeFile(paths.file(id, 'input', 'calculator.sh'), 'echo "2+2" | bc\n');
-  await queue.add(id, SPEC);
-  const inputToken = newStorageToken();
-  const outputToken = newStorageToken();
-  await queue.transition(
-    id,
-    { from: ['queued'] },
-    {
-      state: 'leased',
-      leaseId: newLeaseId(),
-      leaseExpiresAt: Date.now() + 5_000,
-      inputToken,
-      outputToken,
-    },
-  );
-  return { id, inputToken, outputToken };
-}
+const request = (method: string, urlPath: string, body?: Buffer | string) =>
+  httpRequest(server.port, method, urlPath, body);
+const leasedJob = () => fixture.leasedJob();
 
 beforeAll(async () => {
   await server.start();
 });
 afterAll(async () => {
   await server.stop();
-  await queue.close();
-  fs.rmSync(root, { recursive: true, force: true });
+  await fixture.close();
 });
 
 describe('storage tokens and paths', () => {
