@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import type { JobDescription } from '../protocol/commands';
-import { bareJid } from '../protocol/jid';
+import { accountOf } from '../protocol/jid';
 import { isValidJobId } from '../protocol/job-fields';
 import type { Logger } from '../transport/logger';
 import type { ManagerExchange } from './manager-exchange';
@@ -40,10 +40,6 @@ export type JobRequestResult =
   /** Every manager asked us to wait (sleep) until `until` at the earliest. */
   | { kind: 'cooling-down'; until: number }
   | { kind: 'no-job'; manager: string; reason: string };
-
-function accountOf(jid: string): string {
-  return bareJid(jid).toLowerCase();
-}
 
 export async function requestJob(options: JobRequestOptions): Promise<JobRequestResult> {
   const { exchange, logger } = options;

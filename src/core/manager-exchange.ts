@@ -8,7 +8,7 @@
  * manager's redirect to it is being answered or for the job a manager sent us there about.
  */
 import type { Command, CommandName, CommandOf } from '../protocol/commands';
-import { bareJid } from '../protocol/jid';
+import { accountOf, bareJid } from '../protocol/jid';
 import type { CopilotSession } from '../transport/copilot-session';
 import { silentLogger, type Logger } from '../transport/logger';
 import { errorText } from './error-text';
@@ -276,7 +276,7 @@ export class ManagerExchange {
   private onSleep(from: string, seconds: number | undefined): void {
     const wanted = seconds !== undefined && seconds > 0 ? seconds : DEFAULT_SLEEP_SECONDS;
     const wait = Math.min(wanted, MAX_SLEEP_SECONDS);
-    this.cooldowns.set(bareJid(from).toLowerCase(), this.now() + wait * 1000);
+    this.cooldowns.set(accountOf(from), this.now() + wait * 1000);
     this.logger.info('a manager asked us to wait before asking it again', { from, seconds: wait });
   }
 

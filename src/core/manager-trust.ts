@@ -4,16 +4,12 @@
  * its resources), and from a storage manager only for the job a trusted manager redirected us
  * about. Everything else is dropped, counted, and logged at a bounded rate.
  */
-import { bareJid } from '../protocol/jid';
+import { accountOf } from '../protocol/jid';
 import type { Logger } from '../transport/logger';
 
 /** The configured manager addresses: one setting, JIDs separated by white space or commas. */
 export function managerAddresses(setting: string): string[] {
   return setting.split(/[\s,]+/).filter((address) => address !== '');
-}
-
-function accountOf(jid: string): string {
-  return bareJid(jid).toLowerCase();
 }
 
 /** At most one log line per sender in this window. */

@@ -4,6 +4,14 @@ export function bareJid(jid: string): string {
   return slash === -1 ? jid : jid.slice(0, slash);
 }
 
+/**
+ * The account a JID belongs to, as the trust rule and secure mode compare it: the bare JID,
+ * lower-cased (XMPP servers treat the local part and domain case-insensitively).
+ */
+export function accountOf(jid: string): string {
+  return bareJid(jid).toLowerCase();
+}
+
 /** The resource (for a room JID, the occupant's nickname), or '' when there is none. */
 export function jidResource(jid: string): string {
   const slash = jid.indexOf('/');

@@ -12,7 +12,7 @@ import type { Command } from './commands';
 import { commandFromInfo, commandToInfo } from './command-codec';
 import { strictBase64Bytes } from './base64-attribute';
 import { childNamed, infoNodeFromElement, infoNodeToElement } from './info-node';
-import { bareJid as bareJidOf } from './jid';
+import { accountOf } from './jid';
 import { ProtocolError } from './protocol-error';
 
 export const SESSION_KEY_BYTES = 32;
@@ -27,14 +27,9 @@ export function rejectSecure(message: string): never {
   throw new ProtocolError('rejected-secure', message);
 }
 
-/**
- * `user@domain/resource` → `user@domain`, lower-cased. The bare JID, not the full one, is bound:
- * a reconnect may give the sender a new resource, and the session resends a pending stanza with
- * its new full JID but the ciphertext made for the old one.
- */
-export function bareJid(jid: string): string {
-  return bareJidOf(jid).toLowerCase();
-}
+// The account (accountOf: bare JID, lower-cased), not the full JID, is bound: a reconnect may
+// give the sender a new resource, and the session resends a pending stanza with its new full JID
+// but the ciphertext made for the old one.
 
 /** What a ciphertext is bound to. */
 export interface MessageBinding {
@@ -48,8 +43,8 @@ export interface MessageBinding {
 export function associatedData(binding: MessageBinding): Buffer {
   const fields = [
     AAD_CONTEXT,
-    bareJid(binding.from),
-    bareJid(binding.to),
+    accountOf(binding.from),
+    accountOf(binding.to),
     binding.id,
     binding.keyId,
   ];
@@ -79,7 +74,7 @@ export function generateSessionKey(): SessionKey {
 }
 
 function oaepLabel(agentJid: string): Buffer {
-  return Buffer.from(`${AAD_CONTEXT} ${bareJid(agentJid)}`, 'utf8');
+  return Buffer.from(`${AAD_CONTEXT} ${accountOf(agentJid)}`, 'utf8');
 }
 
 /**
@@ -251,7 +246,7 @@ export class ReplayWindow {
     if (timestamp < now - this.maxAgeMs) rejectSecure(`message is too old (${now - timestamp} ms)`);
     if (timestamp > now + this.maxFutureMs) rejectSecure('message timestamp is in the future');
     if (this.entries.has(`n|${keyId}|${nonce}`)) rejectSecure('replayed nonce for this key');
-    if (this.entries.has(`i|${bareJid(sender)}|${id}`))
+    if (this.entries.has(`i|${accountOf(sender)}|${id}`))
       rejectSecure(`message id ${id} already accepted`);
   }
 
@@ -259,7 +254,7 @@ export class ReplayWindow {
   accept(keyId: string, nonce: string, sender: string, id: string): void {
     const now = this.now();
     this.entries.set(`n|${keyId}|${nonce}`, now);
-    this.entries.set(`i|${bareJid(sender)}|${id}`, now);
+    this.entries.set(`i|${accountOf(sender)}|${id}`, now);
     this.prune(now);
   }
 

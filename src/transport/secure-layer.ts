@@ -7,10 +7,15 @@
  */
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import { isSwitchOn, type Command, type CommandName, type SecureEnvelope } from '../protocol';
+import {
+  accountOf,
+  isSwitchOn,
+  type Command,
+  type CommandName,
+  type SecureEnvelope,
+} from '../protocol';
 import {
   ReplayWindow,
-  bareJid,
   decodePayload,
   encodePayload,
   generateSessionKey,
@@ -60,7 +65,7 @@ abstract class SecureLayerBase implements MessageLayer {
   private readonly replay: ReplayWindow;
 
   constructor(options: SecureLayerOptions) {
-    this.localJid = bareJid(options.localJid);
+    this.localJid = accountOf(options.localJid);
     this.now = options.now ?? Date.now;
     this.plainCommands = options.plainCommands ?? DEFAULT_PLAIN_COMMANDS;
     this.replay = new ReplayWindow({ now: this.now, ...options.replay });
@@ -92,7 +97,8 @@ abstract class SecureLayerBase implements MessageLayer {
     }
     if (!id) rejectSecure('secure message without an id');
     const state = this.keyForReceiving(from, command);
-    if (state.peer !== bareJid(from)) rejectSecure(`key ${state.keyId} does not belong to ${from}`);
+    if (state.peer !== accountOf(from))
+      rejectSecure(`key ${state.keyId} does not belong to ${from}`);
     const plaintext = open(
       state.key,
       { from, to, id, keyId: state.keyId },
@@ -130,7 +136,7 @@ export class AgentSecureLayer extends SecureLayerBase {
   }
 
   protected keyForSending(to: string): KeyState {
-    const peer = bareJid(to);
+    const peer = accountOf(to);
     let state = this.byPeer.get(peer);
     if (!state) {
       const { keyId, key } = generateSessionKey();
@@ -193,15 +199,15 @@ export class ManagerSecureLayer extends SecureLayerBase {
 
   override incoming(from: string, to: string, id: string, command: Command): Command {
     const plain = super.incoming(from, to, id, command);
-    if (command.command === 'secure') this.latestByPeer.set(bareJid(from), command.keyId);
+    if (command.command === 'secure') this.latestByPeer.set(accountOf(from), command.keyId);
     return plain;
   }
 
   protected keyForSending(to: string): KeyState {
-    const keyId = this.latestByPeer.get(bareJid(to));
+    const keyId = this.latestByPeer.get(accountOf(to));
     const state = keyId === undefined ? undefined : this.liveKey(keyId);
     if (!state) {
-      rejectSecure(`no session key from ${bareJid(to)}: in secure mode the manager only replies`);
+      rejectSecure(`no session key from ${accountOf(to)}: in secure mode the manager only replies`);
     }
     return state;
   }
@@ -220,7 +226,7 @@ export class ManagerSecureLayer extends SecureLayerBase {
     const state = {
       keyId,
       key,
-      peer: bareJid(from),
+      peer: accountOf(from),
       sequence: 0,
       lastUsed: this.now(),
       wrapped: envelope.sessionKey,

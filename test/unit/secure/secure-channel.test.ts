@@ -1,10 +1,9 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from '../../../src/protocol';
+import { ProtocolError, accountOf } from '../../../src/protocol';
 import {
   ReplayWindow,
   associatedData,
-  bareJid,
   decodePayload,
   encodePayload,
   generateSessionKey,
@@ -115,7 +114,7 @@ describe('AES-256-GCM seal/open', () => {
     const a = associatedData({ from: 'a@x', to: 'b@x', id: '1|2', keyId: 'k' });
     const b = associatedData({ from: 'a@x', to: 'b@x', id: '1', keyId: '2|k' });
     expect(a.equals(b)).toBe(false);
-    expect(bareJid('User@Example.org/Res/with/slash')).toBe('user@example.org');
+    expect(accountOf('User@Example.org/Res/with/slash')).toBe('user@example.org');
   });
 });
 
