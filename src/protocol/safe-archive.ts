@@ -5,6 +5,8 @@
  * files and directories with relative paths, no `..`, no NUL, within entry, size and depth caps.
  * Refused: absolute paths, `..`, symbolic and hard links, devices, FIFOs, oversize content,
  * decompression bombs. Modes are reduced to at most 0755 (no setuid, setgid or sticky bits).
+ * A directory entry for the archive's own root (`./`, which `tar -C dir -czf x.tgz .` writes
+ * first, as the original agent did) names the target itself: it is skipped, not refused.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -77,7 +79,13 @@ export function checkEntryPath(
   return parts.join('/');
 }
 
+/** `./` and `.`: a directory entry for the target itself, which extraction skips. */
+function isRootDirectory(entry: ReadEntry): boolean {
+  return entry.type === 'Directory' && /^(\.\/?)+$/.test(entry.path);
+}
+
 function entryProblem(entry: ReadEntry, limits: Required<SafeArchiveLimits>): string | undefined {
+  if (isRootDirectory(entry)) return undefined;
   const checked = checkEntryPath(entry.path, limits);
   if (typeof checked !== 'string') return checked.problem;
   if (entry.type === 'Directory') return undefined;
@@ -113,7 +121,7 @@ function inspect(archive: string, limits: Required<SafeArchiveLimits>): Promise<
             if (total > limits.maxTotalBytes)
               problem = `content exceeds the ${limits.maxTotalBytes}-byte cap`;
           }
-          if (!problem) {
+          if (!problem && !isRootDirectory(entry)) {
             const normal = checkEntryPath(entry.path, limits) as string;
             const kind = entry.type === 'Directory' ? 'dir' : 'file';
             const before = seen.get(normal);
@@ -175,7 +183,7 @@ export async function extractArchiveSafely(
     maxDepth: limits.maxDepth,
     maxDecompressionRatio: limits.maxDecompressionRatio,
     filter: (_path, entry) => {
-      if (!('type' in entry)) return false;
+      if (!('type' in entry) || isRootDirectory(entry)) return false;
       const problem = entryProblem(entry, limits);
       if (problem) {
         refused ??= new UnsafeArchiveError(entry.path, problem);

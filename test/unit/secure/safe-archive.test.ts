@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   UnsafeArchiveError,
@@ -71,6 +72,18 @@ describe('extractArchiveSafely', () => {
     expect(listTree(target)).toEqual([]);
     expect(listTree(parent)).toEqual(['job', 'job/output']);
     expect(fs.existsSync(ABSOLUTE_ESCAPE_PATH)).toBe(false);
+  });
+
+  it("skips the './' entry of the archive's own root (the original agent's `tar -czf x .`)", async () => {
+    const { parent, target } = sandbox('root-entry');
+    const work = path.join(parent, 'work');
+    fs.mkdirSync(work);
+    fs.writeFileSync(path.join(work, 'stdout'), '4\n');
+    const archive = path.join(parent, 'job.tgz');
+    await createTar({ gzip: true, file: archive, cwd: work, portable: true }, ['.']);
+    const result = await extractArchiveSafely(archive, target, LIMITS);
+    expect(result).toMatchObject({ files: ['stdout'], directories: [] });
+    expect(fs.readFileSync(path.join(target, 'stdout'), 'utf8')).toBe('4\n');
   });
 
   it('a corrupt archive is a clear error, not a crash', async () => {
