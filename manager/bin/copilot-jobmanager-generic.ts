@@ -16,7 +16,8 @@ const USAGE = `usage: copilot-jobmanager-generic [--config path] [--role all|job
   JM_JABBER_ID, JM_JABBER_PASSWORD, JM_JABBER_RESOURCE, JM_STATE_DIR, JM_DONE_JOB_DIR,
   JM_REDIS_SERVER, JM_WAITING_JOBS_LIST, JM_JOB_REQUIRE_FILE, MON_JABBER_ADDRESS, JM_STORAGE_URL,
   JM_STORAGE_PORT, JM_LEASE_SECONDS, JM_MAX_UPLOAD_MB, JM_MAX_JOB_MB, JM_STORAGE_MANAGER_ADDRESS,
-  JM_SECURE_MODE, JM_PRIVATE_KEY, JM_JABBER_CA_FILE, JM_REQUIRE_TLS.
+  JM_CHIRP_SERVER, JM_CHIRP_WORK_DIR, JM_CHIRP_ORIGINAL_AGENTS, JM_SECURE_MODE, JM_PRIVATE_KEY,
+  JM_JABBER_CA_FILE, JM_REQUIRE_TLS.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -37,8 +38,6 @@ export async function main(argv: string[]): Promise<number> {
   const config = configFromValues(loaded.values);
   const level = loaded.options.get('log-level') === 'debug' ? 'debug' : 'info';
   const logger = consoleLogger('jobmanager', level);
-  if (config.chirp)
-    logger.warn('JM_CHIRP_SERVER is set but this manager serves files over HTTP; it is not used');
   // Secure mode (JM_SECURE_MODE, JM_PRIVATE_KEY) and TLS (JM_JABBER_CA_FILE, JM_REQUIRE_TLS).
   const variable = (name: string): string | undefined => loaded.values.optional(name);
   const session = {

@@ -9,6 +9,10 @@
  *   URL. jobDone: archives the outputs into JM_DONE_JOB_DIR and records state and exit code; a
  *   repeated jobDone is a no-op.
  * - With JM_STORAGE_MANAGER_ADDRESS the last three are answered with `redirect` instead.
+ * - Storage is HTTP (storage-server.ts), or Chirp with JM_CHIRP_* (chirp-job-dirs.ts: its
+ *   directories are made at lease time and emptied into the local output dir at jobDone). An
+ *   agent may send one `<jobId>.tgz` instead of separate files, as the original agent did
+ *   (output-bundle.ts): it is unpacked before archiving.
  *
  * jmJobData is `lease=<leaseId>`. The trust rule: a request about a leased job is honoured only
  * from the account that holds the lease (its bare JID) and, when it names a lease, with the
@@ -36,6 +40,7 @@ import {
   type RunJob,
 } from '../../src/protocol';
 import type { Logger } from '../../src/transport';
+import type { ChirpJobDirs } from './chirp-job-dirs';
 import { archiveJobOutputs, type ArchivedJob } from './job-archive';
 import {
   ACTIVE_STATES,
@@ -50,6 +55,7 @@ import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import type { MonitorReporter } from './monitor-reporter';
+import { unpackOutputBundle } from './output-bundle';
 import { storageDirOf } from './storage-server';
 
 /** Why a request about a job is refused (jobRefused's code); both are final for the agent. */
@@ -92,6 +98,10 @@ export interface JobCycleOptions {
   notify: (to: string, command: Command) => void;
   /** How many queued jobs are considered per request (the queue head). */
   scanLimit?: number;
+  /** Chirp storage (JM_CHIRP_*) instead of the HTTP storage server. */
+  chirp?: ChirpJobDirs;
+  /** Caps on an unpacked output bundle (JM_MAX_UPLOAD_MB per file, JM_MAX_JOB_MB in all). */
+  bundleLimits?: { maxFileBytes: number; maxTotalBytes: number };
 }
 
 /** An agent's JDL and its own Requirements (listing 2.4), read once per request. */
@@ -244,6 +254,11 @@ export class JobCycleHandler {
       throw new Error(`job ${job.id} is leased without tokens`);
     }
     const base = this.options.storageBaseUrl();
+    const storage = this.options.chirp?.storageFor(job) ?? {
+      chirpUrl: base,
+      inputDir: storageDirOf('input', job.id, job.inputToken),
+      outputDir: storageDirOf('output', job.id, job.outputToken),
+    };
     const runJob: RunJob = {
       command: 'runJob',
       job: {
@@ -253,9 +268,7 @@ export class JobCycleHandler {
         environment: job.environment,
         packages: job.packages,
         inputFiles: job.inputFiles,
-        chirpUrl: base,
-        inputDir: storageDirOf('input', job.id, job.inputToken),
-        outputDir: storageDirOf('output', job.id, job.outputToken),
+        ...storage,
       },
       jmJobData: formatJmJobData(job.leaseId),
     };
@@ -272,6 +285,7 @@ export class JobCycleHandler {
         job: already.id,
         from: message.from,
       });
+      await this.options.chirp?.prepareLease(already);
       await this.options.reply(message.from, this.runJobFor(already));
       return;
     }
@@ -311,6 +325,7 @@ export class JobCycleHandler {
         attempt: result.job.attempts,
       });
       this.reportQueueLength();
+      await this.options.chirp?.prepareLease(result.job);
       await this.options.reply(message.from, this.runJobFor(result.job));
       return;
     }
@@ -395,14 +410,26 @@ export class JobCycleHandler {
       this.refuse(message, held.id, 'lease-lost', `the job is ${held.state}`);
       return;
     }
-    await fs.promises.mkdir(this.options.paths.dir(job.id, 'output'), { recursive: true });
+    const target = this.options.chirp
+      ? await this.options.chirp.prepareOutput(job)
+      : await this.httpOutputDir(job, job.outputToken);
     await this.options.reply(message.from, {
       command: 'storeJobOutputDir',
-      outputChirpUrl: this.options.storageBaseUrl(),
-      outputDir: storageDirOf('output', job.id, job.outputToken),
+      ...target,
       jobID: job.id,
       jmJobData: command.jmJobData ?? formatJmJobData(job.leaseId),
     });
+  }
+
+  private async httpOutputDir(
+    job: JobRecord,
+    token: string,
+  ): Promise<{ outputChirpUrl: string; outputDir: string }> {
+    await fs.promises.mkdir(this.options.paths.dir(job.id, 'output'), { recursive: true });
+    return {
+      outputChirpUrl: this.options.storageBaseUrl(),
+      outputDir: storageDirOf('output', job.id, token),
+    };
   }
 
   private async jobDone(message: CommandMessage, command: CommandOf<'jobDone'>): Promise<void> {
@@ -424,6 +451,7 @@ export class JobCycleHandler {
     const now = Date.now();
     const notes: string[] = [];
     if (archived.missing.length > 0) notes.push(`not uploaded: ${archived.missing.join(', ')}`);
+    notes.push(...archived.problems);
     const result = await queue.transition(
       job.id,
       { from: ACTIVE_STATES, leaseId: job.leaseId },
@@ -444,6 +472,7 @@ export class JobCycleHandler {
       this.refuse(message, job.id, 'lease-lost', `the job is ${state}`);
       return;
     }
+    await this.options.chirp?.release(job);
     monitor.event(succeeded ? 'job.succeeded' : 'job.failed');
     logger.info('job finished', {
       job: job.id,
@@ -459,13 +488,13 @@ export class JobCycleHandler {
    * renewed and the error thrown: the jobDone is not acknowledged, and the agent's resend tries
    * again later, while the job waits in its state.
    */
-  private async archive(job: JobRecord): Promise<ArchivedJob> {
+  private async archive(job: JobRecord): Promise<ArchivedJob & { problems: string[] }> {
     try {
-      return await archiveJobOutputs(
-        job.id,
-        this.options.paths.dir(job.id, 'output'),
-        this.options.doneJobDir,
-      );
+      const outputDir = this.options.paths.dir(job.id, 'output');
+      const problems = (await this.options.chirp?.collectOutputs(job, outputDir)) ?? [];
+      const bundle = await unpackOutputBundle(job.id, outputDir, this.options.bundleLimits);
+      const archived = await archiveJobOutputs(job.id, outputDir, this.options.doneJobDir);
+      return { ...archived, problems: [...problems, ...bundle.problems] };
     } catch (error) {
       await this.renew(job).catch(() => undefined);
       this.options.logger.error('cannot archive the job outputs; jobDone left for a resend', {

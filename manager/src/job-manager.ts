@@ -1,8 +1,9 @@
 /**
- * Starts a Generic Job and Storage Manager in-process: the job store, the HTTP storage server,
- * the XMPP session and the job-cycle handler, plus the lease reaper. The returned object exposes
- * the CopilotSession so other plug-ins (e.g. a Heartbeat responder) can attach their own
- * handlers with `session.onCommand(...)`.
+ * Starts a Generic Job and Storage Manager in-process: the job store, the HTTP storage server
+ * (or Chirp job dirs with JM_CHIRP_*), the XMPP session and the job-cycle handler, plus the lease
+ * reaper (which also sweeps Chirp dirs). The returned object exposes the CopilotSession so other
+ * plug-ins (e.g. a Heartbeat responder) can attach their own handlers with
+ * `session.onCommand(...)`.
  */
 import fs from 'node:fs';
 import {
@@ -13,6 +14,7 @@ import {
 } from '../../src/transport';
 import { attachHeartbeatResponder } from '../../src/heartbeat/heartbeat-responder';
 import { removePartialArchives } from './job-archive';
+import { ChirpJobDirs } from './chirp-job-dirs';
 import { JobCycleHandler } from './job-cycle-handler';
 import type { JobQueue } from './job-queue';
 import { JobStorePaths } from './job-store-paths';
@@ -71,11 +73,21 @@ export async function startJobManager(
     port: config.storagePort,
     host: config.storageBind,
   });
+  const chirp = config.chirp
+    ? new ChirpJobDirs({
+        config: config.chirp,
+        paths,
+        logger: logger.child('chirp'),
+        maxUploadBytes: config.maxUploadBytes,
+        maxJobBytes: config.maxJobBytes,
+      })
+    : undefined;
   const cleanups: Array<() => Promise<void>> = [() => queue.close()];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.reverse()) await step().catch(() => undefined);
   };
   try {
+    await chirp?.checkRoot();
     const storagePort = await storage.start();
     cleanups.push(() => storage.stop());
     const storageUrl = config.storageUrl ?? storage.defaultBaseUrl();
@@ -105,6 +117,8 @@ export async function startJobManager(
       requireFile: config.requireFile,
       storageManagerAddress: config.storageManagerAddress,
       storageBaseUrl: () => storageUrl,
+      chirp,
+      bundleLimits: { maxFileBytes: config.maxUploadBytes, maxTotalBytes: config.maxJobBytes },
       reply: (to, command) => session.send(to, command),
       notify: (to, command) => {
         session.send(to, command, { noack: true }).catch(() => undefined);
@@ -123,11 +137,14 @@ export async function startJobManager(
       requeueExpiredLeases(queue, logger.child('lease'), Date.now(), {
         maxAttempts: config.maxAttempts,
         onFailed: () => monitor.event('job.failed'),
-      }).catch((error: unknown) => {
-        logger.warn('lease check failed', {
-          error: error instanceof Error ? error.message : String(error),
+        onReleased: async (job) => chirp?.release(job),
+      })
+        .then(async () => chirp?.sweep(queue))
+        .catch((error: unknown) => {
+          logger.warn('lease check or Chirp sweep failed', {
+            error: error instanceof Error ? error.message : String(error),
+          });
         });
-      });
     }, reaperMs);
     const reporter = setInterval(
       () => handler.reportQueueLength(),
@@ -143,7 +160,7 @@ export async function startJobManager(
       jid: session.jid,
       role: config.role,
       queue: queue.backend,
-      storage: storageUrl,
+      storage: config.chirp ? `chirp ${config.chirp.server}` : storageUrl,
       redirect: config.storageManagerAddress,
     });
     let stopped = false;

@@ -11,6 +11,8 @@ export interface ReaperOptions {
   maxAttempts?: number;
   /** Called for each job given up on (e.g. to report job.failed). */
   onFailed?: (job: JobRecord) => void;
+  /** Called with the record as it was under the lease just taken away (e.g. to drop its dirs). */
+  onReleased?: (before: JobRecord) => Promise<void>;
 }
 
 export async function requeueExpiredLeases(
@@ -40,6 +42,7 @@ export async function requeueExpiredLeases(
         : { ...common, state: 'queued', note: why },
     );
     if (!result.ok) continue;
+    await options.onReleased?.(before);
     if (giveUp) {
       logger.warn('lease expired too often; job failed', { job: id, attempts: before.attempts });
       options.onFailed?.(result.job);

@@ -14,7 +14,9 @@
  * | JM_JOB_REQUIRE_FILE | file the agent must have (have_getJob requireFile) | unset |
  * | MON_JABBER_ADDRESS | JID of the Monitor; events are sent when set | unset |
  * | HB_CHAT_SERVER, HB_CHAT_ROOM | Heartbeat MUC (read and exposed for the heartbeat plug-in) | unset |
- * | JM_CHIRP_SERVER, JM_CHIRP_WORK_DIR | Chirp storage (read, not used: HTTP storage is built in) | unset |
+ * | JM_CHIRP_SERVER | Chirp storage: the `host[:port]` agents connect to (chirp_server, listing 4.1); with JM_CHIRP_WORK_DIR it replaces HTTP storage | unset: HTTP |
+ * | JM_CHIRP_WORK_DIR | the directory chirp_server exports (`-r`); the manager writes job dirs and ACLs there | with JM_CHIRP_SERVER |
+ * | JM_CHIRP_ORIGINAL_AGENTS | also accept the original Perl agent, which uploads to `/<jobID>/<jobID>.tgz` whatever outputDir says: output dirs are then named after the job id | `false` |
  * | JM_STATE_DIR | state dir: queue DB, job storage, done jobs | `./copilot-jm-state` |
  * | JM_QUEUE_DB | SQLite queue file | `<state>/queue.sqlite` |
  * | JM_STORAGE_DIR | job input/output files | `<state>/storage` |
@@ -33,13 +35,29 @@
  * `--VARIABLE=value` arguments.
  */
 import path from 'node:path';
-import { ConfigError, ConfigValues, parseConfigArgs } from '../../src/protocol';
+import {
+  ConfigError,
+  ConfigValues,
+  StorageAddressError,
+  parseConfigArgs,
+  parseStorageAddress,
+} from '../../src/protocol';
 import { xmppServiceUrl } from '../../src/transport/xmpp-service';
 import { readConfigFile } from './config-file-source';
 
 export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-jobmanager-generic.conf';
 
 export type ManagerRole = 'all' | 'job' | 'storage';
+
+/** Chirp storage (report 4.1.2, 4.2.2): agents fetch and upload through chirp_server. */
+export interface ChirpStorageConfig {
+  /** JM_CHIRP_SERVER as agents get it in chirpUrl and outputChirpUrl, e.g. `jm.cern.ch:9094`. */
+  server: string;
+  /** JM_CHIRP_WORK_DIR, absolute: the directory chirp_server exports. */
+  workDir: string;
+  /** JM_CHIRP_ORIGINAL_AGENTS: output dirs at `/<jobId>`, where the original agent uploads. */
+  originalAgents: boolean;
+}
 
 export interface JobManagerConfig {
   xmpp: {
@@ -60,7 +78,7 @@ export interface JobManagerConfig {
   requireFile?: string;
   monitorAddress?: string;
   heartbeat?: { chatServer: string; chatRoom: string };
-  chirp?: { server: string; workDir?: string };
+  chirp?: ChirpStorageConfig;
   storagePort: number;
   storageBind: string;
   storageUrl?: string;
@@ -102,6 +120,30 @@ export function storeConfigFromValues(values: ConfigValues, cwd = process.cwd())
   return config;
 }
 
+/** JM_CHIRP_SERVER and JM_CHIRP_WORK_DIR, set together, select Chirp storage. */
+function chirpConfigFromValues(values: ConfigValues, cwd: string): ChirpStorageConfig | undefined {
+  const server = values.optional('JM_CHIRP_SERVER');
+  const workDir = values.optional('JM_CHIRP_WORK_DIR');
+  if (server === undefined && workDir === undefined) return undefined;
+  if (server === undefined || workDir === undefined) {
+    throw new ConfigError(
+      'JM_CHIRP_SERVER and JM_CHIRP_WORK_DIR must be set together',
+      server === undefined ? 'JM_CHIRP_SERVER' : 'JM_CHIRP_WORK_DIR',
+    );
+  }
+  try {
+    if (parseStorageAddress(server, '/').kind !== 'chirp') throw new StorageAddressError(server);
+  } catch (error) {
+    if (!(error instanceof StorageAddressError)) throw error;
+    throw new ConfigError(`JM_CHIRP_SERVER must be host[:port], not ${server}`, 'JM_CHIRP_SERVER');
+  }
+  return {
+    server,
+    workDir: path.resolve(cwd, workDir),
+    originalAgents: values.boolean('JM_CHIRP_ORIGINAL_AGENTS', false),
+  };
+}
+
 export function configFromValues(values: ConfigValues, cwd = process.cwd()): JobManagerConfig {
   const domain = values.required('JM_JABBER_DOMAIN', 'the XMPP domain');
   let username = values.required('JM_JABBER_ID', 'the Jabber ID of the Job Manager');
@@ -118,7 +160,6 @@ export function configFromValues(values: ConfigValues, cwd = process.cwd()): Job
   const store = storeConfigFromValues(values, cwd);
   const chatServer = values.optional('HB_CHAT_SERVER');
   const chatRoom = values.optional('HB_CHAT_ROOM');
-  const chirpServer = values.optional('JM_CHIRP_SERVER');
   const storageUrl = values.optional('JM_STORAGE_URL');
   if (storageUrl !== undefined && !/^https?:\/\/[^/]+/.test(storageUrl)) {
     throw new ConfigError(
@@ -160,11 +201,8 @@ export function configFromValues(values: ConfigValues, cwd = process.cwd()): Job
   }
   if (chatServer !== undefined && chatRoom !== undefined)
     config.heartbeat = { chatServer, chatRoom };
-  if (chirpServer !== undefined) {
-    config.chirp = { server: chirpServer };
-    const workDir = values.optional('JM_CHIRP_WORK_DIR');
-    if (workDir !== undefined) config.chirp.workDir = workDir;
-  }
+  const chirp = chirpConfigFromValues(values, cwd);
+  if (chirp !== undefined) config.chirp = chirp;
   if (config.role === 'storage' && config.storageManagerAddress !== undefined) {
     throw new ConfigError(
       'a storage manager (JM_ROLE storage) cannot redirect to another one',

@@ -87,7 +87,7 @@ describe('job manager config', () => {
       requireFile: '/cvmfs/x',
       monitorAddress: 'mon@xmpp.cern.ch',
       heartbeat: { chatServer: 'conference.xmpp.cern.ch', chatRoom: 'pilots-lounge' },
-      chirp: { server: 'chirp.cern.ch', workDir: '/chirp' },
+      chirp: { server: 'chirp.cern.ch', workDir: '/chirp', originalAgents: false },
       storageUrl: 'http://jm.cern.ch:8088',
       storagePort: 9000,
       leaseMs: 1500,
@@ -120,6 +120,28 @@ describe('job manager config', () => {
       errorOf(() => config({ ...REQUIRED, JM_ROLE: 'storage', JM_STORAGE_MANAGER_ADDRESS: 's@x' }))
         ?.variable,
     ).toBe('JM_STORAGE_MANAGER_ADDRESS');
+  });
+
+  it('selects Chirp storage with JM_CHIRP_SERVER and JM_CHIRP_WORK_DIR, set together', () => {
+    expect(config(REQUIRED).chirp).toBeUndefined();
+    const chirp = {
+      JM_CHIRP_SERVER: 'jm.cern.ch;9094',
+      JM_CHIRP_WORK_DIR: 'chirp',
+      JM_CHIRP_ORIGINAL_AGENTS: 'yes',
+    };
+    expect(config({ ...REQUIRED, ...chirp }).chirp).toEqual({
+      server: 'jm.cern.ch;9094',
+      workDir: '/srv/chirp',
+      originalAgents: true,
+    });
+    expect(errorOf(() => config({ ...REQUIRED, JM_CHIRP_SERVER: 'jm' }))?.variable).toBe(
+      'JM_CHIRP_WORK_DIR',
+    );
+    expect(errorOf(() => config({ ...REQUIRED, JM_CHIRP_WORK_DIR: '/c' }))?.variable).toBe(
+      'JM_CHIRP_SERVER',
+    );
+    const url = { JM_CHIRP_SERVER: 'http://jm:9094', JM_CHIRP_WORK_DIR: '/c' };
+    expect(errorOf(() => config({ ...REQUIRED, ...url }))?.variable).toBe('JM_CHIRP_SERVER');
   });
 
   it('turns JM_JABBER_SERVER into a service URL', () => {
