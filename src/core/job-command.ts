@@ -81,9 +81,13 @@ export function planJobCommand(job: JobDescription, inputDir: string): JobComman
   return plan;
 }
 
-/** The job's input file names, each checked to be a safe single path component. */
+/**
+ * The job's input file names, each checked to be a safe single path component. The original
+ * copilot-job-submit joined them with `###` (and the original agent split on it), so that
+ * separates names too.
+ */
 export function inputFileNames(job: JobDescription): string[] {
-  const names = splitList(job.inputFiles);
+  const names = splitList(job.inputFiles.replaceAll('###', ' '));
   for (const name of names) {
     if (!isSafeFileName(name))
       throw new JobFieldError(`unsafe input file name ${JSON.stringify(name)}`);

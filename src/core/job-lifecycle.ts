@@ -1,7 +1,8 @@
 /**
  * One job from runJob to jobDone: download inputs, run, ask for an output directory
  * (want_getJobOutputDir → getJobOutputDir → storeJobOutputDir), upload `stdout`, `stderr` and the
- * files the job wrote to /work/output, then jobDone. The job in hand is persisted at every step
+ * files the job wrote to /work/output (over Chirp storage, the original agent's `<jobID>.tgz` of
+ * them: output-bundle.ts), then jobDone. The job in hand is persisted at every step
  * (JobStore), and a finished job's result is retried until it is delivered or the agent stops;
  * the next agent start resumes it.
  *
@@ -23,6 +24,7 @@ import { errorText } from './error-text';
 import { inputFileNames, planJobCommand } from './job-command';
 import type { JobInHand, JobResult, JobStore } from './job-store';
 import type { ManagerExchange } from './manager-exchange';
+import { outputUploads } from './output-bundle';
 import type { MonitorReporter } from './monitor-reporter';
 import type { ContainerLimits } from './resource-policy';
 import type { SerialLock } from './serial-lock';
@@ -377,7 +379,13 @@ export class JobLifecycle {
       deps.exchange.trust.trustForJob(target.peer, this.jobId);
       const uploadStarted = Date.now();
       try {
-        for (const [name, file] of this.filesToUpload(paths)) {
+        const uploads = await outputUploads(
+          target,
+          this.jobId,
+          this.filesToUpload(paths),
+          paths.root,
+        );
+        for (const [name, file] of uploads) {
           this.throwIfStopped();
           await deps.storage.upload(target.outputChirpUrl, target.outputDir, name, file);
         }
