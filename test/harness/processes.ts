@@ -118,7 +118,8 @@ export async function startProcess(options: StartProcessOptions): Promise<Servic
   liveChildren.add(child);
 
   const logPath = path.join(logsDir(), `${options.name}-${pid}.log`);
-  const logStream = fs.createWriteStream(logPath, { flags: 'a' });
+  // Opened now, not on a later tick: the log exists even for a process killed at once.
+  const logStream = fs.createWriteStream(logPath, { fd: fs.openSync(logPath, 'a') });
   logStream.on('error', () => {
     // a broken log file must not crash the test run; the in-memory tail still works
   });

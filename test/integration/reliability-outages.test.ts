@@ -111,8 +111,13 @@ describe('server outages', () => {
     const before = log.length;
     await redis.kill9();
 
-    // The request is acknowledged but cannot be served: the manager logs why.
-    await agent.send({ command: 'want_getJob', agentHost: 'scripted-agent', jdl: '[]' });
+    // The request cannot be served: the manager logs why, and does not acknowledge it (an ack
+    // means handled), so the agent's session resends it.
+    let acked = false;
+    agent
+      .send({ command: 'want_getJob', agentHost: 'scripted-agent', jdl: '[]' })
+      .then(() => (acked = true))
+      .catch(() => undefined);
     await until(
       'a logged queue error',
       () => log.slice(before).some((record) => record.level === 'error' || record.level === 'warn'),
@@ -123,6 +128,7 @@ describe('server outages', () => {
     expect(text).toMatch(/failed/);
     expect(text).toContain(`Redis at ${redis.url} is unreachable`);
     expect(manager.session.isOnline).toBe(true);
+    expect(acked).toBe(false);
 
     await redis.restart();
     // The agent's next rounds (a real agent backs off between want_getJob rounds).

@@ -148,7 +148,7 @@ describe('XMPP over TLS with a private CA (real Prosody, tls: true)', () => {
       manager.onCommand((message) => {
         managerReceived.push(message);
         if (message.command.command === 'want_getJob') {
-          void manager.send(message.from, runJob);
+          manager.send(message.from, runJob).catch(() => undefined);
         }
       });
       manager.events.on('protocol-error', (error, from) => managerRejections.push({ error, from }));
