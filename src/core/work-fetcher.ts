@@ -106,12 +106,18 @@ export class WorkFetcher {
     switch (result.kind) {
       case 'job': {
         const { job, manager, jmJobData } = result.received;
-        this.attempt = 0;
-        this.nextAt = 0;
         if (this.options.holds(job.id)) {
-          logger.warn('runJob for a job already in hand ignored', { jobId: job.id, manager });
+          // Not a new job: back off as after an empty round, or a manager that keeps offering
+          // it (requeued while its result waits on disk) would be asked in a tight loop.
+          logger.warn('runJob for a job already in hand ignored', {
+            jobId: job.id,
+            manager,
+            retryInMs: this.backOff(),
+          });
           return;
         }
+        this.attempt = 0;
+        this.nextAt = 0;
         logger.info('job received', { jobId: job.id, manager, command: job.command });
         const inHand: JobInHand = {
           job,
