@@ -158,6 +158,9 @@ export class JobCycleHandler {
           await this.getJobOutputDir(message, command);
         else await this.jobDone(message, command);
         return;
+      case 'renewLease':
+        await this.renewLeaseOf(message, command);
+        return;
       default:
         // Acks, heartbeat and monitor commands are for other handlers.
         return;
@@ -481,6 +484,20 @@ export class JobCycleHandler {
       exitCode: command.exitCode,
       archive: archived.archive,
     });
+  }
+
+  /** The holder still runs the job: its lease goes on (any role: the lease is queue state). */
+  private async renewLeaseOf(
+    message: CommandMessage,
+    command: CommandOf<'renewLease'>,
+  ): Promise<void> {
+    const job = await this.heldJob(message, command.jobID, command.jmJobData);
+    if (!job) return;
+    if (!ACTIVE_STATES.includes(job.state) || !(await this.renew(job))) {
+      this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
+      return;
+    }
+    this.options.logger.debug('lease renewed', { job: job.id, from: message.from });
   }
 
   /**

@@ -34,6 +34,11 @@ export interface AgentOptions extends AgentHostOptions {
   /** Back-off of Docker probes while it is down; default 2 s .. 1 min. */
   dockerBackoff?: BackoffOptions;
   maxUploadAttempts?: number;
+  /**
+   * How often a running job's lease is renewed with its manager; default 30 min, well inside
+   * the manager's lease (JM_LEASE_SECONDS, 6 h by default).
+   */
+  leaseRenewalMs?: number;
   /** How long a finished result waits for a manager to take it (default 6 h, the manager's lease). */
   resultRetentionMs?: number;
   /** How often system load goes to the monitor; default 60 s. */
@@ -75,4 +80,5 @@ export const DEFAULT_DOCKER_BACKOFF: BackoffOptions = {
   jitter: 0.3,
 };
 export const DEFAULT_WALL_CLOCK_SECONDS = 24 * 3600;
+export const DEFAULT_LEASE_RENEWAL_MS = 30 * 60 * 1000;
 export const DEFAULT_RESULT_RETENTION_MS = 6 * 3600 * 1000;

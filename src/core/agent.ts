@@ -19,6 +19,7 @@ import type { AgentHostEvents } from './agent-host';
 import {
   DEFAULT_DOCKER_BACKOFF,
   DEFAULT_FETCH_BACKOFF,
+  DEFAULT_LEASE_RENEWAL_MS,
   DEFAULT_RESULT_RETENTION_MS,
   DEFAULT_RETRY_BACKOFF,
   DEFAULT_WALL_CLOCK_SECONDS,
@@ -123,6 +124,7 @@ function lifecycleDeps(options: AgentOptions, parts: LifecycleParts): SharedLife
     wallClockLimitMs: (options.wallClockLimitSeconds ?? DEFAULT_WALL_CLOCK_SECONDS) * 1000,
     allowJobNetwork: () => parts.settings().allowJobNetwork,
     replyTimeoutMs: options.replyTimeoutMs ?? 10_000,
+    leaseRenewalMs: options.leaseRenewalMs ?? DEFAULT_LEASE_RENEWAL_MS,
     retry: options.retryBackoff ?? DEFAULT_RETRY_BACKOFF,
     maxUploadAttempts: options.maxUploadAttempts ?? 10,
     resultRetentionMs: options.resultRetentionMs ?? DEFAULT_RESULT_RETENTION_MS,

@@ -48,6 +48,8 @@ export interface LifecycleDeps {
   /** The volunteer's consent, read when the job starts (settings change while it waits). */
   allowJobNetwork: () => boolean;
   replyTimeoutMs: number;
+  /** How often a running job's lease is renewed with its manager (renewLease). */
+  leaseRenewalMs: number;
   retry: BackoffOptions;
   /** Failed upload rounds before the job is reported 'upload-failed'. */
   maxUploadAttempts: number;
@@ -280,6 +282,7 @@ export class JobLifecycle {
     deps.monitor?.event('job.started');
     const startPaused = !deps.mayRun();
     let outcome: RunOutcome;
+    const stopRenewing = this.keepLease();
     try {
       outcome = await deps.runner.run(
         {
@@ -312,6 +315,8 @@ export class JobLifecycle {
         throw new Error(`Docker is not reachable: ${errorText(error)}`);
       }
       return failed('failed', `the container could not run: ${errorText(error)}`);
+    } finally {
+      stopRenewing();
     }
     this.throwIfStopped();
     if (outcome.error !== undefined) appendStderr(paths.stderr, outcome.error);
@@ -334,6 +339,27 @@ export class JobLifecycle {
     };
     if (outcome.error !== undefined) result.error = outcome.error;
     return result;
+  }
+
+  /**
+   * While the container runs (also frozen: the agent is alive and keeps the job), tells the
+   * job's manager every leaseRenewalMs that it still runs it, so a job longer than a lease is
+   * not handed to a second agent. A manager that no longer gives us the job answers jobRefused.
+   */
+  private keepLease(): () => void {
+    const { deps } = this;
+    const timer = setInterval(() => {
+      deps.exchange.channel.notify(
+        this.managerAccount,
+        this.withJmJobData({
+          command: 'renewLease' as const,
+          agentHost: deps.agentHost,
+          jobID: this.jobId,
+        }),
+      );
+    }, deps.leaseRenewalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async pause(attempt: number): Promise<void> {

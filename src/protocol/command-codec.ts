@@ -37,6 +37,7 @@ const FLAT_COMMANDS: Readonly<Record<string, FlatSpec>> = {
     numeric: ['exitCode'],
   },
   jobRefused: { required: ['jobID', 'code', 'reason'], optional: [], numeric: [] },
+  renewLease: { required: ['agentHost', 'jobID'], optional: ['jmJobData'], numeric: [] },
   sleep: { required: [], optional: ['seconds'], numeric: ['seconds'] },
   reportEvent: { required: ['component', 'event'], optional: [], numeric: [] },
   reportEventDuration: {

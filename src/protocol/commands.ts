@@ -102,6 +102,18 @@ export interface JobRefused {
 }
 
 /**
+ * Ours, not the report's: the agent holding a job says, while the job runs, that it still runs
+ * it, so the manager extends the lease (a job may run far longer than a lease). Sent noack;
+ * report-only managers ignore it, and their leases behave as before.
+ */
+export interface RenewLease {
+  command: 'renewLease';
+  agentHost: string;
+  jobID: string;
+  jmJobData?: string;
+}
+
+/**
  * The original manager's RequestCooldown answer to an agent that asks too often: wait before
  * asking this manager again. It carries no duration there (the cooldown was 60 s); `seconds`
  * is optional.
@@ -191,6 +203,7 @@ export type Command =
   | StoreJobOutputDir
   | JobDone
   | JobRefused
+  | RenewLease
   | Sleep
   | Redirect
   | ReportEvent

@@ -376,3 +376,29 @@ describe('jobDone is recorded before it is acknowledged', () => {
     expect(await queue.get(jobId)).toMatchObject({ state: 'done', agentState: 'ready' });
   });
 });
+
+describe('renewLease: a running job keeps its lease', () => {
+  it('extends the lease of the holder, and refuses anyone else', async () => {
+    const jm = handler();
+    const { ids, jobId } = await leasedToAgent(jm);
+    const before = (await queue.get(jobId))?.leaseExpiresAt ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await jm.handle(
+      message({ command: 'renewLease', agentHost: 'h', jobID: jobId, jmJobData: ids.jmJobData }),
+    );
+    const renewed = await queue.get(jobId);
+    expect(renewed?.leaseExpiresAt ?? 0).toBeGreaterThan(before);
+    expect(renewed?.state).toBe('leased');
+    await jm.handle(
+      message(
+        { command: 'renewLease', agentHost: 'h', jobID: jobId, jmJobData: ids.jmJobData },
+        'mallory@localhost/x',
+      ),
+    );
+    expect(notified.at(-1)).toMatchObject({
+      to: 'mallory@localhost/x',
+      command: { command: 'jobRefused', code: 'lease-lost' },
+    });
+    expect((await queue.get(jobId))?.leaseExpiresAt).toBe(renewed?.leaseExpiresAt);
+  });
+});

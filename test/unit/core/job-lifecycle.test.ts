@@ -58,6 +58,7 @@ function deps(
     wallClockLimitMs: 60_000,
     allowJobNetwork: () => false,
     replyTimeoutMs: 200,
+    leaseRenewalMs: 60_000,
     retry: { initialMs: 5, maxMs: 20, jitter: 0 },
     maxUploadAttempts: 3,
     resultRetentionMs: 60_000,
@@ -663,5 +664,37 @@ describe('the trust rule: work and storage orders only from our managers', () =>
       expect(second.until - Date.now()).toBeGreaterThan(55_000);
     }
     expect(channel.commands('want_getJob')).toHaveLength(1);
+  });
+});
+
+describe('lease renewal while the container runs', () => {
+  it("tells the job's manager account, with the job's jmJobData, and stops when the run ends", async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    runner.hold = true;
+    const done = new JobLifecycle(
+      { ...deps(channel, runner, new FakeStorage()), leaseRenewalMs: 20 },
+      inHand(),
+    ).run();
+    for (let i = 0; i < 50 && runner.specs.length === 0; i += 1)
+      await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 110));
+    const renewals = channel.commands('renewLease');
+    expect(renewals.length).toBeGreaterThanOrEqual(3);
+    expect(renewals[0]).toEqual({
+      to: JM,
+      noack: true,
+      command: {
+        command: 'renewLease',
+        agentHost: 'volunteer.example.org',
+        jobID: 'job-1',
+        jmJobData: 'lease=1',
+      },
+    });
+    runner.release();
+    await done;
+    const after = channel.commands('renewLease').length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(channel.commands('renewLease')).toHaveLength(after);
   });
 });

@@ -100,6 +100,7 @@ function rig(runner: FakeRunner = new FakeRunner()): Rig {
       wallClockLimitMs: 60_000,
       allowJobNetwork: () => false,
       replyTimeoutMs: 200,
+      leaseRenewalMs: 60_000,
       retry: { initialMs: 5, maxMs: 20, jitter: 0 },
       maxUploadAttempts: 3,
       resultRetentionMs: 60_000,

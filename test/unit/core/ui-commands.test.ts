@@ -77,6 +77,7 @@ function rig(settings: Partial<AgentSettings> = {}): Rig {
       wallClockLimitMs: 60_000,
       allowJobNetwork: () => false,
       replyTimeoutMs: 100,
+      leaseRenewalMs: 60_000,
       retry: { initialMs: 5, maxMs: 20, jitter: 0 },
       maxUploadAttempts: 3,
       resultRetentionMs: 60_000,
