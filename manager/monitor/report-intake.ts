@@ -10,7 +10,7 @@ import {
   type DropReason,
 } from './report-rules';
 import type { SenderAllowList } from './sender-allow-list';
-import { ThrottledLog } from './throttled-log';
+import { ThrottledLog } from '../../src/transport/throttled-log';
 
 export interface ReportIntakeOptions {
   allowList: SenderAllowList;

@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import {
   classAdMatches,
   evaluateClassAd,
-  bareJid,
+  accountOf,
   isValidJobId,
   jdlString,
   parseClassAdExpression,
@@ -40,6 +40,7 @@ import {
   type RunJob,
 } from '../../src/protocol';
 import type { Logger } from '../../src/transport';
+import { ThrottledLog } from '../../src/transport/throttled-log';
 import type { ChirpJobDirs } from './chirp-job-dirs';
 import { archiveJobOutputs, type ArchivedJob } from './job-archive';
 import {
@@ -64,7 +65,7 @@ type RefusalCode = 'unknown-job' | 'lease-lost';
 /** The sender's account holds the job's lease, and names the current lease if it names one. */
 function holdsLease(job: JobRecord, from: string, jmJobData: string | undefined): boolean {
   if (job.agent === undefined || job.leaseId === undefined) return false;
-  if (bareJid(job.agent).toLowerCase() !== bareJid(from).toLowerCase()) return false;
+  if (accountOf(job.agent) !== accountOf(from)) return false;
   const leaseId = leaseIdFromJmJobData(jmJobData);
   return leaseId === undefined || leaseId === job.leaseId;
 }
@@ -122,9 +123,11 @@ function jobAd(job: JobRecord): JdlRecord {
 
 export class JobCycleHandler {
   private readonly options: JobCycleOptions;
+  private readonly refusals: ThrottledLog;
 
   constructor(options: JobCycleOptions) {
     this.options = options;
+    this.refusals = new ThrottledLog(options.logger);
   }
 
   async handle(message: CommandMessage): Promise<void> {
@@ -337,7 +340,8 @@ export class JobCycleHandler {
   }
 
   private refuse(message: CommandMessage, jobID: string, code: RefusalCode, why: string): void {
-    this.options.logger.warn('request refused', {
+    // Anyone can ask about any job as often as they like: one line per sender a minute.
+    this.refusals.warn(accountOf(message.from), 'request refused', {
       command: message.command.command,
       from: message.from,
       jobID: jobID.slice(0, 200),

@@ -6,28 +6,26 @@
  */
 import { accountOf } from '../protocol/jid';
 import type { Logger } from '../transport/logger';
+import { ThrottledLog } from '../transport/throttled-log';
 
 /** The configured manager addresses: one setting, JIDs separated by white space or commas. */
 export function managerAddresses(setting: string): string[] {
   return setting.split(/[\s,]+/).filter((address) => address !== '');
 }
 
-/** At most one log line per sender in this window. */
-const LOG_WINDOW_MS = 60_000;
-/** Senders remembered for the log window; beyond it the memory starts over. */
-const MAX_REMEMBERED_SENDERS = 1_000;
-
 export class ManagerTrust {
   private readonly referrals = new Map<string, Set<string>>();
-  private readonly lastLogged = new Map<string, number>();
+  private readonly log: ThrottledLog;
   private dropped = 0;
 
   constructor(
     /** The current manager addresses (they change with the settings). */
     private readonly addresses: () => readonly string[],
-    private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+    logger: Logger,
+    now: () => number = Date.now,
+  ) {
+    this.log = new ThrottledLog(logger, { now });
+  }
 
   /** The sender is one of the project's managers (any resource of a configured account). */
   isManager(from: string): boolean {
@@ -60,16 +58,10 @@ export class ManagerTrust {
     return this.dropped;
   }
 
-  /** Counts a command from an untrusted sender, and logs it unless this sender was logged lately. */
+  /** Counts a command from an untrusted sender, and logs it at most once a minute per sender. */
   drop(from: string, command: string): void {
     this.dropped += 1;
-    const account = accountOf(from);
-    const now = this.now();
-    const last = this.lastLogged.get(account);
-    if (last !== undefined && now - last < LOG_WINDOW_MS) return;
-    if (this.lastLogged.size >= MAX_REMEMBERED_SENDERS) this.lastLogged.clear();
-    this.lastLogged.set(account, now);
-    this.logger.warn('command from a JID that is not one of our managers dropped', {
+    this.log.warn(accountOf(from), 'command from a JID that is not one of our managers dropped', {
       from,
       command,
       droppedSoFar: this.dropped,

@@ -109,12 +109,11 @@ describe('hostile input against the real components', () => {
     await sendRaw(oversize?.xml ?? '').catch(() => undefined);
     await sleep(1_500);
 
-    const refusals = managerLog.filter(
-      (record) => record.message === 'request refused' && record.fields?.code === 'unknown-job',
-    );
-    const reasons = refusals.map((record) => String(record.fields?.why));
-    expect(reasons.filter((why) => why === 'malformed job id').length).toBeGreaterThanOrEqual(4);
-    expect(reasons).toContain('no such job');
+    // Every request about a malformed or unknown job is refused; the log says so once a minute
+    // per sender (anyone may repeat such requests at will).
+    const refusals = managerLog.filter((record) => record.message === 'request refused');
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]?.fields).toMatchObject({ code: 'unknown-job', why: 'malformed job id' });
     const rejected = managerLog.filter((record) => record.message === 'rejected stanza');
     expect(rejected.map((record) => record.fields?.code)).toEqual(
       expect.arrayContaining([

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventAggregator, type MonitorReport } from '../../../manager/monitor/event-aggregator';
 import { ReportIntake } from '../../../manager/monitor/report-intake';
 import { SenderAllowList } from '../../../manager/monitor/sender-allow-list';
-import { ThrottledLog } from '../../../manager/monitor/throttled-log';
+import { ThrottledLog } from '../../../src/transport/throttled-log';
 import { createLogger, type LogRecord } from '../../../src/transport';
 
 const C = 'jobmanager.generic.alpha';

@@ -1,4 +1,4 @@
-import type { LogFields, Logger } from '../../src/transport';
+import type { LogFields, Logger } from './logger';
 
 export interface ThrottledLogOptions {
   /** At most one line per key in this time (default one minute). */
