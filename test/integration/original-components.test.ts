@@ -41,7 +41,10 @@ beforeAll(async () => {
   prosody = await startProsody({
     users: [
       { username: 'jm', password: MANAGER_PASSWORD },
-      ...['orig-jm', 'agent1', 'orig-agent'].map((username) => ({ username, password: PASSWORD })),
+      ...['orig-jm', 'cooldown-jm', 'agent1', 'orig-agent'].map((username) => ({
+        username,
+        password: PASSWORD,
+      })),
     ],
   });
   chirp = await startChirp();
@@ -137,6 +140,29 @@ describe('the original Perl manager drives our agent over Chirp', () => {
       '.__acl',
       'calculator.sh',
     ]);
+  });
+});
+
+describe("the original manager's RequestCooldown", () => {
+  it('our agent asks no more while the sleep it was answered with lasts', async () => {
+    const jm = await container('cooldown-jm', 'firstcopilotjm');
+    const original = new OriginalManager({
+      container: jm,
+      chirpDir: chirp.rootDir,
+      chirpServer: chirp.address,
+      doneJobDir: path.join(root, 'cooldown-done'),
+      requestCooldownSeconds: 60,
+    });
+    await ourAgent(prosody.jid('cooldown-jm'));
+    const deadline = Date.now() + 20_000;
+    while (original.sleepsSent === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(original.sleepsSent).toBe(1);
+    const asked = original.wantGetJobs;
+    // The agent's own back-off is 0.3 to 1.5 s: without the sleep it would ask again by now.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    expect(original.wantGetJobs).toBe(asked);
   });
 });
 
