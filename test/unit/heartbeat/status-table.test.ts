@@ -122,7 +122,8 @@ describe('cells written by room members', () => {
       ['Nick', 'Status'],
       ['evil\u001b[2J\u001b]0;pwned\u0007', 'ok\nforged-agent  idle'],
     ]);
-    expect(table).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    const controls = [...table].filter((char) => char !== '\n' && /\p{Cc}/u.test(char));
+    expect(controls).toEqual([]);
     expect(table.split('\n')).toHaveLength(2);
   });
 });
