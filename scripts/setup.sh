@@ -2,8 +2,8 @@
 # Idempotent set-up of a Debian 12 machine for Co-Pilot Desktop development, tests and CI.
 # Run as root (or as a user with sudo). Works unattended (CI=true, no stdin).
 #
-#   1. Debian packages the real-server tests use (prosody, redis, docker, chromium, ...)
-#   2. stops the system instances of prosody/redis/carbon that Debian starts on install
+#   1. Debian packages the real-server tests use (prosody, ejabberd, redis, docker, chromium, ...)
+#   2. stops the system instances of prosody/ejabberd/redis/carbon that Debian starts on install
 #      (the test harness runs its own on free loopback ports)
 #   3. npm dependencies (npm ci; skipped when node_modules matches the lockfile already)
 #   4. a running Docker daemon (dockerd with the vfs driver when none answers)
@@ -29,7 +29,7 @@ fi
 
 # --- 1. Debian packages ------------------------------------------------------------------------
 PACKAGES=(
-  prosody redis-server docker.io chromium busybox-static bc coop-computing-tools
+  prosody ejabberd redis-server docker.io chromium busybox-static bc coop-computing-tools
   graphite-carbon openssl ca-certificates procps iproute2
 )
 if [[ "${SETUP_SKIP_APT:-0}" != "1" ]]; then
@@ -49,7 +49,7 @@ if [[ "${SETUP_SKIP_APT:-0}" != "1" ]]; then
   fi
 
   # --- 2. the harness runs its own servers: stop the system instances --------------------------
-  for svc in prosody redis-server carbon-cache; do
+  for svc in prosody ejabberd redis-server carbon-cache; do
     if command -v service >/dev/null 2>&1; then
       "${SUDO[@]}" service "$svc" stop >/dev/null 2>&1 || true
     elif [[ -x "/etc/init.d/$svc" ]]; then

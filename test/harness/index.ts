@@ -1,5 +1,5 @@
-// The real-server test harness: private Prosody and Redis on free loopback ports, the Docker
-// daemon and the job image. See each module for details.
+// The real-server test harness: private Prosody or ejabberd, and Redis, on free loopback ports;
+// the Docker daemon and the job image. See each module for details.
 export { freePort, canConnect, waitForPort } from './ports';
 export type { WaitForPortOptions } from './ports';
 export { REPO_ROOT, logsDir, startProcess, runCommand, ProcessStartError } from './processes';
@@ -12,6 +12,10 @@ export type {
 } from './processes';
 export { startProsody, connectXmpp, withUnverifiedTls } from './prosody';
 export type { ProsodyOptions, ProsodyServer, XmppUser, XmppEndpoint, XmppSession } from './prosody';
+export { startEjabberd } from './ejabberd';
+export type { EjabberdOptions, EjabberdServer } from './ejabberd';
+export { XMPP_SERVER_KINDS, startXmppServer } from './xmpp-server';
+export type { XmppServer, XmppServerKind, XmppServerOptions } from './xmpp-server';
 export { startRedis, redisPing } from './redis';
 export type { RedisOptions, RedisServer } from './redis';
 export {

@@ -78,13 +78,13 @@ function lua(value: string): string {
   return JSON.stringify(value);
 }
 
-interface UnixUser {
+export interface UnixUser {
   name: string;
   uid: number;
   gid: number;
 }
 
-function lookupUnixUser(name: string): UnixUser | undefined {
+export function lookupUnixUser(name: string): UnixUser | undefined {
   let passwd: string;
   try {
     passwd = fs.readFileSync('/etc/passwd', 'utf8');
@@ -117,7 +117,11 @@ function prosodyRunAs(): UnixUser | undefined {
   return user;
 }
 
-function asUser(user: UnixUser | undefined, command: string, args: string[]): [string, string[]] {
+export function asUser(
+  user: UnixUser | undefined,
+  command: string,
+  args: string[],
+): [string, string[]] {
   if (!user) return [command, args];
   return [
     'setpriv',
@@ -125,7 +129,7 @@ function asUser(user: UnixUser | undefined, command: string, args: string[]): [s
   ];
 }
 
-function chownTree(target: string, user: UnixUser | undefined): void {
+export function chownTree(target: string, user: UnixUser | undefined): void {
   if (!user) return;
   fs.chownSync(target, user.uid, user.gid);
   const stat = fs.lstatSync(target);
@@ -209,7 +213,8 @@ function buildConfig(o: {
   return lines.join('\n');
 }
 
-async function generateCertificate(
+/** A self-signed certificate (its own CA) for `domain` and `altNames`, in `<dir>/certs`. */
+export async function generateCertificate(
   dir: string,
   domain: string,
   altNames: string[],
