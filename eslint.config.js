@@ -51,6 +51,24 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/base/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!node:|\\./)',
+              message:
+                'src/base/ holds general helpers every layer may import: it imports node built-ins only.',
+            },
+          ],
+          paths: NO_SHELL,
+        },
+      ],
+    },
+  },
+  {
     files: ['src/storage/**'],
     rules: {
       'no-restricted-imports': [
@@ -58,9 +76,9 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(?!node:|\\./|\\.\\./protocol(?:/|$))',
+              regex: '^(?!node:|\\./|\\.\\./(?:base|protocol)(?:/|$))',
               message:
-                'src/storage/ is shared by the agent and the manager: node built-ins and src/protocol only.',
+                'src/storage/ is shared by the agent and the manager: node built-ins, src/base and src/protocol only.',
             },
           ],
           paths: NO_SHELL,

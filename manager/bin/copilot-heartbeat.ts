@@ -1,7 +1,8 @@
 // copilot-heartbeat: remote introspection of the components in the Heartbeat room (4.5.4).
+import { CopilotError, errorMessage, isExpectedError } from '../../src/base/errors';
 import { runIfEntryPoint } from '../src/cli-runner';
 import { readConfigFile } from '../src/config-file-source';
-import { ConfigError, ConfigValues, parseConfigArgs, STATUS_COMPONENTS } from '../../src/protocol';
+import { ConfigValues, parseConfigArgs, STATUS_COMPONENTS } from '../../src/protocol';
 import { CopilotSession, consoleLogger, silentLogger } from '../../src/transport';
 import {
   HEARTBEAT_CLIENT_STATUS,
@@ -75,7 +76,13 @@ interface HeartbeatInvocation {
   config: ConfigValues;
 }
 
-export class UsageError extends Error {}
+/** The command line is wrong: printed with the usage, without a stack. */
+export class UsageError extends CopilotError {
+  constructor(message: string) {
+    super('USAGE_INVALID', message);
+    this.name = 'UsageError';
+  }
+}
 
 /** Parses argv and the configuration; throws UsageError or ConfigError. Undefined for --help. */
 export function parseInvocation(
@@ -139,7 +146,7 @@ export async function main(argv: readonly string[], io: HeartbeatIo = defaultIo)
   try {
     invocation = parseInvocation(argv, io.env);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError) {
+    if (isExpectedError(error)) {
       io.stderr(`copilot-heartbeat: ${error.message}\n\n${USAGE}\n`);
       return 2;
     }
@@ -179,7 +186,7 @@ export async function main(argv: readonly string[], io: HeartbeatIo = defaultIo)
     await session.start();
     await room.join(Math.max(invocation.timeoutMs, 5_000));
   } catch (error) {
-    io.stderr(`copilot-heartbeat: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(`copilot-heartbeat: ${errorMessage(error)}\n`);
     room?.leave();
     await session?.stop();
     return 2;

@@ -1,6 +1,6 @@
 // copilot-monitor: the Co-Pilot Monitor (4.4) with its Prometheus endpoint and dashboard.
+import { isExpectedError } from '../../src/base/errors';
 import { runIfEntryPoint } from '../src/cli-runner';
-import { ConfigError } from '../../src/protocol';
 import { consoleLogger } from '../../src/transport';
 import { startMonitor } from '../monitor/copilot-monitor';
 import { DEFAULT_MONITOR_CONFIG_PATH, loadMonitorConfig } from '../monitor/monitor-config';
@@ -34,7 +34,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     loaded = loadMonitorConfig(argv, process.env);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
+    if (!isExpectedError(error)) throw error;
     process.stderr.write(`copilot-monitor: ${error.message}\n\n${USAGE}\n`);
     return 2;
   }

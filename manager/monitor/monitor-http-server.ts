@@ -7,6 +7,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   type PrometheusFamily,
 } from './prometheus-format';
+import { errorMessage } from '../../src/base/errors';
 
 export interface MonitorHttpSources {
   snapshot: () => DashboardSnapshot;
@@ -47,11 +48,7 @@ export async function startMonitorHttpServer(
         send(200, PROMETHEUS_CONTENT_TYPE, formatPrometheus(sources.families()));
       else send(404, 'text/plain; charset=utf-8', 'not found\n');
     } catch (error) {
-      send(
-        500,
-        'text/plain; charset=utf-8',
-        `${error instanceof Error ? error.message : String(error)}\n`,
-      );
+      send(500, 'text/plain; charset=utf-8', `${errorMessage(error)}\n`);
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -35,6 +35,7 @@ import { ACTIVE_STATES, type JobRecord } from './job-record';
 import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ChirpStorageConfig } from './manager-config';
+import { errorMessage } from '../../src/base/errors';
 
 export interface ChirpJobDirsOptions {
   config: ChirpStorageConfig;
@@ -194,7 +195,7 @@ export class ChirpJobDirs {
         this.options.logger.warn('Chirp output not taken', {
           job: job.id,
           file: entry.name,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         });
         skipped.push(entry.name);
       }
@@ -213,7 +214,7 @@ export class ChirpJobDirs {
         .catch((error: unknown) =>
           this.options.logger.warn('cannot remove a Chirp job dir', {
             dir,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           }),
         );
     }

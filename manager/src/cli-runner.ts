@@ -1,22 +1,7 @@
 /** Shared plumbing of the manager's command-line entry points. */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, JobFieldError, ClassAdError } from '../../src/protocol';
-import { JobQueueError } from './job-queue';
-import { JobRecordError } from './job-record';
-import { SubmitError } from './job-submission';
-
-/** Errors that are the user's to fix: printed as one line, without a stack. */
-function isUserError(error: unknown): error is Error {
-  return (
-    error instanceof ConfigError ||
-    error instanceof JobFieldError ||
-    error instanceof ClassAdError ||
-    error instanceof JobQueueError ||
-    error instanceof JobRecordError ||
-    error instanceof SubmitError
-  );
-}
+import { errorReport } from '../../src/base/errors';
 
 /** Runs `main` when the module is the process entry point (tsx or a bundled dist/bin file). */
 export function runIfEntryPoint(
@@ -40,12 +25,8 @@ export function runIfEntryPoint(
       process.exitCode = code;
     },
     (error: unknown) => {
-      const text = isUserError(error)
-        ? error.message
-        : error instanceof Error
-          ? (error.stack ?? error.message)
-          : String(error);
-      process.stderr.write(`${name}: ${text}\n`);
+      // An expected error (the user's to fix) is one line; anything else is a bug: its stack.
+      process.stderr.write(`${name}: ${errorReport(error)}\n`);
       process.exitCode = 1;
     },
   );

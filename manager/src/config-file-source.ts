@@ -1,6 +1,7 @@
 /** The configuration file of the manager's command-line tools (the manager, monitor, heartbeat). */
 import fs from 'node:fs';
 import { ConfigError, parseConfigText } from '../../src/protocol';
+import { errorMessage } from '../../src/base/errors';
 
 /**
  * The variables of the file named with --config (which must then be readable), else of the
@@ -16,9 +17,7 @@ export function readConfigFile(
   try {
     text = fs.readFileSync(chosen, 'utf8');
   } catch (error) {
-    throw new ConfigError(
-      `cannot read config file ${chosen}: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new ConfigError(`cannot read config file ${chosen}: ${errorMessage(error)}`);
   }
   return { file: parseConfigText(text, chosen), configPath: chosen };
 }

@@ -58,6 +58,7 @@ import type { ManagerRole } from './manager-config';
 import type { MonitorReporter } from './monitor-reporter';
 import { unpackOutputBundle } from './output-bundle';
 import { storageDirOf } from './storage-server';
+import { errorMessage } from '../../src/base/errors';
 
 /** Why a request about a job is refused (jobRefused's code); both are final for the agent. */
 type RefusalCode = 'unknown-job' | 'lease-lost';
@@ -179,7 +180,7 @@ export class JobCycleHandler {
         'agent sent an unreadable JDL; only jobs without requirements match',
         {
           from,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         },
       );
       return { jdl: [] };
@@ -201,7 +202,7 @@ export class JobCycleHandler {
     } catch (error) {
       this.options.logger.warn('job requirements cannot be evaluated', {
         job: job.id,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
       return false;
     }
@@ -520,7 +521,7 @@ export class JobCycleHandler {
       await this.renew(job).catch(() => undefined);
       this.options.logger.error('cannot archive the job outputs; jobDone left for a resend', {
         job: job.id,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
       throw error;
     }

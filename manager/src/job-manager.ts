@@ -23,6 +23,7 @@ import type { JobManagerConfig } from './manager-config';
 import { MonitorReporter } from './monitor-reporter';
 import { openJobQueue } from './open-job-queue';
 import { StorageServer } from './storage-server';
+import { errorMessage } from '../../src/base/errors';
 
 export interface StartJobManagerOptions {
   logger?: Logger;
@@ -142,7 +143,7 @@ export async function startJobManager(
         .then(async () => chirp?.sweep(queue))
         .catch((error: unknown) => {
           logger.warn('lease check or Chirp sweep failed', {
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           });
         });
     }, reaperMs);

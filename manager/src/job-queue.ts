@@ -15,6 +15,7 @@ import {
   type JobSpec,
   type JobState,
 } from './job-record';
+import { CopilotError } from '../../src/base/errors';
 
 export interface TransitionCondition {
   from: readonly JobState[];
@@ -51,9 +52,9 @@ export interface JobQueue {
   close(): Promise<void>;
 }
 
-export class JobQueueError extends Error {
+export class JobQueueError extends CopilotError {
   constructor(message: string) {
-    super(message);
+    super('JOB_QUEUE_FAILED', message);
     this.name = 'JobQueueError';
   }
 }

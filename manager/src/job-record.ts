@@ -8,6 +8,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { assertSafeFileName, splitList } from '../../src/protocol';
+import { CopilotError } from '../../src/base/errors';
 
 export const JOB_STATES = [
   'queued',
@@ -88,9 +89,9 @@ const NUMERIC_FIELDS = new Set([
   'finishedAt',
 ]);
 
-export class JobRecordError extends Error {
+export class JobRecordError extends CopilotError {
   constructor(message: string) {
-    super(message);
+    super('JOB_RECORD_INVALID', message);
     this.name = 'JobRecordError';
   }
 }

@@ -23,6 +23,7 @@ import {
 } from './job-record';
 import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
+import { CopilotError, errorMessage } from '../../src/base/errors';
 
 export interface SubmitRequest {
   /** Path of the executable (e.g. calculator.sh); its base name becomes the job's command. */
@@ -37,9 +38,9 @@ export interface SubmitRequest {
   validationFile?: string;
 }
 
-export class SubmitError extends Error {
+export class SubmitError extends CopilotError {
   constructor(message: string) {
-    super(message);
+    super('JOB_SUBMIT_REFUSED', message);
     this.name = 'SubmitError';
   }
 }
@@ -69,7 +70,7 @@ export async function submitJob(
       parseClassAdExpression(request.requirements);
     } catch (error) {
       throw new SubmitError(
-        `requirements ${JSON.stringify(request.requirements)}: ${error instanceof Error ? error.message : String(error)}`,
+        `requirements ${JSON.stringify(request.requirements)}: ${errorMessage(error)}`,
       );
     }
   }

@@ -30,6 +30,7 @@ import {
   type TransitionCondition,
   type TransitionResult,
 } from './job-queue';
+import { errorMessage } from '../../src/base/errors';
 
 export interface RedisJobQueueOptions {
   /** `host`, `host:port` or `redis://…`. */
@@ -163,9 +164,7 @@ export class RedisJobQueue implements JobQueue {
     try {
       await this.redis.ping();
     } catch (error) {
-      throw new JobQueueError(
-        `cannot reach Redis: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw new JobQueueError(`cannot reach Redis: ${errorMessage(error)}`);
     }
   }
 

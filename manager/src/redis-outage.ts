@@ -4,12 +4,13 @@
  * this way are retried by the agents, whose messages the session acked but could not serve.
  */
 import { JobQueueError, type JobQueue } from './job-queue';
+import { errorMessage } from '../../src/base/errors';
 
 const CONNECTION_FAILURE =
   /max retries per request|connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|stream isn't writeable/i;
 
 export function explainRedisError(server: string, error: unknown): unknown {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   if (!CONNECTION_FAILURE.test(text)) return error;
   return new JobQueueError(
     `Redis at ${server} is unreachable (${text}); requests fail until it is back`,

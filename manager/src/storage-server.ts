@@ -33,6 +33,7 @@ import type { Logger } from '../../src/transport';
 import { ACTIVE_STATES, type JobRecord } from './job-record';
 import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths, StorageDirection } from './job-store-paths';
+import { errorMessage } from '../../src/base/errors';
 
 export interface StorageServerOptions {
   queue: JobQueue;
@@ -336,7 +337,7 @@ export class StorageServer {
     error: unknown,
   ): void {
     const status = error instanceof HttpError ? error.status : 500;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     this.logRefusal(request, status, message);
     if (response.headersSent) {
       // A body already under way cannot carry the error: cutting it short tells the client.

@@ -16,9 +16,9 @@ import {
   parseConfigText,
 } from '../protocol/config-file';
 import { writeFileAtomic } from '../core/write-atomic';
-import type { LogLevel } from '../transport/logger';
-import { errorText } from '../core/error-text';
+import { LOG_LEVELS, type LogLevel } from '../base/log-level';
 import { readConfigSettings, settingVariable } from './settings-from-config';
+import { errorMessage } from '../base/errors';
 
 export { ConfigError } from '../protocol/config-file';
 
@@ -60,7 +60,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     try {
       text = readFile(configPath);
     } catch (error) {
-      throw new ConfigError(`cannot read the config file ${configPath}: ${errorText(error)}`);
+      throw new ConfigError(`cannot read the config file ${configPath}: ${errorMessage(error)}`);
     }
     file = parseConfigText(text, configPath);
   }
@@ -101,11 +101,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
 
   const workDir = path.resolve(values.required('AGENT_WORK_DIR', 'a writeable directory'));
   const port = values.optional('AGENT_GUI_RPC_PORT');
-  const logLevel = values.choice<LogLevel>(
-    'AGENT_LOG_LEVEL',
-    ['debug', 'info', 'warn', 'error'],
-    'info',
-  );
+  const logLevel = values.choice('AGENT_LOG_LEVEL', LOG_LEVELS, 'info');
   return {
     configPath,
     settings,

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAgent } from '../core/agent';
-import { errorText } from '../core/error-text';
+import { errorReport } from '../base/errors';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
 import { formatLogRecord } from '../transport/logger';
 import {
@@ -119,12 +119,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     running = await startHeadlessAgent(argv);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`copilot-agent: ${error.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`copilot-agent: ${errorText(error)}\n`);
-    return 1;
+    // An expected error (the user's to fix) is one line; anything else is a bug: its stack.
+    process.stderr.write(`copilot-agent: ${errorReport(error)}\n`);
+    return error instanceof ConfigError ? 2 : 1;
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -147,7 +144,7 @@ if (invoked !== undefined && import.meta.url === pathToFileURL(path.resolve(invo
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`copilot-agent: ${String(error)}\n`);
+      process.stderr.write(`copilot-agent: ${errorReport(error)}\n`);
       process.exit(1);
     },
   );

@@ -11,7 +11,7 @@ import {
 } from '../contract/settings-derive';
 import { SETTINGS_SPEC, type SettingSpec } from '../contract/settings-spec';
 import { ConfigError, type ConfigValues } from '../protocol/config-file';
-import { errorText } from '../core/error-text';
+import { errorMessage } from '../base/errors';
 
 export type ReadFile = (file: string) => string;
 
@@ -32,7 +32,7 @@ function fileNamedBy(
   try {
     return readFile(file).trim();
   } catch (error) {
-    throw new ConfigError(`${variable}: cannot read ${file}: ${errorText(error)}`, variable);
+    throw new ConfigError(`${variable}: cannot read ${file}: ${errorMessage(error)}`, variable);
   }
 }
 

@@ -4,9 +4,10 @@
  * BOINC's GUI RPC). The renderer knows nothing else.
  */
 
+import type { LogLevel } from '../base/log-level';
 import type { SettingKeyOfType, SettingsOf, SettingsSpec } from './settings-spec';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type { LogLevel };
 
 export type ConnectionState =
   'not-configured' | 'connecting' | 'online' | 'offline' | 'auth-failed';

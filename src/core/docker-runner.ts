@@ -18,12 +18,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import type Docker from 'dockerode';
-import { dockerSocketGet, dockerSocketPath } from './docker-socket';
+import {
+  DockerUnavailableError,
+  dockerFailure,
+  dockerSocketGet,
+  dockerSocketPath,
+} from './docker-socket';
 import type { DockerState } from '../contract/ui-contract';
 import type { ContainerLimits } from './resource-policy';
 import { silentLogger, type Logger } from '../transport/logger';
-import { errorText } from './error-text';
 import { withTimeout } from './with-timeout';
+import { errorMessage } from '../base/errors';
 
 export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';
 export const JOB_LABEL = 'copilot.job';
@@ -193,7 +198,10 @@ export class DockerRunner implements JobRunner {
           : await withTimeout((await this.docker()).version(), timeoutMs, 'no answer');
       return { available: true, message: `Docker ${version.Version}`, version: version.Version };
     } catch (error) {
-      return { available: false, message: `Docker is not running (${errorText(error)})` };
+      const classified = dockerFailure(error);
+      const detail =
+        classified instanceof DockerUnavailableError ? classified.detail : errorMessage(error);
+      return { available: false, message: `Docker is not running (${detail})` };
     }
   }
 
@@ -219,7 +227,17 @@ export class DockerRunner implements JobRunner {
     };
   }
 
-  async run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome> {
+  /** Rejects with DockerUnavailableError when the daemon goes away before or during the job. */
+  run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome> {
+    return this.runJob(spec, onStarted).catch((error: unknown) => {
+      throw dockerFailure(error);
+    });
+  }
+
+  private async runJob(
+    spec: RunSpec,
+    onStarted?: (containerId: string) => void,
+  ): Promise<RunOutcome> {
     const startedAt = new Date().toISOString();
     const main = await this.runContainer(
       spec,
@@ -359,7 +377,7 @@ export class DockerRunner implements JobRunner {
       await container.remove({ force: true }).catch((error: unknown) => {
         this.logger.warn('could not remove job container', {
           jobId: spec.jobId,
-          error: errorText(error),
+          error: errorMessage(error),
         });
       });
     }
@@ -385,7 +403,7 @@ export class DockerRunner implements JobRunner {
       if (active.paused) await active.container.unpause().catch(() => undefined);
       await active.container.kill({ signal: 'SIGKILL' });
     } catch (error) {
-      this.logger.debug('kill failed', { error: errorText(error) });
+      this.logger.debug('kill failed', { error: errorMessage(error) });
     }
   }
 

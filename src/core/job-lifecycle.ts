@@ -20,7 +20,7 @@ import { isSafeFileName } from '../protocol/job-fields';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import type { Logger } from '../transport/logger';
 import type { JobRunner, RunOutcome } from './docker-runner';
-import { errorText } from './error-text';
+import { DockerUnavailableError } from './docker-socket';
 import { inputFileNames, planJobCommand } from './job-command';
 import type { JobInHand, JobResult, JobStore } from './job-store';
 import type { ManagerExchange } from './manager-exchange';
@@ -29,6 +29,7 @@ import type { MonitorReporter } from './monitor-reporter';
 import type { ContainerLimits } from './resource-policy';
 import type { SerialLock } from './serial-lock';
 import { TransferError, type StorageClient } from './storage-transfer';
+import { errorMessage } from '../base/errors';
 
 export interface LifecycleDeps {
   exchange: ManagerExchange;
@@ -61,10 +62,6 @@ export interface LifecycleDeps {
   onStarted: (jobId: string, startedAt: string, paused: boolean) => void;
   signal: AbortSignal;
 }
-
-/** Errors that mean the Docker daemon is gone rather than that the job cannot run. */
-const DOCKER_UNREACHABLE =
-  /ECONNREFUSED|ECONNRESET|ENOENT .*docker|connect ENOENT|socket hang up|EPIPE/;
 
 /** Files uploaded besides the job's own outputs. */
 export const LOG_FILES = ['stdout', 'stderr'] as const;
@@ -260,16 +257,19 @@ export class JobLifecycle {
     } catch (error) {
       this.throwIfStopped();
       if (leaseLost(error)) {
-        return failed('aborted', `the manager no longer gives this job to us: ${errorText(error)}`);
+        return failed(
+          'aborted',
+          `the manager no longer gives this job to us: ${errorMessage(error)}`,
+        );
       }
-      return failed('download-failed', `input download failed: ${errorText(error)}`);
+      return failed('download-failed', `input download failed: ${errorMessage(error)}`);
     }
 
     let plan;
     try {
       plan = planJobCommand(job, paths.input);
     } catch (error) {
-      return failed('failed', `bad job description: ${errorText(error)}`);
+      return failed('failed', `bad job description: ${errorMessage(error)}`);
     }
     const network = plan.wantsNetwork && deps.allowJobNetwork();
     if (plan.wantsNetwork && !network) {
@@ -311,10 +311,8 @@ export class JobLifecycle {
       this.throwIfStopped();
       // Docker itself went away: not the job's fault. The job stays on disk in phase 'running'
       // and the agent runs it again later.
-      if (DOCKER_UNREACHABLE.test(errorText(error))) {
-        throw new Error(`Docker is not reachable: ${errorText(error)}`);
-      }
-      return failed('failed', `the container could not run: ${errorText(error)}`);
+      if (error instanceof DockerUnavailableError) throw error;
+      return failed('failed', `the container could not run: ${errorMessage(error)}`);
     } finally {
       stopRenewing();
     }
@@ -420,7 +418,7 @@ export class JobLifecycle {
       } catch (error) {
         this.throwIfStopped();
         if (leaseLost(error)) {
-          this.abort(`the manager no longer takes this job's output: ${errorText(error)}`);
+          this.abort(`the manager no longer takes this job's output: ${errorMessage(error)}`);
           return;
         }
         if (permanentRefusal(error)) {
@@ -431,7 +429,7 @@ export class JobLifecycle {
         deps.logger.warn('upload failed', {
           jobId: this.jobId,
           attempt: uploadFailures,
-          error: errorText(error),
+          error: errorMessage(error),
         });
         if (uploadFailures >= deps.maxUploadAttempts) {
           this.uploadFailed(error);
@@ -446,7 +444,7 @@ export class JobLifecycle {
   private uploadFailed(error: unknown): void {
     const result = this.inHand.result as JobResult;
     result.state = 'upload-failed';
-    result.error = `upload failed: ${errorText(error)}`;
+    result.error = `upload failed: ${errorMessage(error)}`;
     this.deps.logger.warn('output not delivered; reporting the job as upload-failed', {
       jobId: this.jobId,
       error: result.error,
@@ -501,7 +499,9 @@ export class JobLifecycle {
           }),
         )
         .catch((error: unknown) =>
-          deps.logger.debug('want_getJobOutputDir not acknowledged', { error: errorText(error) }),
+          deps.logger.debug('want_getJobOutputDir not acknowledged', {
+            error: errorMessage(error),
+          }),
         );
       const offer = await offers.next(deps.replyTimeoutMs, this.signal);
       this.throwIfStopped();
@@ -534,7 +534,7 @@ export class JobLifecycle {
       };
     } catch (error) {
       if (error instanceof JobRefusedError) throw error;
-      deps.logger.warn('getJobOutputDir failed', { jobId: this.jobId, error: errorText(error) });
+      deps.logger.warn('getJobOutputDir failed', { jobId: this.jobId, error: errorMessage(error) });
       return null;
     } finally {
       replies.close();
@@ -565,7 +565,7 @@ export class JobLifecycle {
         deps.logger.warn('jobDone not acknowledged; will retry', {
           jobId: this.jobId,
           to,
-          error: errorText(error),
+          error: errorMessage(error),
         });
         await this.pause(attempt);
       }

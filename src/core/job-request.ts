@@ -11,7 +11,7 @@ import { accountOf } from '../protocol/jid';
 import { isValidJobId } from '../protocol/job-fields';
 import type { Logger } from '../transport/logger';
 import type { ManagerExchange } from './manager-exchange';
-import { errorText } from './error-text';
+import { errorMessage } from '../base/errors';
 
 export interface JobRequestOptions {
   exchange: ManagerExchange;
@@ -61,7 +61,7 @@ export async function requestJob(options: JobRequestOptions): Promise<JobRequest
       exchange
         .send(address, { command: 'want_getJob', agentHost: options.agentHost, jdl: options.jdl })
         .catch((error: unknown) => {
-          logger.debug('want_getJob not acknowledged', { to: address, error: errorText(error) });
+          logger.debug('want_getJob not acknowledged', { to: address, error: errorMessage(error) });
         });
     }
     const deadline = now() + options.replyTimeoutMs;
@@ -115,7 +115,7 @@ export async function requestJob(options: JobRequestOptions): Promise<JobRequest
     return {
       kind: 'no-job',
       manager,
-      reason: errorText(error),
+      reason: errorMessage(error),
     };
   } finally {
     replies.close();

@@ -7,12 +7,12 @@
 import type { JobPhase, JobRecord, RunningJob } from '../contract/ui-contract';
 import type { Logger } from '../transport/logger';
 import type { JobRunner } from './docker-runner';
-import { errorText } from './error-text';
 import type { JobHistory } from './job-history';
 import { JobLifecycle, type LifecycleDeps } from './job-lifecycle';
 import type { JobInHand, JobStore } from './job-store';
 import type { ContainerLimits } from './resource-policy';
 import { withTimeout } from './with-timeout';
+import { errorMessage } from '../base/errors';
 
 /** What a lifecycle needs besides its own callbacks and the stop signal. */
 export type SharedLifecycleDeps = Omit<LifecycleDeps, 'onPhase' | 'onStarted' | 'signal'>;
@@ -109,14 +109,14 @@ export class JobSlots {
         entry.phase = 'paused';
         logger.info('pausing the running job', { jobId });
         runner.pause(jobId).catch((error: unknown) => {
-          logger.warn('could not pause the job', { jobId, error: errorText(error) });
+          logger.warn('could not pause the job', { jobId, error: errorMessage(error) });
         });
       } else if (run && entry.frozen) {
         entry.frozen = false;
         entry.phase = 'running';
         logger.info('resuming the job', { jobId });
         runner.resume(jobId).catch((error: unknown) => {
-          logger.warn('could not resume the job', { jobId, error: errorText(error) });
+          logger.warn('could not resume the job', { jobId, error: errorMessage(error) });
         });
       }
     }
@@ -128,7 +128,7 @@ export class JobSlots {
       this.options.runner.update(jobId, limits).catch((error: unknown) => {
         this.options.logger.debug('could not update the job container limits', {
           jobId,
-          error: errorText(error),
+          error: errorMessage(error),
         });
       });
     }
@@ -223,7 +223,7 @@ export class JobSlots {
     }
     logger.error('job lifecycle failed; it stays on disk and is retried', {
       jobId,
-      error: errorText(error),
+      error: errorMessage(error),
     });
     this.options.onLifecycleFailure();
     setTimeout(() => this.retry(jobId), RETRY_FAILED_LIFECYCLE_MS).unref();

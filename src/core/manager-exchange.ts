@@ -11,8 +11,8 @@ import type { Command, CommandName, CommandOf } from '../protocol/commands';
 import { accountOf, bareJid } from '../protocol/jid';
 import type { CopilotSession } from '../transport/copilot-session';
 import { silentLogger, type Logger } from '../transport/logger';
-import { errorText } from './error-text';
 import type { ManagerTrust } from './manager-trust';
+import { errorMessage } from '../base/errors';
 
 /** What the agent needs of an XMPP session; CopilotSession in production, a fake in tests. */
 export interface ProtocolChannel {
@@ -306,7 +306,7 @@ export class ManagerExchange {
       this.logger.warn('redirected command not acknowledged', {
         referral,
         command: info.command,
-        error: errorText(error),
+        error: errorMessage(error),
       });
     });
   }

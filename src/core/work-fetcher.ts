@@ -6,7 +6,6 @@
 import type { AgentSettings } from '../contract/ui-contract';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
 import type { Logger } from '../transport/logger';
-import { errorText } from './error-text';
 import { buildHostJdl, collectHostFacts, type HostFacts, type SystemInfoSource } from './host-jdl';
 import { requestJob, type JobRequestResult } from './job-request';
 import type { JobInHand } from './job-store';
@@ -14,6 +13,7 @@ import type { ManagerExchange } from './manager-exchange';
 import { managerAddresses } from './manager-trust';
 import { allowedCores } from './resource-policy';
 import type { SerialLock } from './serial-lock';
+import { errorMessage } from '../base/errors';
 
 const FACTS_MAX_AGE_MS = 60_000;
 
@@ -54,7 +54,7 @@ export class WorkFetcher {
     this.fetching = true;
     this.fetchOne()
       .catch((error: unknown) => {
-        this.options.logger.warn('asking for a job failed', { error: errorText(error) });
+        this.options.logger.warn('asking for a job failed', { error: errorMessage(error) });
         this.backOff();
       })
       .finally(() => {

@@ -15,8 +15,8 @@ import {
 import type { Logger } from '../transport/logger';
 import { AgentSecureLayer } from '../transport/secure-layer';
 import { xmppServiceUrl } from '../transport/xmpp-service';
-import { errorText } from './error-text';
 import type { SessionChannel } from './manager-exchange';
+import { errorMessage } from '../base/errors';
 
 /** What the rest of the agent sees of its connection. */
 export interface AgentConnection {
@@ -51,7 +51,7 @@ export function sessionSecurity(
     try {
       managerPublicKey = createPublicKey(settings.jobManagerPublicKey);
     } catch (error) {
-      const reason = errorText(error);
+      const reason = errorMessage(error);
       throw new Error(`secure mode: the job manager's public key cannot be read (${reason})`);
     }
     const localJid = `${settings.xmppUsername}@${settings.xmppDomain}`;
@@ -119,7 +119,7 @@ export class XmppConnection implements AgentConnection {
       security = sessionSecurity(settings);
     } catch (error) {
       // A key that cannot be read will not get better by retrying: wait for new settings.
-      this.setState('offline', errorText(error));
+      this.setState('offline', errorMessage(error));
       options.logger.error('cannot connect', { error: this.message });
       return;
     }
@@ -198,7 +198,7 @@ export class XmppConnection implements AgentConnection {
       jitter: 0.3,
     });
     this.attempt += 1;
-    const text = errorText(error);
+    const text = errorMessage(error);
     this.options.logger.warn('cannot connect to the XMPP server; retrying', {
       error: text,
       inMs: delay,

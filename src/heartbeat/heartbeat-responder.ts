@@ -4,6 +4,7 @@ import { silentLogger, type CopilotSession, type Logger } from '../transport';
 import { MucRoster } from './muc-roster';
 import { roomNickFor, shortUniqueNick } from './room-nick';
 import { hostStatusProbes, readStatus, type StatusProbes } from './status-probes';
+import { errorMessage } from '../base/errors';
 
 export interface HeartbeatResponderOptions {
   /** HB_CHAT_SERVER, e.g. `conference.xmpp.cern.ch`. */
@@ -106,7 +107,7 @@ export function answerHeartbeatRequests(
     session.send(message.from, command, { noack: true, type }).catch((error: unknown) => {
       logger.warn('heartbeat reply failed', {
         to: message.from,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     });
   };

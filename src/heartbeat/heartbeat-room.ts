@@ -4,6 +4,7 @@ import { mucJoinPresence, type CopilotSession } from '../transport';
 import { bareJid, jidKey, sameJid } from '../protocol/jid';
 import { MucRoster, type RoomOccupant } from './muc-roster';
 import type { HeartbeatTarget } from './target-resolution';
+import { errorMessage } from '../base/errors';
 
 /** Presence status of command-line clients, so that "everyone" does not include them. */
 export const HEARTBEAT_CLIENT_STATUS = 'copilot-heartbeat';
@@ -185,7 +186,7 @@ export class HeartbeatRoom {
           .send(target.address, command, { noack: true, type: viaRoom ? 'chat' : undefined })
           .catch((error: unknown) => {
             waiter.settle(target.address, {
-              failure: error instanceof Error ? error.message : String(error),
+              failure: errorMessage(error),
             });
           });
       }

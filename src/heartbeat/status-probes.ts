@@ -1,6 +1,7 @@
 import os from 'node:os';
 import si from 'systeminformation';
 import { STATUS_COMPONENTS, type StatusComponent } from '../protocol';
+import { errorMessage } from '../base/errors';
 
 /** Reads one status component of this host and describes it as haveStatus's `status` string. */
 export type StatusProbe = () => Promise<string>;
@@ -107,6 +108,6 @@ export async function readStatus(
   try {
     return await probes[component]();
   } catch (error) {
-    return `error: cannot read ${component}: ${error instanceof Error ? error.message : String(error)}`;
+    return `error: cannot read ${component}: ${errorMessage(error)}`;
   }
 }

@@ -1,7 +1,6 @@
 import { app, ipcMain, powerMonitor, type BrowserWindow } from 'electron';
 import type { AgentSettings, AgentStatus } from '../contract/ui-contract';
 import type { AgentHost, AgentHostOptions } from '../core/agent-host';
-import { errorText } from '../core/error-text';
 import { withTimeout } from '../core/with-timeout';
 import { startIdleMonitor } from './idle-monitor';
 import { forwardAgentEvents, registerCommandHandlers } from './ipc-bridge';
@@ -9,6 +8,7 @@ import { applyStartAtLogin, type LoginItemTarget } from './login-item';
 import { createMainWindow, showWindow, type RendererSource } from './main-window';
 import type { SettingsRepository } from './settings-repository';
 import { createTrayController, type TrayController } from './tray-controller';
+import { errorMessage } from '../base/errors';
 
 const STOP_TIMEOUT_MS = 15_000;
 export const APP_ID = 'ch.cern.copilot.desktop';
@@ -168,5 +168,5 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
 }
 
 function reportError(log: (message: string) => void, what: string): (error: unknown) => void {
-  return (error) => log(`${what} failed: ${errorText(error)}`);
+  return (error) => log(`${what} failed: ${errorMessage(error)}`);
 }

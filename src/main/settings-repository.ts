@@ -1,7 +1,7 @@
 import type { SafeStorage } from 'electron';
 import { validateSettingsPatch, DEFAULT_SETTINGS } from '../contract/settings';
 import type { AgentSettings, SettingsError } from '../contract/ui-contract';
-import { errorText } from '../core/error-text';
+import { errorMessage } from '../base/errors';
 
 /**
  * Where the XMPP password is kept when the OS can encrypt it: base64 of safeStorage's ciphertext.
@@ -132,7 +132,7 @@ export class SettingsRepository {
       this.sealed = { plain: password, base64 };
       return base64;
     } catch (error) {
-      this.warnOnce(`settings: the password cannot be encrypted (${errorText(error)})`);
+      this.warnOnce(`settings: the password cannot be encrypted (${errorMessage(error)})`);
       return undefined;
     }
   }
@@ -152,7 +152,7 @@ export class SettingsRepository {
       return plain;
     } catch (error) {
       this.warnOnce(
-        `settings: the stored password cannot be decrypted (${errorText(error)}); enter it again in Settings`,
+        `settings: the stored password cannot be decrypted (${errorMessage(error)}); enter it again in Settings`,
       );
       return '';
     }

@@ -10,10 +10,11 @@
  * ignores case (classic ClassAd semantics). An expression matches only when it is `true`.
  */
 import { jdlGet, type JdlRecord, type JdlValue } from './jdl';
+import { CopilotError } from '../base/errors';
 
-export class ClassAdError extends Error {
+export class ClassAdError extends CopilotError {
   constructor(message: string) {
-    super(message);
+    super('CLASSAD_INVALID', message);
     this.name = 'ClassAdError';
   }
 }

@@ -6,14 +6,17 @@
  * source wins: file < environment < command line.
  */
 
+import { CopilotError } from '../base/errors';
+
 const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export class ConfigError extends Error {
+/** A configuration variable or file is missing or wrong: the user's to fix. */
+export class ConfigError extends CopilotError {
   /** The variable the error is about, when there is one. */
   readonly variable: string | undefined;
 
   constructor(message: string, variable?: string) {
-    super(message);
+    super('CONFIG_INVALID', message);
     this.name = 'ConfigError';
     this.variable = variable;
   }

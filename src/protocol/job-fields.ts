@@ -2,14 +2,15 @@
  * Rules for the values inside a job that end up as paths, argv or environment on a volunteer's
  * machine. They are checked on both sides; nothing here is ever given to a shell.
  */
+import { CopilotError } from '../base/errors';
 
 const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const FILE_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}$/;
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export class JobFieldError extends Error {
+export class JobFieldError extends CopilotError {
   constructor(message: string) {
-    super(message);
+    super('JOB_FIELD_INVALID', message);
     this.name = 'JobFieldError';
   }
 }

@@ -5,6 +5,7 @@ import type { Command } from './commands';
 import { commandFromInfo, commandToInfo } from './command-codec';
 import { infoNodeFromElement, infoNodeToElement } from './info-node';
 import { ProtocolError } from './protocol-error';
+import { errorMessage } from '../base/errors';
 
 /** Largest stanza accepted, in characters of serialized XML. Generous for JDL and job data. */
 export const DEFAULT_MAX_STANZA_CHARS = 256 * 1024;
@@ -165,7 +166,7 @@ export function decodeStanzaXml(text: string, options: DecodeOptions = {}): Prot
   try {
     element = parseXml(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new ProtocolError('malformed-xml', `malformed XML: ${reason}`);
   }
   if (!element) throw new ProtocolError('malformed-xml', 'malformed XML: unclosed root element');

@@ -1,3 +1,5 @@
+import { CopilotError } from '../base/errors';
+
 /** Every way an incoming stanza can be unusable. Each is a clear, typed error, never a crash. */
 export type ProtocolErrorCode =
   | 'malformed-xml'
@@ -12,11 +14,12 @@ export type ProtocolErrorCode =
   /** Secure mode refused the message: tampered, replayed, too old, wrong key or not encrypted. */
   | 'rejected-secure';
 
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode;
+/** Catalogued as PROTOCOL_INVALID; `code` keeps the finer reason. */
+export class ProtocolError extends CopilotError {
+  declare readonly code: ProtocolErrorCode;
 
   constructor(code: ProtocolErrorCode, message: string) {
-    super(message);
+    super('PROTOCOL_INVALID', message);
     this.name = 'ProtocolError';
     this.code = code;
   }

@@ -9,7 +9,7 @@ import {
   rememberBrowserToken,
 } from './browser-api';
 import { CopilotContext } from './copilot-context';
-import { errorText } from './format';
+import { errorMessage } from '../base/errors';
 import { LoginView } from './views/login-view';
 import './styles.css';
 
@@ -65,7 +65,7 @@ async function boot(): Promise<void> {
         api = await connect(token);
       } catch (e) {
         forgetBrowserToken();
-        error = `The agent refused the saved token: ${errorText(e)}`;
+        error = `The agent refused the saved token: ${errorMessage(e)}`;
       }
     }
   }

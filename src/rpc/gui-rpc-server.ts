@@ -13,6 +13,7 @@ import type { AgentHost } from '../core/agent-host';
 import { parseRpcArguments, RpcArgumentError } from './rpc-arguments';
 import { loadOrCreateToken, tokensMatch } from './rpc-token';
 import { serveStatic } from './static-files';
+import { errorMessage } from '../base/errors';
 
 export interface GuiRpcOptions {
   port: number;
@@ -150,7 +151,7 @@ export async function startGuiRpcServer(
       return;
     }
     handleCommand(name as UiCommandName, request, response).catch((error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       sendJson(response, error instanceof RpcArgumentError ? 400 : 500, { error: message });
     });
   });

@@ -30,6 +30,7 @@ import {
   type ChirpAclEntry,
   type ChirpStat,
 } from './chirp-wire';
+import { errorMessage } from '../base/errors';
 
 export interface ChirpConnectOptions {
   /** How long the connect, or one call, may wait for the server without progress; default 60 s. */
@@ -52,7 +53,7 @@ const CHUNK_BYTES = 64 * 1024;
 export const DEFAULT_CHIRP_AUTH: readonly ChirpAuthMethod[] = ['address', 'hostname'];
 
 function localError(file: string, error: unknown): ChirpError {
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   return new ChirpError('EIO', `local file ${file}: ${reason}`, undefined, { cause: error });
 }
 
@@ -372,7 +373,7 @@ export class ChirpClient {
         cause: error.cause ?? error,
       });
     }
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     return new ChirpError('ECONNRESET', `${operation}: ${reason}`, undefined, { cause: error });
   }
 

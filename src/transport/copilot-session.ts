@@ -19,6 +19,7 @@ import { silentLogger, type Logger } from './logger';
 import { SeenIds } from './seen-ids';
 import { installStartTls, tlsSocketOf, type SessionTlsOptions } from './tls-options';
 import { TypedEmitter } from './typed-emitter';
+import { CopilotError, errorMessage, formatError } from '../base/errors';
 
 export interface CopilotSessionOptions {
   /** e.g. `xmpp://127.0.0.1:5222`; STARTTLS is used whenever the server offers it. */
@@ -78,11 +79,12 @@ export type SessionEvents = {
 };
 
 /** The server refused our credentials: retrying soon will not help, the volunteer must act. */
-export class XmppAuthError extends Error {
-  readonly code = 'XMPP_AUTH_REFUSED';
+export class XmppAuthError extends CopilotError {
+  declare readonly code: 'XMPP_AUTH_REFUSED';
 
-  constructor(message: string) {
-    super(message);
+  /** `account` is the bare JID that was refused. */
+  constructor(account: string) {
+    super('XMPP_AUTH_REFUSED', formatError('XMPP_AUTH_REFUSED', account));
     this.name = 'XmppAuthError';
   }
 }
@@ -324,7 +326,7 @@ export class CopilotSession {
     if (!this.online || !this.xmpp) return false;
     this.xmpp.send(stanza).catch((error: unknown) => {
       this.logger.debug('send failed', {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     });
     return true;
@@ -401,7 +403,7 @@ export class CopilotSession {
       await xmpp.reconnect.reconnect();
     } catch (error) {
       this.logger.debug('reconnect failed', {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
       // A failed connect attempt emits no 'disconnect' of its own every time; make sure we retry,
       // but only once: when it did emit one, onDisconnect() has scheduled the retry already.
@@ -559,7 +561,7 @@ export class CopilotSession {
       this.logger.error('command handler failed; not acknowledged', {
         command: message.command.command,
         from: message.from,
-        error: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason),
+        error: errorMessage(outcome.reason),
       });
     }
     return ok;
@@ -578,12 +580,10 @@ const RECEIVED_BUT_UNUSABLE: ReadonlySet<ProtocolErrorCode> = new Set<ProtocolEr
 ]);
 
 function describeConnectError(error: unknown, options: CopilotSessionOptions): Error {
-  const text = error instanceof Error ? error.message : String(error);
+  const text = errorMessage(error);
   const condition = (error as { condition?: string } | null)?.condition;
   if (condition === 'not-authorized' || /not-authorized/.test(text)) {
-    return new XmppAuthError(
-      `XMPP login refused for ${options.username}@${options.domain}: wrong user name or password`,
-    );
+    return new XmppAuthError(`${options.username}@${options.domain}`);
   }
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
     return new Error(`cannot reach the XMPP server at ${options.service}: ${text}`);

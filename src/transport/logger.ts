@@ -1,5 +1,7 @@
 /** Structured, levelled logging shared by every component. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import { atLeast, type LogLevel } from '../base/log-level';
+
+export type { LogLevel };
 export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;
 
 export interface LogRecord {
@@ -18,8 +20,6 @@ export interface Logger {
   child(component: string): Logger;
 }
 
-const LEVEL_RANK: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn: 2, error: 3 };
-
 export type LogSink = (record: LogRecord) => void;
 
 export function createLogger(
@@ -28,7 +28,7 @@ export function createLogger(
   minimum: LogLevel = 'debug',
 ): Logger {
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
-    if (LEVEL_RANK[level] < LEVEL_RANK[minimum]) return;
+    if (!atLeast(level, minimum)) return;
     const record: LogRecord = { time: new Date().toISOString(), level, component, message };
     if (fields) record.fields = fields;
     sink(record);

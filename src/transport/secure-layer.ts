@@ -27,6 +27,7 @@ import {
   type ReplayWindowOptions,
 } from '../protocol/secure-channel';
 import type { MessageLayer } from './copilot-session';
+import { errorMessage } from '../base/errors';
 
 /** Commands that may travel in clear even in secure mode: system introspection and monitoring. */
 export const DEFAULT_PLAIN_COMMANDS: ReadonlySet<CommandName> = new Set<CommandName>([
@@ -273,7 +274,7 @@ function readKeyFile(variable: string, file: string | undefined): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new Error(`${variable} ${file} cannot be read: ${reason}`);
   }
 }

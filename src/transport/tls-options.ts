@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import type { Client } from '@xmpp/client';
 import { xml, type Element } from '@xmpp/xml';
 import { isSwitchOn } from '../protocol/config-file';
+import { errorMessage } from '../base/errors';
 
 export interface SessionTlsOptions {
   /** PEM CA certificate(s) trusted for the server certificate, e.g. a private CA. */
@@ -120,11 +121,7 @@ export function installStartTls(xmpp: Client, domain: string, options: SessionTl
       const socket = entity.socket;
       if (element.getChild('starttls', NS_TLS)) {
         upgrade(socket).catch((error: unknown) =>
-          fail(
-            new Error(
-              `TLS with the XMPP server failed: ${error instanceof Error ? error.message : String(error)}`,
-            ),
-          ),
+          fail(new Error(`TLS with the XMPP server failed: ${errorMessage(error)}`)),
         );
         return;
       }
@@ -153,7 +150,7 @@ export function sessionTlsFromConfig(
     try {
       options.ca = fs.readFileSync(caFile, 'utf8');
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       throw new Error(`CA file ${caFile} cannot be read: ${reason}`);
     }
   }

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { JobsView } from '../../contract/ui-contract';
 import { useCopilot } from '../copilot-context';
-import { errorText } from '../format';
+import { errorMessage } from '../../base/errors';
 
 export const JOB_HISTORY_LIMIT = 200;
 
@@ -20,7 +20,7 @@ export function useJobs(): { jobs: JobsView | null; error: string | null } {
         setJobs(view);
         setError(null);
       },
-      (e: unknown) => setError(errorText(e)),
+      (e: unknown) => setError(errorMessage(e)),
     );
   }, [api]);
   useEffect(() => {

@@ -1,14 +1,11 @@
 import { useState } from 'react';
-import type { LogLevel } from '../../contract/ui-contract';
+import { atLeast, LOG_LEVELS, type LogLevel } from '../../base/log-level';
 import { useLog } from '../hooks/use-log';
-
-const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
-const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 export function LogView() {
   const entries = useLog();
   const [minLevel, setMinLevel] = useState<LogLevel>('info');
-  const shown = entries.filter((e) => RANK[e.level] >= RANK[minLevel]).reverse();
+  const shown = entries.filter((e) => atLeast(e.level, minLevel)).reverse();
   return (
     <div className="stack">
       <div className="toolbar">
@@ -18,7 +15,7 @@ export function LogView() {
           value={minLevel}
           onChange={(e) => setMinLevel(e.target.value as LogLevel)}
         >
-          {LEVELS.map((level) => (
+          {LOG_LEVELS.map((level) => (
             <option key={level} value={level}>
               {level} and above
             </option>

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { errorText } from '../format';
+import { errorMessage } from '../../base/errors';
 
 export interface LoginViewProps {
   /** Tries the token; rejects if the agent refuses it. */
@@ -17,7 +17,7 @@ export function LoginView({ onToken, initialError = null }: LoginViewProps) {
     setBusy(true);
     setError(null);
     onToken(token.trim())
-      .catch((e: unknown) => setError(errorText(e)))
+      .catch((e: unknown) => setError(errorMessage(e)))
       .finally(() => setBusy(false));
   };
   return (

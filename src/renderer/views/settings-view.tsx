@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { validateSettingsPatch } from '../../contract/settings';
 import type { AgentSettings, PublicSettings } from '../../contract/ui-contract';
 import { useCopilot } from '../copilot-context';
-import { errorText } from '../format';
+import { errorMessage } from '../../base/errors';
 import {
   SETTINGS_GROUPS,
   draftValue,
@@ -36,7 +36,7 @@ export function SettingsView() {
         setDraft(toDraft(settings));
       },
       (e: unknown) => {
-        if (live) setNotice({ kind: 'error', text: `Cannot load settings: ${errorText(e)}` });
+        if (live) setNotice({ kind: 'error', text: `Cannot load settings: ${errorMessage(e)}` });
       },
     );
     return () => {
@@ -91,7 +91,7 @@ export function SettingsView() {
             setNotice({ kind: 'error', text: 'The agent refused some values.' });
           }
         },
-        (e: unknown) => setNotice({ kind: 'error', text: `Saving failed: ${errorText(e)}` }),
+        (e: unknown) => setNotice({ kind: 'error', text: `Saving failed: ${errorMessage(e)}` }),
       )
       .finally(() => setSaving(false));
   };

@@ -2,7 +2,8 @@ import { useState } from 'react';
 import type { AgentStatus, ConnectionState } from '../../contract/ui-contract';
 import { RunningJobs } from '../components/running-jobs';
 import { useCopilot } from '../copilot-context';
-import { errorText, formatPercent, formatTime } from '../format';
+import { errorMessage } from '../../base/errors';
+import { formatPercent, formatTime } from '../format';
 import type { StatusState } from '../hooks/use-agent-status';
 
 const CONNECTION_LABEL: Record<ConnectionState, string> = {
@@ -36,7 +37,7 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
     setBusy(true);
     setActionError(null);
     action()
-      .catch((e: unknown) => setActionError(errorText(e)))
+      .catch((e: unknown) => setActionError(errorMessage(e)))
       .finally(() => setBusy(false));
   };
   return (

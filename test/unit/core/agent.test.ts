@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent, type Agent, type AgentOptions } from '../../../src/core/agent';
 import type { SystemInfoSource } from '../../../src/core/host-jdl';
+import { DockerUnavailableError } from '../../../src/core/docker-socket';
 import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
 import type { AgentSettings, AgentStatus, DockerState } from '../../../src/contract/ui-contract';
 import { FakeChannel, FakeRunner, FakeStorage, JM, jobDescription, scriptedManager } from './fakes';
@@ -266,7 +267,9 @@ describe('createAgent', () => {
     ]);
     runner.run = () => {
       docker.state = { available: false, message: 'connect ENOENT /var/run/docker.sock' };
-      return Promise.reject(new Error('connect ECONNREFUSED /var/run/docker.sock'));
+      return Promise.reject(
+        new DockerUnavailableError('connect ECONNREFUSED /var/run/docker.sock'),
+      );
     };
     await agent.start();
     await until(() => channel.commands('want_getJob').length === 1);

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DockerRunner, type RunSpec } from '../../../src/core/docker-runner';
+import { DockerUnavailableError } from '../../../src/core/docker-socket';
 import { containerLimits } from '../../../src/core/resource-policy';
 
 let dir: string;
@@ -162,6 +163,33 @@ describe('DockerRunner start', () => {
     await expect(runner.run(spec(false))).rejects.toThrow(/ECONNREFUSED/);
     // The pending wait fails after the run gave up; that must not be an unhandled rejection.
     await new Promise((resolve) => setTimeout(resolve, 50));
+  });
+
+  it('classifies a lost connection to the daemon as DockerUnavailableError', async () => {
+    const refused = (): Error =>
+      Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), {
+        code: 'ECONNREFUSED',
+        syscall: 'connect',
+      });
+    const gone = new FakeContainer();
+    gone.start = () => Promise.reject(refused());
+    const error: unknown = await new DockerRunner({ docker: fakeDocker(gone) })
+      .run(spec(false))
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DockerUnavailableError);
+    expect((error as Error).message).toBe(
+      'Docker is not reachable: connect ECONNREFUSED /var/run/docker.sock',
+    );
+  });
+
+  it('leaves a failure the daemon reported (no such image) as it is', async () => {
+    const noImage = new FakeContainer();
+    noImage.start = () => Promise.reject(new Error('(HTTP code 404) No such image: nope:latest'));
+    const other: unknown = await new DockerRunner({ docker: fakeDocker(noImage) })
+      .run(spec(false))
+      .catch((caught: unknown) => caught);
+    expect(other).not.toBeInstanceOf(DockerUnavailableError);
+    expect((other as Error).message).toMatch(/No such image/);
   });
 });
 

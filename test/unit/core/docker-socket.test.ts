@@ -1,9 +1,15 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerSocketGet, dockerSocketPath } from '../../../src/core/docker-socket';
+import {
+  DockerUnavailableError,
+  dockerFailure,
+  dockerSocketGet,
+  dockerSocketPath,
+} from '../../../src/core/docker-socket';
 
 let dir: string;
 let socketPath: string;
@@ -54,5 +60,53 @@ describe('Docker over its unix socket', () => {
     await expect(dockerSocketGet(path.join(dir, 'none.sock'), '/version', 1000)).rejects.toThrow(
       /ENOENT/,
     );
+  });
+
+  it('classifies a closed socket as DockerUnavailableError where the error enters', async () => {
+    // A socket file nobody listens on any more: a hard link outlives the server's own path.
+    const stale = path.join(dir, 'stale.sock');
+    const other = net.createServer();
+    const live = path.join(dir, 'live.sock');
+    await new Promise<void>((resolve) => other.listen(live, resolve));
+    fs.linkSync(live, stale);
+    await new Promise((resolve) => other.close(resolve));
+    const refused: unknown = await dockerSocketGet(stale, '/version', 1000).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(DockerUnavailableError);
+    expect((refused as DockerUnavailableError).code).toBe('DOCKER_UNAVAILABLE');
+    expect((refused as DockerUnavailableError).detail).toMatch(/ECONNREFUSED/);
+    expect(((refused as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    expect((refused as Error).message).toBe(
+      `Docker is not reachable: ${(refused as DockerUnavailableError).detail}`,
+    );
+
+    const missing: unknown = await dockerSocketGet(
+      path.join(dir, 'none.sock'),
+      '/version',
+      1000,
+    ).catch((error: unknown) => error);
+    expect(missing).toBeInstanceOf(DockerUnavailableError);
+
+    // The daemon answered: not an outage.
+    const answered: unknown = await dockerSocketGet(socketPath, '/nothing', 1000).catch(
+      (error: unknown) => error,
+    );
+    expect(answered).not.toBeInstanceOf(DockerUnavailableError);
+  });
+
+  it('leaves errors that are not a lost connection to the daemon as they are', () => {
+    const notFound = new Error('(HTTP code 404) no such container - No such image: nope:latest');
+    expect(dockerFailure(notFound)).toBe(notFound);
+    const noFile = Object.assign(new Error("ENOENT: no such file, open '/x'"), {
+      code: 'ENOENT',
+      syscall: 'open',
+    });
+    expect(dockerFailure(noFile)).toBe(noFile);
+    expect(dockerFailure('text')).toBe('text');
+    const hungUp = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    expect(dockerFailure(hungUp)).toBeInstanceOf(DockerUnavailableError);
+    const broken = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' });
+    expect(dockerFailure(broken)).toBeInstanceOf(DockerUnavailableError);
   });
 });

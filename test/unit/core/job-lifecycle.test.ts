@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DockerUnavailableError } from '../../../src/core/docker-socket';
 import { JobLifecycle, type LifecycleDeps } from '../../../src/core/job-lifecycle';
 import { requestJob } from '../../../src/core/job-request';
 import { JobStore, type JobInHand } from '../../../src/core/job-store';
@@ -491,7 +492,8 @@ describe('job lifecycle', () => {
   it('Docker vanishing mid-run is not a job failure: the job stays on disk in phase running', async () => {
     const channel = new FakeChannel(scriptedManager([]));
     const runner = new FakeRunner();
-    runner.run = () => Promise.reject(new Error('connect ECONNREFUSED /var/run/docker.sock'));
+    runner.run = () =>
+      Promise.reject(new DockerUnavailableError('connect ECONNREFUSED /var/run/docker.sock'));
     await expect(
       new JobLifecycle(deps(channel, runner, new FakeStorage()), inHand()).run(),
     ).rejects.toThrow(/Docker is not reachable/);

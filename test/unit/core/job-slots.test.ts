@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobRecord } from '../../../src/contract/ui-contract';
 import type { RunOutcome, RunSpec } from '../../../src/core/docker-runner';
+import { DockerUnavailableError } from '../../../src/core/docker-socket';
 import { JobHistory } from '../../../src/core/job-history';
 import { JobSlots, type JobSlotsOptions } from '../../../src/core/job-slots';
 import { JobStore, type JobInHand } from '../../../src/core/job-store';
@@ -30,7 +31,9 @@ class DockerGoneRunner extends FakeRunner {
       this.failures -= 1;
       this.specs.push(spec);
       this.calls.push(`run ${spec.jobId}`);
-      return Promise.reject(new Error('connect ECONNREFUSED /var/run/docker.sock'));
+      return Promise.reject(
+        new DockerUnavailableError('connect ECONNREFUSED /var/run/docker.sock'),
+      );
     }
     return super.run(spec, onStarted);
   }
