@@ -39,7 +39,7 @@ import {
   type JdlRecord,
   type RunJob,
 } from '../../src/protocol';
-import type { Logger } from '../../src/transport';
+import type { Logger, MonitorReporter } from '../../src/transport';
 import { ThrottledLog } from '../../src/transport/throttled-log';
 import type { ChirpJobDirs } from './chirp-job-dirs';
 import { archiveJobOutputs, type ArchivedJob } from './job-archive';
@@ -55,7 +55,6 @@ import {
 import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
-import type { MonitorReporter } from './monitor-reporter';
 import { unpackOutputBundle } from './output-bundle';
 import { storageDirOf } from './storage-server';
 import { errorMessage } from '../../src/base/errors';
@@ -82,10 +81,19 @@ function isSuccess(command: CommandOf<'jobDone'>): boolean {
 /** Queued jobs looked at first for a want_getJob or getJob (see matchingJobs). */
 const HEAD_SCAN = 16;
 
+/** What the Generic Job Manager reports to the Monitor (2.3.2). */
+export type JobManagerEvent =
+  | 'job.succeeded'
+  | 'job.failed'
+  | 'error.invalidJobId'
+  | 'error.emptyQueue'
+  | 'queuedJobs'
+  | 'runningJobs';
+
 export interface JobCycleOptions {
   queue: JobQueue;
   paths: JobStorePaths;
-  monitor: MonitorReporter;
+  monitor: MonitorReporter<JobManagerEvent>;
   logger: Logger;
   role: ManagerRole;
   doneJobDir: string;

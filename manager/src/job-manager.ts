@@ -8,6 +8,9 @@
 import fs from 'node:fs';
 import {
   CopilotSession,
+  MonitorReporter,
+  monitorComponent,
+  noackChannel,
   silentLogger,
   type CopilotSessionOptions,
   type Logger,
@@ -15,12 +18,11 @@ import {
 import { attachHeartbeatResponder } from '../../src/heartbeat/heartbeat-responder';
 import { removePartialArchives } from './job-archive';
 import { ChirpJobDirs } from './chirp-job-dirs';
-import { JobCycleHandler } from './job-cycle-handler';
+import { JobCycleHandler, type JobManagerEvent } from './job-cycle-handler';
 import type { JobQueue } from './job-queue';
 import { JobStorePaths } from './job-store-paths';
 import { requeueExpiredLeases } from './lease-reaper';
 import type { JobManagerConfig } from './manager-config';
-import { MonitorReporter } from './monitor-reporter';
 import { openJobQueue } from './open-job-queue';
 import { StorageServer } from './storage-server';
 import { errorMessage } from '../../src/base/errors';
@@ -101,11 +103,10 @@ export async function startJobManager(
       resource: config.xmpp.resource,
       logger: logger.child('xmpp'),
     });
-    const monitor = new MonitorReporter(
-      session,
+    const monitor = new MonitorReporter<JobManagerEvent>(
+      noackChannel(session, logger),
       config.monitorAddress,
-      config.xmpp.resource,
-      logger,
+      monitorComponent('jobManager', config.xmpp.resource),
     );
     const handler = new JobCycleHandler({
       queue,

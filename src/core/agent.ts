@@ -34,7 +34,6 @@ import { JobSlots, type SharedLifecycleDeps } from './job-slots';
 import { JobStore } from './job-store';
 import { ManagerExchange, SessionChannel, type ProtocolChannel } from './manager-exchange';
 import { managerAddresses, ManagerTrust } from './manager-trust';
-import { MonitorReporter, monitorComponent } from './monitor-reporter';
 import { ResourcePolicy } from './resource-policy';
 import { SerialLock } from './serial-lock';
 import { buildStatus, StatusFeed } from './status-feed';
@@ -47,6 +46,7 @@ import {
   XmppConnection,
   type AgentConnection,
 } from './xmpp-connection';
+import { MonitorReporter, monitorComponent } from '../transport/monitor-reporter';
 
 /**
  * The XMPP resource, kept in the data dir so that a restarted agent has the same full JID (a
@@ -272,7 +272,11 @@ export function createAgent(options: AgentOptions): Agent {
         logger.debug('unexpected command ignored', { command: command.command, from });
     },
   );
-  const monitor = new MonitorReporter(channel, options.monitorAddress, monitorComponent(resource));
+  const monitor = new MonitorReporter(
+    channel,
+    options.monitorAddress,
+    monitorComponent('agent', resource),
+  );
   const handshakeLock = new SerialLock();
   const afterProbe = (): void => {
     feed.update();

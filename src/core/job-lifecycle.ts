@@ -25,7 +25,7 @@ import { inputFileNames, planJobCommand } from './job-command';
 import type { JobInHand, JobResult, JobStore } from './job-store';
 import type { ManagerExchange } from './manager-exchange';
 import { outputUploads } from './output-bundle';
-import type { MonitorReporter } from './monitor-reporter';
+import type { MonitorReporter } from '../transport/monitor-reporter';
 import type { ContainerLimits } from './resource-policy';
 import type { SerialLock } from './serial-lock';
 import { TransferError, type StorageClient } from './storage-transfer';

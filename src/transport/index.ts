@@ -4,3 +4,4 @@ export * from './seen-ids';
 export * from './typed-emitter';
 export * from './copilot-session';
 export * from './xmpp-service';
+export * from './monitor-reporter';

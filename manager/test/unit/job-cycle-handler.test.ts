@@ -3,12 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Command, CommandMessage } from '../../../src/protocol';
-import { silentLogger } from '../../../src/transport';
+import {
+  MonitorReporter,
+  monitorComponent,
+  noackChannel,
+  silentLogger,
+} from '../../../src/transport';
 import { JobCycleHandler } from '../../src/job-cycle-handler';
 import { JobStorePaths } from '../../src/job-store-paths';
 import { cancelJob, requeueJob, submitJob } from '../../src/job-submission';
 import type { ManagerRole } from '../../src/manager-config';
-import { MonitorReporter } from '../../src/monitor-reporter';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';
 
 const AGENT = 'agent@localhost/a1';
@@ -24,15 +28,17 @@ let calculator: string;
 
 function handler(role: ManagerRole = 'all', storageManagerAddress?: string): JobCycleHandler {
   const monitor = new MonitorReporter(
-    {
-      send: (_to, command) => {
-        events.push(command);
-        return Promise.resolve('id');
+    noackChannel(
+      {
+        send: (_to, command) => {
+          events.push(command);
+          return Promise.resolve('id');
+        },
       },
-    },
+      silentLogger,
+    ),
     'mon@localhost',
-    'jm1',
-    silentLogger,
+    monitorComponent('jobManager', 'jm1'),
   );
   return new JobCycleHandler({
     queue,
