@@ -32,7 +32,8 @@ export type JobPhase =
   | 'uploading'
   | 'reporting';
 
-export type JobState =
+/** How a job in the agent's history ended (`running`: not yet). */
+export type JobOutcome =
   | 'running'
   | 'done'
   | 'failed'
@@ -54,11 +55,15 @@ export interface RunningJob {
   cpuSeconds: number;
 }
 
-export interface JobRecord {
+/**
+ * A job in the agent's history (`JobsView.history`). The manager's own record of a queued job is
+ * `JobRecord` in manager/src/job-record.ts, with states of its own.
+ */
+export interface JobHistoryRecord {
   jobId: string;
   manager: string;
   command: string;
-  state: JobState;
+  state: JobOutcome;
   exitCode: number | null;
   receivedAt: string;
   startedAt: string | null;
@@ -81,7 +86,7 @@ export interface JobTotals {
 
 export interface JobsView {
   running: RunningJob[];
-  history: JobRecord[];
+  history: JobHistoryRecord[];
   totals: JobTotals;
 }
 
@@ -167,7 +172,7 @@ export interface UiCommands {
 /** Every event the UI can subscribe to, with its payload. */
 export interface UiEvents {
   status: AgentStatus;
-  job: JobRecord;
+  job: JobHistoryRecord;
   log: LogEntry;
 }
 

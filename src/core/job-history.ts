@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { JobRecord, JobState, JobTotals } from '../contract/ui-contract';
+import type { JobHistoryRecord, JobOutcome, JobTotals } from '../contract/ui-contract';
 
-const JOB_STATES: ReadonlySet<string> = new Set<JobState>([
+const JOB_OUTCOMES: ReadonlySet<string> = new Set<JobOutcome>([
   'running',
   'done',
   'failed',
@@ -17,7 +17,7 @@ const JOB_STATES: ReadonlySet<string> = new Set<JobState>([
   'aborted',
 ]);
 
-function isJobRecord(value: unknown): value is JobRecord {
+function isJobHistoryRecord(value: unknown): value is JobHistoryRecord {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
   return (
@@ -25,7 +25,7 @@ function isJobRecord(value: unknown): value is JobRecord {
     typeof record.manager === 'string' &&
     typeof record.command === 'string' &&
     typeof record.state === 'string' &&
-    JOB_STATES.has(record.state) &&
+    JOB_OUTCOMES.has(record.state) &&
     (record.exitCode === null || typeof record.exitCode === 'number') &&
     typeof record.receivedAt === 'string' &&
     typeof record.cpuSeconds === 'number' &&
@@ -41,7 +41,7 @@ function localDay(iso: string): string {
 
 export class JobHistory {
   readonly file: string;
-  private records: JobRecord[] = [];
+  private records: JobHistoryRecord[] = [];
   private skipped = 0;
   private needsNewline = false;
 
@@ -65,7 +65,7 @@ export class JobHistory {
       if (line.trim() === '') continue;
       try {
         const value: unknown = JSON.parse(line);
-        if (isJobRecord(value)) this.records.push(value);
+        if (isJobHistoryRecord(value)) this.records.push(value);
         else this.skipped += 1;
       } catch {
         this.skipped += 1;
@@ -78,7 +78,7 @@ export class JobHistory {
     return this.skipped;
   }
 
-  append(record: JobRecord): void {
+  append(record: JobHistoryRecord): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
     // After a truncated last line, start on a fresh line so this record stays readable.
     const prefix = this.needsNewline ? '\n' : '';
@@ -92,7 +92,7 @@ export class JobHistory {
   }
 
   /** Newest first. */
-  list(limit = 100): JobRecord[] {
+  list(limit = 100): JobHistoryRecord[] {
     return this.records.slice(-Math.max(0, limit)).reverse();
   }
 

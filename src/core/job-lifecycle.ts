@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobPhase, JobRecord } from '../contract/ui-contract';
+import type { JobPhase, JobHistoryRecord } from '../contract/ui-contract';
 import { bareJid } from '../protocol/jid';
 import { isSafeFileName } from '../protocol/job-fields';
 import { backoffDelay, type BackoffOptions } from '../transport/backoff';
@@ -111,7 +111,7 @@ export class JobLifecycle {
   }
 
   /** Runs to jobDone; throws only when the agent stops (the job stays persisted). */
-  async run(): Promise<JobRecord> {
+  async run(): Promise<JobHistoryRecord> {
     const { store, exchange } = this.deps;
     store.save(this.inHand);
     const stopListening = exchange.onRefusal(this.jobId, (code, reason, from) => {
@@ -192,10 +192,10 @@ export class JobLifecycle {
     };
   }
 
-  private record(): JobRecord {
+  private record(): JobHistoryRecord {
     const result = this.inHand.result as JobResult;
     const started = result.startedAt ? Date.parse(result.startedAt) : NaN;
-    const record: JobRecord = {
+    const record: JobHistoryRecord = {
       jobId: this.jobId,
       manager: this.inHand.manager,
       command: this.inHand.job.command,

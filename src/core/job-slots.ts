@@ -4,7 +4,7 @@
  * kept to the settings, and each ending in the job history. A lifecycle that fails (mostly Docker
  * gone) leaves its job on disk, and it is taken up again once Docker answers.
  */
-import type { JobPhase, JobRecord, RunningJob } from '../contract/ui-contract';
+import type { JobPhase, JobHistoryRecord, RunningJob } from '../contract/ui-contract';
 import type { Logger } from '../transport/logger';
 import type { JobRunner } from './docker-runner';
 import type { JobHistory } from './job-history';
@@ -36,7 +36,7 @@ export interface JobSlotsOptions {
   onChange: () => void;
   /** A slot is free again. */
   onFreed: () => void;
-  onJobDone: (record: JobRecord) => void;
+  onJobDone: (record: JobHistoryRecord) => void;
 }
 
 interface JobEntry {
@@ -199,7 +199,7 @@ export class JobSlots {
     this.applyPolicy();
   }
 
-  private finished(record: JobRecord): void {
+  private finished(record: JobHistoryRecord): void {
     this.options.history.append(record);
     this.options.logger.info('job complete', {
       jobId: record.jobId,

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { JobDescription } from '../protocol/commands';
 import { isValidJobId } from '../protocol/job-fields';
-import type { JobState } from '../contract/ui-contract';
+import type { JobOutcome } from '../contract/ui-contract';
 import { writeFileAtomic } from './write-atomic';
 
 /** Where the job is in its life; each is a point a restarted agent can resume from. */
@@ -15,7 +15,7 @@ export type PersistedPhase = 'received' | 'running' | 'finished' | 'uploaded';
 
 export interface JobResult {
   exitCode: number;
-  state: Exclude<JobState, 'running'>;
+  state: Exclude<JobOutcome, 'running'>;
   cpuSeconds: number;
   startedAt: string | null;
   finishedAt: string;

@@ -15,7 +15,7 @@ import {
   type RedisServer,
 } from '../harness';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
-import type { JobRecord as AgentJobRecord } from '../../src/contract/ui-contract';
+import type { JobHistoryRecord } from '../../src/contract/ui-contract';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import type { JobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
@@ -113,9 +113,9 @@ async function waitDone(
   return job;
 }
 
-function nextJobEvent(agent: Agent, jobId: string): Promise<AgentJobRecord> {
+function nextJobEvent(agent: Agent, jobId: string): Promise<JobHistoryRecord> {
   return new Promise((resolve) => {
-    const listener = (record: AgentJobRecord): void => {
+    const listener = (record: JobHistoryRecord): void => {
       if (record.jobId !== jobId) return;
       agent.events.off('job', listener);
       resolve(record);

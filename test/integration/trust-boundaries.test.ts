@@ -28,7 +28,7 @@ import { startJobManager, type RunningJobManager } from '../../manager/src/job-m
 import type { JobRecord } from '../../manager/src/job-record';
 import { cancelJob, submitJob, waitForJob } from '../../manager/src/job-submission';
 import { loadJobManagerConfig } from '../../manager/src/manager-config';
-import type { JobRecord as AgentJobRecord } from '../../src/contract/ui-contract';
+import type { JobHistoryRecord } from '../../src/contract/ui-contract';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
 import {
   bareJid,
@@ -256,7 +256,7 @@ function finishedLines(log: readonly LogRecord[], id: string): LogRecord[] {
   return log.filter((record) => record.message === 'job finished' && record.fields?.job === id);
 }
 
-async function historyOf(agent: Agent, id: string): Promise<AgentJobRecord[]> {
+async function historyOf(agent: Agent, id: string): Promise<JobHistoryRecord[]> {
   return (await agent.commands.getJobs()).history.filter((record) => record.jobId === id);
 }
 
@@ -273,9 +273,9 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
-function nextJobEvent(agent: Agent, id: string): Promise<AgentJobRecord> {
+function nextJobEvent(agent: Agent, id: string): Promise<JobHistoryRecord> {
   return new Promise((resolve) => {
-    const listener = (record: AgentJobRecord): void => {
+    const listener = (record: JobHistoryRecord): void => {
       if (record.jobId !== id) return;
       agent.events.off('job', listener);
       resolve(record);

@@ -22,7 +22,7 @@ export interface LeasedJob {
   outputToken: string;
 }
 
-export interface LogEntry {
+export interface LoggedLine {
   message: string;
   fields?: Record<string, unknown>;
 }
@@ -32,7 +32,7 @@ export class StorageFixture {
   readonly queue = new SqliteJobQueue(path.join(this.root, 'queue.sqlite'));
   readonly paths = new JobStorePaths(path.join(this.root, 'storage'));
   /** What the server logged, to check no token reaches the log. */
-  readonly logged: LogEntry[] = [];
+  readonly logged: LoggedLine[] = [];
   readonly logger: Logger = {
     debug: (message, fields) => this.logged.push({ message, fields }),
     info: (message, fields) => this.logged.push({ message, fields }),

@@ -1,10 +1,10 @@
-import type { JobState, RunningJob } from '../../contract/ui-contract';
+import type { JobOutcome, RunningJob } from '../../contract/ui-contract';
 import { JobsPerDayChart } from '../components/jobs-per-day-chart';
 import { RunningJobs } from '../components/running-jobs';
 import { formatDuration, formatHours, formatTime } from '../format';
 import { useJobs } from '../hooks/use-jobs';
 
-const STATE_LABEL: Record<JobState, string> = {
+const STATE_LABEL: Record<JobOutcome, string> = {
   running: 'running',
   done: 'succeeded',
   failed: 'failed',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobHistory } from '../../../src/core/job-history';
-import type { JobRecord } from '../../../src/contract/ui-contract';
+import type { JobHistoryRecord } from '../../../src/contract/ui-contract';
 
 let dir: string;
 beforeEach(() => {
@@ -13,10 +13,10 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function record(
   jobId: string,
-  state: JobRecord['state'],
+  state: JobHistoryRecord['state'],
   finishedAt: string,
   cpuSeconds = 1800,
-): JobRecord {
+): JobHistoryRecord {
   return {
     jobId,
     manager: 'jm@localhost/generic',

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { JobRecord } from '../../../src/contract/ui-contract';
+import type { JobHistoryRecord } from '../../../src/contract/ui-contract';
 import type { RunOutcome, RunSpec } from '../../../src/core/docker-runner';
 import { DockerUnavailableError } from '../../../src/core/docker-socket';
 import { JobHistory } from '../../../src/core/job-history';
@@ -54,12 +54,12 @@ interface Rig {
   store: JobStore;
   history: JobHistory;
   logs: LogRecord[];
-  done: JobRecord[];
+  done: JobHistoryRecord[];
   freed: number;
   failures: number;
   state: { mayRun: boolean; dockerAvailable: boolean; stopped: boolean };
   /** Resolves with the next job that ends in the history. */
-  nextDone: () => Promise<JobRecord>;
+  nextDone: () => Promise<JobHistoryRecord>;
   /** Resolves when a slot is freed next. */
   nextFreed: () => Promise<void>;
 }
@@ -73,7 +73,7 @@ function rig(runner: FakeRunner = new FakeRunner()): Rig {
     { cpuLimitPercent: 50, memoryLimitMb: 512, diskLimitMb: 100, jobSlots: 1 },
     2,
   );
-  const doneWaiters: Array<(record: JobRecord) => void> = [];
+  const doneWaiters: Array<(record: JobHistoryRecord) => void> = [];
   const freedWaiters: Array<() => void> = [];
   const result: Rig = {
     slots: undefined as unknown as JobSlots,
