@@ -389,6 +389,24 @@ export class JobCycleHandler {
     return job;
   }
 
+  /**
+   * The held job (see heldJob), its lease renewed while it runs; a job no longer active, or whose
+   * lease could not be renewed, is refused (lease-lost) and undefined returned.
+   */
+  private async renewedJob(
+    message: CommandMessage,
+    jobID: string,
+    jmJobData: string | undefined,
+  ): Promise<JobRecord | undefined> {
+    const job = await this.heldJob(message, jobID, jmJobData);
+    if (!job) return undefined;
+    if (!ACTIVE_STATES.includes(job.state) || !(await this.renew(job))) {
+      this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
+      return undefined;
+    }
+    return job;
+  }
+
   private async renew(job: JobRecord, state?: 'uploading'): Promise<JobRecord | undefined> {
     const result = await renewLease(
       this.options.queue,
@@ -404,12 +422,8 @@ export class JobCycleHandler {
     message: CommandMessage,
     command: CommandOf<'want_getJobOutputDir'>,
   ): Promise<void> {
-    const job = await this.heldJob(message, command.jobID, command.jmJobData);
+    const job = await this.renewedJob(message, command.jobID, command.jmJobData);
     if (!job) return;
-    if (!ACTIVE_STATES.includes(job.state) || !(await this.renew(job))) {
-      this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
-      return;
-    }
     await this.options.reply(message.from, { command: 'have_getJobOutputDir' });
   }
 
@@ -504,12 +518,8 @@ export class JobCycleHandler {
     message: CommandMessage,
     command: CommandOf<'renewLease'>,
   ): Promise<void> {
-    const job = await this.heldJob(message, command.jobID, command.jmJobData);
+    const job = await this.renewedJob(message, command.jobID, command.jmJobData);
     if (!job) return;
-    if (!ACTIVE_STATES.includes(job.state) || !(await this.renew(job))) {
-      this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
-      return;
-    }
     this.options.logger.debug('lease renewed', { job: job.id, from: message.from });
   }
 
