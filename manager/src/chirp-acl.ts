@@ -12,10 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ChirpAclEntry } from '../../src/storage/chirp-wire';
 
 export const CHIRP_ACL_FILE = '.__acl';
-
-export type ChirpAclEntry = readonly [subject: string, rights: string];
 
 /**
  * How agents authenticate: the original with `chirp_get/chirp_put -a address`, ours by address
@@ -25,11 +24,11 @@ export type ChirpAclEntry = readonly [subject: string, rights: string];
 export const AGENT_SUBJECTS = ['address:*', 'hostname:*'] as const;
 
 export function agentAcl(rights: string): ChirpAclEntry[] {
-  return AGENT_SUBJECTS.map((subject) => [subject, rights]);
+  return AGENT_SUBJECTS.map((subject) => ({ subject, rights }));
 }
 
 export async function writeChirpAcl(dir: string, entries: readonly ChirpAclEntry[]): Promise<void> {
-  const text = entries.map(([subject, rights]) => `${subject} ${rights}\n`).join('');
+  const text = entries.map(({ subject, rights }) => `${subject} ${rights}\n`).join('');
   const temp = path.join(dir, `${CHIRP_ACL_FILE}.${randomBytes(6).toString('hex')}`);
   await fs.promises.writeFile(temp, text, { mode: 0o644, flag: 'wx' });
   try {
@@ -44,7 +43,8 @@ export function parseChirpAcl(text: string): ChirpAclEntry[] {
   const entries: ChirpAclEntry[] = [];
   for (const line of text.split('\n')) {
     const match = /^(\S+) ([rwldpvax()]+)/.exec(line);
-    if (match?.[1] !== undefined && match[2] !== undefined) entries.push([match[1], match[2]]);
+    const [, subject, rights] = match ?? [];
+    if (subject !== undefined && rights !== undefined) entries.push({ subject, rights });
   }
   return entries;
 }
@@ -56,6 +56,6 @@ export function parseChirpAcl(text: string): ChirpAclEntry[] {
  */
 export function rootAclProblems(entries: readonly ChirpAclEntry[]): string[] {
   return entries
-    .filter(([subject, rights]) => subject.includes('*') && /[lwda]/.test(rights))
-    .map(([subject, rights]) => `${subject} ${rights}`);
+    .filter(({ subject, rights }) => subject.includes('*') && /[lwda]/.test(rights))
+    .map(({ subject, rights }) => `${subject} ${rights}`);
 }
