@@ -76,24 +76,38 @@ function escapedLength(text: string, growth: Readonly<Record<string, number>>): 
 /**
  * `element.toString().length` without building the string (this runs for every stanza
  * received); stops counting once past `limit`, so an oversize stanza costs no more than that.
+ * Iterative: a peer can nest elements tens of thousands deep within the size limit, which
+ * would overflow the stack of a recursive walk.
  */
 export function serializedLength(element: Element, limit = Infinity): number {
-  let length = 1 + element.name.length; // <name
-  const attrs = element.attrs;
-  for (const name in attrs) {
-    const value = attrs[name];
-    if (value === undefined || value === null) continue;
-    length += name.length + 4 + escapedLength(String(value), ATTRIBUTE_GROWTH); // ␠name="value"
+  let length = 0;
+  const pending: Array<Element | string> = [element];
+  while (pending.length > 0 && length <= limit) {
+    const next = pending.pop() as Element | string;
+    if (typeof next === 'string') {
+      length += next.length; // a closing tag, queued below
+      continue;
+    }
+    length += 1 + next.name.length; // <name
+    const attrs = next.attrs;
+    for (const name in attrs) {
+      const value = attrs[name];
+      if (value === undefined || value === null) continue;
+      length += name.length + 4 + escapedLength(String(value), ATTRIBUTE_GROWTH); // ␠name="value"
+    }
+    if (next.children.length === 0) {
+      length += 2; // />
+      continue;
+    }
+    length += 1; // >
+    pending.push(`</${next.name}>`);
+    for (let index = next.children.length - 1; index >= 0; index -= 1) {
+      const child = next.children[index];
+      if (typeof child === 'string') length += escapedLength(child, TEXT_GROWTH);
+      else if (child !== null && child !== undefined) pending.push(child);
+    }
   }
-  if (element.children.length === 0) return length + 2; // />
-  length += 1; // >
-  for (const child of element.children) {
-    if (length > limit) return length;
-    if (typeof child === 'string') length += escapedLength(child, TEXT_GROWTH);
-    else if (child !== null && child !== undefined)
-      length += serializedLength(child, limit - length);
-  }
-  return length + 3 + element.name.length; // </name>
+  return length;
 }
 
 /** Decodes one XMPP <message> into a typed Co-Pilot message, or throws a ProtocolError. */

@@ -424,8 +424,12 @@ export class CopilotSession {
     try {
       message = decodeStanza(stanza, { maxStanzaChars: this.options.maxStanzaChars });
     } catch (error) {
-      if (!isProtocolError(error)) throw error;
       const from = stanza.attrs.from ?? '';
+      if (!isProtocolError(error)) {
+        // Never thrown out of xmpp.js's stanza event: that would end the process.
+        this.logger.error('stanza could not be decoded', { from, error: errorMessage(error) });
+        return;
+      }
       // Room subjects and chatter in the Heartbeat room are not ours to complain about.
       const level = stanza.attrs.type === 'groupchat' ? 'debug' : 'warn';
       this.logger[level]('rejected stanza', { from, code: error.code, reason: error.message });
@@ -467,7 +471,14 @@ export class CopilotSession {
         );
       }
     } catch (error) {
-      if (!isProtocolError(error)) throw error;
+      if (!isProtocolError(error)) {
+        // A layer's bug must not end the process from xmpp.js's stanza event: drop the message.
+        this.logger.error('message layer failed; message dropped', {
+          from: message.from,
+          error: errorMessage(error),
+        });
+        return undefined;
+      }
       this.logger.warn('rejected message', {
         from: message.from,
         code: error.code,

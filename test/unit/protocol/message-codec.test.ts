@@ -327,3 +327,11 @@ describe('serializedLength', () => {
     expect(length).toBeLessThan(big.toString().length);
   });
 });
+
+describe('a stanza nested tens of thousands deep', () => {
+  it('is measured without overflowing the stack and refused as a ProtocolError', () => {
+    const depth = 30_000;
+    const nested = `${'<x>'.repeat(depth)}${'</x>'.repeat(depth)}`;
+    expectProtocolError(`<message to='a@b' id='1'><body>${nested}</body></message>`, 'no-info');
+  });
+});
