@@ -86,6 +86,8 @@ declare module '@xmpp/client' {
     start(): Promise<JID>;
     stop(): Promise<void>;
     send(element: Element): Promise<void>;
+    /** Writes raw text to the stream (no serialisation). */
+    write(data: string): Promise<void>;
     disconnect(timeout?: number): Promise<void>;
     on(event: 'stanza', listener: (stanza: Element) => void): this;
     on(event: 'online', listener: (jid: JID) => void): this;

@@ -104,6 +104,13 @@ describe('hostile input against the real components', () => {
     );
     expect(corpus.length).toBeGreaterThanOrEqual(14);
     for (const stanza of corpus) await sendRaw(stanza.xml);
+    // Nested 20,000 deep, well within the size limit: it used to overflow the decoder's stack,
+    // and the RangeError ended the manager from xmpp.js's stanza event.
+    const nested = `${'<x>'.repeat(20_000)}${'</x>'.repeat(20_000)}`;
+    // Written as text: ltx's own serializer would overflow mallory's stack first.
+    await mallory.client.write(
+      `<message to='jm@${prosody.domain}' id='deep-1'><body>${nested}</body></message>`,
+    );
     // The oversize stanza last: Prosody may close mallory's stream for it.
     const oversize = hostileStanzas(`jm@${prosody.domain}`).find((s) => s.file === 'oversize.xml');
     await sendRaw(oversize?.xml ?? '').catch(() => undefined);
@@ -115,6 +122,9 @@ describe('hostile input against the real components', () => {
     expect(refusals).toHaveLength(1);
     expect(refusals[0]?.fields).toMatchObject({ code: 'unknown-job', why: 'malformed job id' });
     const rejected = managerLog.filter((record) => record.message === 'rejected stanza');
+    expect(managerLog.filter((record) => record.message === 'stanza could not be decoded')).toEqual(
+      [],
+    );
     expect(rejected.map((record) => record.fields?.code)).toEqual(
       expect.arrayContaining([
         'unknown-command',
