@@ -10,3 +10,4 @@ export * from './job-fields';
 export * from './storage-url';
 export * from './classad-match';
 export * from './config-file';
+export * from './wire-format';

@@ -1,3 +1,17 @@
+/**
+ * The message layer of report 2.1, in two forms (README, "How we speak the report's protocol"):
+ *
+ * - 'report': `<message id ack? noack?><body><info command=…/></body></message>`, as the report
+ *   and the original Perl components write it; an ack is `<message ack='<id>'><body/></message>`.
+ * - 'namespaced': the same `<info>` as a direct child of `<message>` in COPILOT_NS, an ack as
+ *   `<ack xmlns=COPILOT_NS id='<id>'/>`, noack as `<noack xmlns=COPILOT_NS/>`. A server that
+ *   re-serialises stanzas to RFC 6120 (ejabberd: `<body>` is text only, unknown attributes of
+ *   `<message>` are dropped) relays this form intact, privately and through MUC.
+ *
+ * decodeStanza reads both and marks what came namespaced (`form`); encodeMessage writes either, or
+ * 'both' for a command (the report's form and the namespaced `<info>` beside it), which report-
+ * only peers read as the report's form. Which form goes to whom is wire-format.ts's business.
+ */
 import { randomUUID } from 'node:crypto';
 import { xml, type Element } from '@xmpp/xml';
 import { parse as parseXml } from 'ltx';
@@ -9,6 +23,15 @@ import { errorMessage } from '../base/errors';
 
 /** Largest stanza accepted, in characters of serialized XML. Generous for JDL and job data. */
 export const DEFAULT_MAX_STANZA_CHARS = 256 * 1024;
+
+/** Our namespace: the namespaced form's `<info>`, `<ack>` and `<noack>` (version 0). */
+export const COPILOT_NS = 'urn:xmpp:copilot:0';
+
+/** The form a message arrived in. */
+export type ReceivedForm = 'report' | 'namespaced';
+
+/** The form a message is written in: one of the two, or (commands) both at once. */
+export type WireForm = ReceivedForm | 'both';
 
 /** The XMPP message type; Co-Pilot uses 'normal' (omitted) and 'chat' for MUC private messages. */
 export type MessageType = 'normal' | 'chat' | 'groupchat';
@@ -23,6 +46,8 @@ interface Addressed {
 export interface AckMessage extends Addressed {
   kind: 'ack';
   ackedId: string;
+  /** Set by decodeStanza when it arrived namespaced; unset for the report's form. */
+  form?: ReceivedForm;
 }
 
 export interface CommandMessage extends Addressed {
@@ -31,6 +56,9 @@ export interface CommandMessage extends Addressed {
   /** Listing 2.2: the recipient must not acknowledge. */
   noack: boolean;
   command: Command;
+  /** Set by decodeStanza when it arrived namespaced (unset: the report's form); its ack goes
+   * back in the same form. */
+  form?: ReceivedForm;
 }
 
 /** A type='error' message: the server bounced one of ours (e.g. the recipient is offline). */
@@ -133,40 +161,81 @@ export function decodeStanza(stanza: Element, options: DecodeOptions = {}): Prot
       reason: errorCondition(stanza) ?? 'unknown error',
     };
   }
+  const namespacedAck = stanza.getChild('ack', COPILOT_NS);
+  if (namespacedAck) {
+    return { kind: 'ack', ...addressed, ackedId: namespacedAck.attrs.id ?? '', form: 'namespaced' };
+  }
   if (stanza.attrs.ack !== undefined) {
     return { kind: 'ack', ...addressed, ackedId: stanza.attrs.ack };
   }
+  // The namespaced <info> wins when both came: it is the one no server rewrites.
+  const namespacedInfo = stanza.getChild('info', COPILOT_NS);
   const body = stanza.getChild('body');
-  if (!body) throw new ProtocolError('no-body', 'message has no <body>');
-  const info = body.getChild('info');
-  if (!info) throw new ProtocolError('no-info', '<body> has no <info>');
+  const info = namespacedInfo ?? body?.getChild('info');
+  if (!info) {
+    if (!body) throw new ProtocolError('no-body', 'message has no <body> and no <info> of ours');
+    throw new ProtocolError('no-info', '<body> has no <info>');
+  }
   return {
     kind: 'command',
     ...addressed,
     id: stanza.attrs.id ?? '',
-    noack: stanza.attrs.noack !== undefined && stanza.attrs.noack !== '0',
+    noack: isNoack(stanza),
     command: commandFromInfo(infoNodeFromElement(info)),
+    ...(namespacedInfo ? { form: 'namespaced' as const } : {}),
   };
 }
 
-export function encodeMessage(message: ProtocolMessage): Element {
+/** Listing 2.2's noack attribute (not '0'), or our namespaced <noack/>. */
+export function isNoack(stanza: Element): boolean {
+  const { noack } = stanza.attrs;
+  return (
+    (noack !== undefined && noack !== '0') || stanza.getChild('noack', COPILOT_NS) !== undefined
+  );
+}
+
+/** The form of a message we may not be able to decode: namespaced if anything of ours is in it. */
+export function receivedForm(stanza: Element): ReceivedForm {
+  return stanza.children.some(
+    (child) => typeof child !== 'string' && child.attrs.xmlns === COPILOT_NS,
+  )
+    ? 'namespaced'
+    : 'report';
+}
+
+/** Writes a message in `form` (default the report's); 'both' writes an ack in both as well. */
+export function encodeMessage(message: ProtocolMessage, form: WireForm = 'report'): Element {
   const attrs: Record<string, string> = { to: message.to };
   if (message.from) attrs.from = message.from;
   if (message.type && message.type !== 'normal') attrs.type = message.type;
+  const report = form !== 'namespaced';
+  const namespaced = form !== 'report';
   switch (message.kind) {
-    case 'ack':
-      attrs.ack = message.ackedId;
-      return xml('message', attrs, xml('body', {}));
-    case 'bounce':
-      return xml('message', { ...attrs, id: message.id, type: 'error' }, xml('error', {}));
-    case 'command':
-      attrs.id = message.id;
-      if (message.noack) attrs.noack = '1';
+    case 'ack': {
+      if (report) attrs.ack = message.ackedId;
       return xml(
         'message',
         attrs,
-        xml('body', {}, infoNodeToElement(commandToInfo(message.command))),
+        report ? xml('body', {}) : undefined,
+        namespaced ? xml('ack', { xmlns: COPILOT_NS, id: message.ackedId }) : undefined,
       );
+    }
+    case 'bounce':
+      return xml('message', { ...attrs, id: message.id, type: 'error' }, xml('error', {}));
+    case 'command': {
+      attrs.id = message.id;
+      if (message.noack && report) attrs.noack = '1';
+      const info = infoNodeToElement(commandToInfo(message.command));
+      const stanza = xml('message', attrs);
+      if (report) stanza.append(xml('body', {}, info));
+      if (namespaced) {
+        const ours = report ? infoNodeToElement(commandToInfo(message.command)) : info;
+        ours.attrs.xmlns = COPILOT_NS;
+        stanza.append(ours);
+        if (message.noack) stanza.append(xml('noack', { xmlns: COPILOT_NS }));
+      }
+      return stanza;
+    }
   }
 }
 
