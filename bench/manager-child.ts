@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { consoleLogger } from '../src/transport';
+import { consoleLogger } from '../src/base/logger';
 import { startJobManager } from '../manager/src/job-manager';
 import { configFromValues, loadConfigValues } from '../manager/src/manager-config';
 

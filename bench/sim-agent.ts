@@ -12,7 +12,8 @@ import {
   type CommandMessage,
   type CommandName,
 } from '../src/protocol';
-import { CopilotSession, createLogger, type Logger } from '../src/transport';
+import { CopilotSession } from '../src/transport';
+import { createLogger, type Logger } from '../src/base/logger';
 
 /** Shared by every simulated agent of one run. */
 export interface SimCounters {

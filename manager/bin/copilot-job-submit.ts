@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../src/protocol';
-import { runIfEntryPoint } from '../src/cli-runner';
+import { runIfEntryPoint } from '../../src/base/cli-runner';
 import { JobStorePaths } from '../src/job-store-paths';
 import { submitJob, waitForJob, type SubmitRequest } from '../src/job-submission';
 import { loadConfigValues, storeConfigFromValues } from '../src/manager-config';

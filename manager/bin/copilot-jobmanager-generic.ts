@@ -4,10 +4,10 @@
  * Runs the Generic Job and Storage Manager until SIGINT/SIGTERM. See manager/src/manager-config.ts
  * for the variables.
  */
-import { consoleLogger } from '../../src/transport';
+import { consoleLogger } from '../../src/base/logger';
 import { managerSecureLayers } from '../../src/transport/secure-layer';
 import { sessionTlsFromConfig } from '../../src/transport/tls-options';
-import { runIfEntryPoint } from '../src/cli-runner';
+import { runIfEntryPoint } from '../../src/base/cli-runner';
 import { startJobManager } from '../src/job-manager';
 import { configFromValues, loadConfigValues } from '../src/manager-config';
 

@@ -4,7 +4,7 @@
  * Reads and changes the job store directly (the same SQLite file or Redis as the managers).
  */
 import { ConfigError } from '../../src/protocol';
-import { runIfEntryPoint } from '../src/cli-runner';
+import { runIfEntryPoint } from '../../src/base/cli-runner';
 import type { JobRecord } from '../src/job-record';
 import { cancelJob, requeueJob } from '../src/job-submission';
 import { loadConfigValues, storeConfigFromValues } from '../src/manager-config';

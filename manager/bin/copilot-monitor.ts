@@ -1,7 +1,7 @@
 // copilot-monitor: the Co-Pilot Monitor (4.4) with its Prometheus endpoint and dashboard.
 import { isExpectedError } from '../../src/base/errors';
-import { runIfEntryPoint } from '../src/cli-runner';
-import { consoleLogger } from '../../src/transport';
+import { runIfEntryPoint } from '../../src/base/cli-runner';
+import { consoleLogger } from '../../src/base/logger';
 import { startMonitor } from '../monitor/copilot-monitor';
 import { DEFAULT_MONITOR_CONFIG_PATH, loadMonitorConfig } from '../monitor/monitor-config';
 

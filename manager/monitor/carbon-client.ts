@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { backoffDelay, silentLogger, type Logger } from '../../src/transport';
+import { backoffDelay } from '../../src/base/backoff';
+import { silentLogger, type Logger } from '../../src/base/logger';
 import { carbonLine, type MetricPoint } from './metric-path';
 
 export interface CarbonClientOptions {

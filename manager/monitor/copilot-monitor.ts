@@ -6,7 +6,8 @@ import {
 import { HeartbeatRoom } from '../../src/heartbeat/heartbeat-room';
 import { roomNickFor } from '../../src/heartbeat/room-nick';
 import { sessionOptionsFor } from '../../src/heartbeat/xmpp-account';
-import { CopilotSession, silentLogger, type Logger } from '../../src/transport';
+import { CopilotSession } from '../../src/transport';
+import { silentLogger, type Logger } from '../../src/base/logger';
 import { pollAgentLoads } from './agent-load-poller';
 import { CarbonClient } from './carbon-client';
 import { DashboardHistory, jobCounts, type DashboardSnapshot } from './dashboard-state';

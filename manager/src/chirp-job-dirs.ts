@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isSafeFileName, isValidJobId, splitList } from '../../src/protocol';
-import type { Logger } from '../../src/transport';
+import type { Logger } from '../../src/base/logger';
 import {
   CHIRP_ACL_FILE,
   agentAcl,

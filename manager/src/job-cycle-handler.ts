@@ -39,8 +39,9 @@ import {
   type JdlRecord,
   type RunJob,
 } from '../../src/protocol';
-import type { Logger, MonitorReporter } from '../../src/transport';
-import { ThrottledLog } from '../../src/transport/throttled-log';
+import type { Logger } from '../../src/base/logger';
+import type { MonitorReporter } from '../../src/transport';
+import { ThrottledLog } from '../../src/base/throttled-log';
 import type { ChirpJobDirs } from './chirp-job-dirs';
 import { archiveJobOutputs, type ArchivedJob } from './job-archive';
 import {

@@ -11,10 +11,9 @@ import {
   MonitorReporter,
   monitorComponent,
   noackChannel,
-  silentLogger,
   type CopilotSessionOptions,
-  type Logger,
 } from '../../src/transport';
+import { silentLogger, type Logger } from '../../src/base/logger';
 import { attachHeartbeatResponder } from '../../src/heartbeat/heartbeat-responder';
 import { removePartialArchives } from './job-archive';
 import { ChirpJobDirs } from './chirp-job-dirs';

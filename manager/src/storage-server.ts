@@ -29,7 +29,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isSafeFileName, isValidJobId } from '../../src/protocol';
-import type { Logger } from '../../src/transport';
+import type { Logger } from '../../src/base/logger';
 import { ACTIVE_STATES, type JobRecord } from './job-record';
 import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths, StorageDirection } from './job-store-paths';

@@ -15,7 +15,7 @@ import {
   parseConfigArgs,
   parseConfigText,
 } from '../protocol/config-file';
-import { writeFileAtomic } from '../core/write-atomic';
+import { writeFileAtomic } from '../base/write-atomic';
 import { LOG_LEVELS, type LogLevel } from '../base/log-level';
 import { readConfigSettings, settingVariable } from './settings-from-config';
 import { errorMessage } from '../base/errors';

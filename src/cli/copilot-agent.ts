@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAgent } from '../core/agent';
 import { errorReport } from '../base/errors';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
-import { formatLogRecord } from '../transport/logger';
+import { formatLogRecord } from '../base/logger';
 import {
   ConfigError,
   applySettingsOverlay,

@@ -1,5 +1,5 @@
 import type { AgentSettings, UiCommandHandlers, UiEvents } from '../contract/ui-contract';
-import type { TypedEmitter } from '../transport/typed-emitter';
+import type { TypedEmitter } from '../base/typed-emitter';
 
 export type AgentHostEvents = { [E in keyof UiEvents]: [payload: UiEvents[E]] };
 

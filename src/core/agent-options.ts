@@ -1,9 +1,9 @@
 /** What createAgent takes (AgentOptions) and gives (Agent), and the defaults it applies. */
 import type Docker from 'dockerode';
 import type { DockerState } from '../contract/ui-contract';
-import type { BackoffOptions } from '../transport/backoff';
+import type { BackoffOptions } from '../base/backoff';
 import type { CopilotSession, CopilotSessionOptions } from '../transport/copilot-session';
-import type { LogLevel, LogRecord, Logger } from '../transport/logger';
+import type { LogLevel, LogRecord, Logger } from '../base/logger';
 import type { AgentHost, AgentHostOptions } from './agent-host';
 import type { JobRunner } from './docker-runner';
 import type { SystemInfoSource } from './host-jdl';

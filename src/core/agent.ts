@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import si from 'systeminformation';
 import type { AgentSettings, AgentStatus, DockerState } from '../contract/ui-contract';
-import type { Logger } from '../transport/logger';
-import { TypedEmitter } from '../transport/typed-emitter';
+import type { Logger } from '../base/logger';
+import { TypedEmitter } from '../base/typed-emitter';
 import type { AgentHostEvents } from './agent-host';
 import {
   DEFAULT_DOCKER_BACKOFF,
@@ -35,7 +35,7 @@ import { JobStore } from './job-store';
 import { ManagerExchange, SessionChannel, type ProtocolChannel } from './manager-exchange';
 import { managerAddresses, ManagerTrust } from './manager-trust';
 import { ResourcePolicy } from './resource-policy';
-import { SerialLock } from './serial-lock';
+import { SerialLock } from '../base/serial-lock';
 import { buildStatus, StatusFeed } from './status-feed';
 import { storageClient } from './storage-transfer';
 import { createUiCommands } from './ui-commands';

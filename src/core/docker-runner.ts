@@ -26,8 +26,8 @@ import {
 } from './docker-socket';
 import type { DockerState } from '../contract/ui-contract';
 import type { ContainerLimits } from './resource-policy';
-import { silentLogger, type Logger } from '../transport/logger';
-import { withTimeout } from './with-timeout';
+import { silentLogger, type Logger } from '../base/logger';
+import { withTimeout } from '../base/with-timeout';
 import { errorMessage } from '../base/errors';
 
 export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';

@@ -3,8 +3,8 @@
  * back-off while it does not. Jobs are fetched only while it answers (WorkFetcher).
  */
 import type { DockerState } from '../contract/ui-contract';
-import { backoffDelay, type BackoffOptions } from '../transport/backoff';
-import type { Logger } from '../transport/logger';
+import { backoffDelay, type BackoffOptions } from '../base/backoff';
+import type { Logger } from '../base/logger';
 
 const HEALTHY_PROBE_MS = 30_000;
 

@@ -12,7 +12,7 @@ import {
   type LogLevel,
   type LogRecord,
   type Logger,
-} from '../transport/logger';
+} from '../base/logger';
 
 export interface EventLogOptions {
   /** Directory of the log file; none: memory only. */

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import type { JobDescription } from '../protocol/commands';
 import { accountOf } from '../protocol/jid';
 import { isValidJobId } from '../protocol/job-fields';
-import type { Logger } from '../transport/logger';
+import type { Logger } from '../base/logger';
 import type { ManagerExchange } from './manager-exchange';
 import { errorMessage } from '../base/errors';
 

@@ -5,13 +5,13 @@
  * gone) leaves its job on disk, and it is taken up again once Docker answers.
  */
 import type { JobPhase, JobHistoryRecord, RunningJob } from '../contract/ui-contract';
-import type { Logger } from '../transport/logger';
+import type { Logger } from '../base/logger';
 import type { JobRunner } from './docker-runner';
 import type { JobHistory } from './job-history';
 import { JobLifecycle, type LifecycleDeps } from './job-lifecycle';
 import type { JobInHand, JobStore } from './job-store';
 import type { ContainerLimits } from './resource-policy';
-import { withTimeout } from './with-timeout';
+import { withTimeout } from '../base/with-timeout';
 import { errorMessage } from '../base/errors';
 
 /** What a lifecycle needs besides its own callbacks and the stop signal. */

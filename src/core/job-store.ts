@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { JobDescription } from '../protocol/commands';
 import { isValidJobId } from '../protocol/job-fields';
 import type { JobOutcome } from '../contract/ui-contract';
-import { writeFileAtomic } from './write-atomic';
+import { writeFileAtomic } from '../base/write-atomic';
 
 /** Where the job is in its life; each is a point a restarted agent can resume from. */
 export type PersistedPhase = 'received' | 'running' | 'finished' | 'uploaded';

@@ -10,7 +10,7 @@
 import type { Command, CommandName, CommandOf } from '../protocol/commands';
 import { accountOf, bareJid } from '../protocol/jid';
 import type { CopilotSession } from '../transport/copilot-session';
-import { silentLogger, type Logger } from '../transport/logger';
+import { silentLogger, type Logger } from '../base/logger';
 import type { ManagerTrust } from './manager-trust';
 import { errorMessage } from '../base/errors';
 

@@ -5,8 +5,8 @@
  * about. Everything else is dropped, counted, and logged at a bounded rate.
  */
 import { accountOf } from '../protocol/jid';
-import type { Logger } from '../transport/logger';
-import { ThrottledLog } from '../transport/throttled-log';
+import type { Logger } from '../base/logger';
+import { ThrottledLog } from '../base/throttled-log';
 
 /** The configured manager addresses: one setting, JIDs separated by white space or commas. */
 export function managerAddresses(setting: string): string[] {

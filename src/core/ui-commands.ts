@@ -12,7 +12,7 @@ import type {
   SetSettingsResult,
   UiCommandHandlers,
 } from '../contract/ui-contract';
-import type { Logger } from '../transport/logger';
+import type { Logger } from '../base/logger';
 import type { JobHistory } from './job-history';
 import type { JobSlots } from './job-slots';
 import type { ResourcePolicy } from './resource-policy';

@@ -4,15 +4,15 @@
  * after an unanswered round has passed. The host's JDL is read at most once a minute.
  */
 import type { AgentSettings } from '../contract/ui-contract';
-import { backoffDelay, type BackoffOptions } from '../transport/backoff';
-import type { Logger } from '../transport/logger';
+import { backoffDelay, type BackoffOptions } from '../base/backoff';
+import type { Logger } from '../base/logger';
 import { buildHostJdl, collectHostFacts, type HostFacts, type SystemInfoSource } from './host-jdl';
 import { requestJob, type JobRequestResult } from './job-request';
 import type { JobInHand } from './job-store';
 import type { ManagerExchange } from './manager-exchange';
 import { managerAddresses } from './manager-trust';
 import { allowedCores } from './resource-policy';
-import type { SerialLock } from './serial-lock';
+import type { SerialLock } from '../base/serial-lock';
 import { errorMessage } from '../base/errors';
 
 const FACTS_MAX_AGE_MS = 60_000;

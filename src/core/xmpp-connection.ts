@@ -6,13 +6,13 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { AgentSettings, ConnectionState } from '../contract/ui-contract';
 import { attachHeartbeatResponder } from '../heartbeat/heartbeat-responder';
-import { backoffDelay } from '../transport/backoff';
+import { backoffDelay } from '../base/backoff';
 import {
   CopilotSession,
   XmppAuthError,
   type CopilotSessionOptions,
 } from '../transport/copilot-session';
-import type { Logger } from '../transport/logger';
+import type { Logger } from '../base/logger';
 import { AgentSecureLayer } from '../transport/secure-layer';
 import { xmppServiceUrl } from '../transport/xmpp-service';
 import type { SessionChannel } from './manager-exchange';

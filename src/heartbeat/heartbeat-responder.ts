@@ -1,6 +1,7 @@
 import type { Element } from '@xmpp/xml';
 import type { Command, CommandMessage } from '../protocol';
-import { silentLogger, type CopilotSession, type Logger } from '../transport';
+import { silentLogger, type Logger } from '../base/logger';
+import type { CopilotSession } from '../transport';
 import { MucRoster } from './muc-roster';
 import { roomNickFor, shortUniqueNick } from './room-nick';
 import { hostStatusProbes, readStatus, type StatusProbes } from './status-probes';

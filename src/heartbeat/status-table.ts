@@ -1,4 +1,4 @@
-import { escapeLogText } from '../transport/logger';
+import { escapeLogText } from '../base/logger';
 import type { HeartbeatReply } from './heartbeat-room';
 
 /** One parsed status string: an optional leading label (e.g. a mount point) and fields. */

@@ -1,7 +1,7 @@
 import { app, ipcMain, powerMonitor, type BrowserWindow } from 'electron';
 import type { AgentSettings, AgentStatus } from '../contract/ui-contract';
 import type { AgentHost, AgentHostOptions } from '../core/agent-host';
-import { withTimeout } from '../core/with-timeout';
+import { withTimeout } from '../base/with-timeout';
 import { startIdleMonitor } from './idle-monitor';
 import { forwardAgentEvents, registerCommandHandlers } from './ipc-bridge';
 import { applyStartAtLogin, type LoginItemTarget } from './login-item';

@@ -14,11 +14,11 @@ import {
   type ProtocolErrorCode,
   type ProtocolMessage,
 } from '../protocol';
-import { backoffDelay, type BackoffOptions } from './backoff';
-import { silentLogger, type Logger } from './logger';
-import { SeenIds } from './seen-ids';
+import { backoffDelay, type BackoffOptions } from '../base/backoff';
+import { silentLogger, type Logger } from '../base/logger';
+import { SeenIds } from '../base/seen-ids';
 import { installStartTls, tlsSocketOf, type SessionTlsOptions } from './tls-options';
-import { TypedEmitter } from './typed-emitter';
+import { TypedEmitter } from '../base/typed-emitter';
 import { CopilotError, errorMessage, formatError } from '../base/errors';
 
 export interface CopilotSessionOptions {

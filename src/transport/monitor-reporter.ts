@@ -6,7 +6,7 @@
  */
 import { errorMessage } from '../base/errors';
 import type { Command } from '../protocol/commands';
-import type { Logger } from './logger';
+import type { Logger } from '../base/logger';
 
 /** Where monitor commands go: fire and forget, nothing is resent. */
 export interface MonitorChannel {

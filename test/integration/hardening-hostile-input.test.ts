@@ -13,7 +13,8 @@ import { loadJobManagerConfig } from '../../manager/src/manager-config';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { createAgent, type Agent } from '../../src/core/agent';
-import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
+import { CopilotSession } from '../../src/transport';
+import { createLogger, type LogRecord } from '../../src/base/logger';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
 import { hostileStanzas } from '../fixtures/hostile/stanzas/hostile-stanzas';
 import {

@@ -13,7 +13,7 @@ import { startJobManager, type RunningJobManager } from '../../manager/src/job-m
 import { cancelJob, submitJob, waitForJob } from '../../manager/src/job-submission';
 import { loadJobManagerConfig } from '../../manager/src/manager-config';
 import { createAgent, type Agent } from '../../src/core/agent';
-import { createLogger, type LogRecord } from '../../src/transport';
+import { createLogger, type LogRecord } from '../../src/base/logger';
 import { ensureDocker, startProsody, type ProsodyServer } from '../harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMonitor, type Monitor } from '../../manager/monitor/copilot-monitor';
-import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
+import { CopilotSession } from '../../src/transport';
+import { createLogger, type LogRecord } from '../../src/base/logger';
 import type { Command } from '../../src/protocol';
 import { startCarbon, type CarbonServer } from '../harness/carbon';
 import { freePort, startProsody, type ProsodyServer } from '../harness';

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMonitor, type Monitor } from '../../manager/monitor/copilot-monitor';
 import type { MonitorConfig } from '../../manager/monitor/monitor-config';
-import { createLogger, type CopilotSession, type LogRecord } from '../../src/transport';
+import { createLogger, type LogRecord } from '../../src/base/logger';
+import type { CopilotSession } from '../../src/transport';
 import type { Command } from '../../src/protocol';
 import { startCarbon, type CarbonServer } from '../harness/carbon';
 import { startProsody, startSession, type ProsodyServer } from '../harness';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
 import { loadJobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
-import { createLogger, type LogRecord } from '../../src/transport';
+import { createLogger, type LogRecord } from '../../src/base/logger';
 import {
   REPO_ROOT,
   ensureDocker,

@@ -12,7 +12,8 @@ import { startJobManager, type RunningJobManager } from '../../manager/src/job-m
 import { loadJobManagerConfig } from '../../manager/src/manager-config';
 import { submitJob, waitForJob } from '../../manager/src/job-submission';
 import { createAgent, type Agent } from '../../src/core/agent';
-import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
+import { CopilotSession } from '../../src/transport';
+import { createLogger, type LogRecord } from '../../src/base/logger';
 import { managerSecureLayers } from '../../src/transport/secure-layer';
 import { sessionTlsFromConfig } from '../../src/transport/tls-options';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';

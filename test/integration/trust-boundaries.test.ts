@@ -38,7 +38,8 @@ import {
   type CommandName,
   type CommandOf,
 } from '../../src/protocol';
-import { CopilotSession, createLogger, type LogRecord } from '../../src/transport';
+import { CopilotSession } from '../../src/transport';
+import { createLogger, type LogRecord } from '../../src/base/logger';
 import {
   connectXmpp,
   ensureDocker,

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChirpError, openChirp, type ChirpClient } from '../../../src/storage';
-import { silentLogger } from '../../../src/transport';
+import { silentLogger } from '../../../src/base/logger';
 import { startChirp, type ChirpServer } from '../../../test/harness';
 import { ChirpJobDirs } from '../../src/chirp-job-dirs';
 import type { JobRecord } from '../../src/job-record';

@@ -3,7 +3,7 @@
  * Redis one (against a real redis-server) in the integration project.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/transport';
+import { silentLogger } from '../../../src/base/logger';
 import { renewLease, type JobQueue } from '../../src/job-queue';
 import { newJobId, newLeaseId, type JobSpec } from '../../src/job-record';
 import { requeueExpiredLeases } from '../../src/lease-reaper';

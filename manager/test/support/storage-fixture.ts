@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../../../src/transport';
+import type { Logger } from '../../../src/base/logger';
 import { newJobId, newLeaseId, newStorageToken } from '../../src/job-record';
 import { JobStorePaths } from '../../src/job-store-paths';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';

@@ -3,12 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Command, CommandMessage } from '../../../src/protocol';
-import {
-  MonitorReporter,
-  monitorComponent,
-  noackChannel,
-  silentLogger,
-} from '../../../src/transport';
+import { MonitorReporter, monitorComponent, noackChannel } from '../../../src/transport';
+import { silentLogger } from '../../../src/base/logger';
 import { JobCycleHandler } from '../../src/job-cycle-handler';
 import { JobStorePaths } from '../../src/job-store-paths';
 import { cancelJob, requeueJob, submitJob } from '../../src/job-submission';

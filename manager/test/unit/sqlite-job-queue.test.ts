@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/transport';
+import { silentLogger } from '../../../src/base/logger';
 import { newJobId, newLeaseId } from '../../src/job-record';
 import { requeueExpiredLeases } from '../../src/lease-reaper';
 import { SqliteJobQueue } from '../../src/sqlite-job-queue';

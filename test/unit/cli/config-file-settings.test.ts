@@ -7,7 +7,7 @@ import {
 import type { AgentSettings } from '../../../src/contract/ui-contract';
 import type { AgentHost, AgentHostEvents } from '../../../src/core/agent-host';
 import { withConfigFileSettings } from '../../../src/cli/config-file-settings';
-import { TypedEmitter } from '../../../src/transport/typed-emitter';
+import { TypedEmitter } from '../../../src/base/typed-emitter';
 
 function settingsOnlyAgent(initial: AgentSettings): AgentHost {
   let settings = initial;

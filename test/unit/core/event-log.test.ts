@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventLog } from '../../../src/core/event-log';
-import { formatLogRecord } from '../../../src/transport/logger';
+import { formatLogRecord } from '../../../src/base/logger';
 import type { LogEntry } from '../../../src/contract/ui-contract';
 
 let dir: string;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import type { Command, JobDescription } from '../../../src/protocol/commands';
 import { ManagerExchange, type ProtocolChannel } from '../../../src/core/manager-exchange';
 import { ManagerTrust } from '../../../src/core/manager-trust';
-import { silentLogger } from '../../../src/transport/logger';
+import { silentLogger } from '../../../src/base/logger';
 import type { JobRunner, RunOutcome, RunSpec } from '../../../src/core/docker-runner';
 import type { ContainerLimits } from '../../../src/core/resource-policy';
 import type { StorageClient } from '../../../src/core/storage-transfer';

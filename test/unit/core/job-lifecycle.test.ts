@@ -7,9 +7,9 @@ import { JobLifecycle, type LifecycleDeps } from '../../../src/core/job-lifecycl
 import { requestJob } from '../../../src/core/job-request';
 import { JobStore, type JobInHand } from '../../../src/core/job-store';
 import { containerLimits } from '../../../src/core/resource-policy';
-import { SerialLock } from '../../../src/core/serial-lock';
+import { SerialLock } from '../../../src/base/serial-lock';
 import type { Command } from '../../../src/protocol/commands';
-import { silentLogger } from '../../../src/transport/logger';
+import { silentLogger } from '../../../src/base/logger';
 import {
   FakeChannel,
   FakeRunner,

@@ -10,8 +10,8 @@ import { JobHistory } from '../../../src/core/job-history';
 import { JobSlots, type JobSlotsOptions } from '../../../src/core/job-slots';
 import { JobStore, type JobInHand } from '../../../src/core/job-store';
 import { containerLimits } from '../../../src/core/resource-policy';
-import { SerialLock } from '../../../src/core/serial-lock';
-import { createLogger, type LogRecord } from '../../../src/transport/logger';
+import { SerialLock } from '../../../src/base/serial-lock';
+import { createLogger, type LogRecord } from '../../../src/base/logger';
 import {
   FakeChannel,
   FakeRunner,

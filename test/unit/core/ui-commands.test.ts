@@ -12,9 +12,9 @@ import { JobHistory } from '../../../src/core/job-history';
 import { JobSlots } from '../../../src/core/job-slots';
 import { JobStore } from '../../../src/core/job-store';
 import { ResourcePolicy } from '../../../src/core/resource-policy';
-import { SerialLock } from '../../../src/core/serial-lock';
+import { SerialLock } from '../../../src/base/serial-lock';
 import { createUiCommands } from '../../../src/core/ui-commands';
-import { silentLogger } from '../../../src/transport/logger';
+import { silentLogger } from '../../../src/base/logger';
 import {
   FakeChannel,
   FakeRunner,

@@ -6,9 +6,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
 import type { SystemInfoSource } from '../../../src/core/host-jdl';
 import type { JobInHand } from '../../../src/core/job-store';
-import { SerialLock } from '../../../src/core/serial-lock';
+import { SerialLock } from '../../../src/base/serial-lock';
 import { WorkFetcher, type WorkFetcherOptions } from '../../../src/core/work-fetcher';
-import { createLogger, type LogRecord } from '../../../src/transport/logger';
+import { createLogger, type LogRecord } from '../../../src/base/logger';
 import {
   FakeChannel,
   JM,

@@ -10,7 +10,7 @@ import {
   sessionSecurity,
   XmppConnection,
 } from '../../../src/core/xmpp-connection';
-import { createLogger, type LogRecord } from '../../../src/transport/logger';
+import { createLogger, type LogRecord } from '../../../src/base/logger';
 import { AgentSecureLayer } from '../../../src/transport/secure-layer';
 
 type Outcome = 'online' | 'refused' | 'unreachable';

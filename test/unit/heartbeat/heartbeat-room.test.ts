@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Command, CommandMessage } from '../../../src/protocol';
 import { HeartbeatRoom } from '../../../src/heartbeat/heartbeat-room';
-import { TypedEmitter, type CopilotSession, type SessionEvents } from '../../../src/transport';
+import { TypedEmitter } from '../../../src/base/typed-emitter';
+import type { CopilotSession, SessionEvents } from '../../../src/transport';
 
 /** The parts of a CopilotSession a HeartbeatRoom uses; `answer` plays a member replying. */
 function fakeSession() {

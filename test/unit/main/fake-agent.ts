@@ -6,7 +6,7 @@ import {
 } from '../../../src/contract/settings';
 import type { AgentStatus, JobsView } from '../../../src/contract/ui-contract';
 import type { AgentHost, AgentHostEvents, AgentHostOptions } from '../../../src/core/agent-host';
-import { TypedEmitter } from '../../../src/transport/typed-emitter';
+import { TypedEmitter } from '../../../src/base/typed-emitter';
 
 export function statusFixture(overrides: Partial<AgentStatus> = {}): AgentStatus {
   return {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { EventAggregator, type MonitorReport } from '../../../manager/monitor/event-aggregator';
 import { ReportIntake } from '../../../manager/monitor/report-intake';
 import { SenderAllowList } from '../../../manager/monitor/sender-allow-list';
-import { ThrottledLog } from '../../../src/transport/throttled-log';
-import { createLogger, type LogRecord } from '../../../src/transport';
+import { ThrottledLog } from '../../../src/base/throttled-log';
+import { createLogger, type LogRecord } from '../../../src/base/logger';
 
 const C = 'jobmanager.generic.alpha';
 const JM = 'jmgeneric@xmpp.cern.ch/alpha';

@@ -11,7 +11,7 @@ import {
 import type { AgentSettings, AgentStatus, LogEntry } from '../../../src/contract/ui-contract';
 import type { AgentHost, AgentHostEvents } from '../../../src/core/agent-host';
 import { startGuiRpcServer, type GuiRpcServer } from '../../../src/rpc/gui-rpc-server';
-import { TypedEmitter } from '../../../src/transport/typed-emitter';
+import { TypedEmitter } from '../../../src/base/typed-emitter';
 
 const STORED_PASSWORD = 'stored-pw-9f3a';
 

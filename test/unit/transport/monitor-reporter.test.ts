@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Command } from '../../../src/protocol';
+import { createLogger, type LogRecord } from '../../../src/base/logger';
 import {
-  createLogger,
   MonitorReporter,
   monitorComponent,
   noackChannel,
-  type LogRecord,
   type MonitorChannel,
 } from '../../../src/transport';
 

@@ -1,5 +1,5 @@
 /** Structured, levelled logging shared by every component. */
-import { atLeast, type LogLevel } from '../base/log-level';
+import { atLeast, type LogLevel } from './log-level';
 
 export type { LogLevel };
 export type LogFields = Readonly<Record<string, string | number | boolean | null | undefined>>;

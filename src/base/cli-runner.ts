@@ -1,7 +1,7 @@
-/** Shared plumbing of the manager's command-line entry points. */
+/** Running a command-line entry point: main() when the module is the process entry point. */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { errorReport } from '../../src/base/errors';
+import { errorReport } from './errors';
 
 /** Runs `main` when the module is the process entry point (tsx or a bundled dist/bin file). */
 export function runIfEntryPoint(
