@@ -4,8 +4,12 @@ import { xml, type Element } from '@xmpp/xml';
 import {
   decodeStanza,
   encodeMessage,
+  isNoack,
   isProtocolError,
   newMessageId,
+  PeerWireForms,
+  receivedForm,
+  type WireFormatOptions,
   type BounceMessage,
   type Command,
   type CommandMessage,
@@ -17,6 +21,7 @@ import {
 import { backoffDelay, type BackoffOptions } from '../base/backoff';
 import { silentLogger, type Logger } from '../base/logger';
 import { SeenIds } from '../base/seen-ids';
+import { streamManagementGate } from './stream-management';
 import { installStartTls, tlsSocketOf, type SessionTlsOptions } from './tls-options';
 import { TypedEmitter } from '../base/typed-emitter';
 import { CopilotError, errorMessage, formatError } from '../base/errors';
@@ -42,6 +47,11 @@ export interface CopilotSessionOptions {
   tls?: SessionTlsOptions;
   /** Commands of one sender handled at once; more are dropped unacked (not noack ones). Default 256. */
   maxHandlingPerSender?: number;
+  /**
+   * Which form of the message layer goes to whom (src/protocol/wire-format.ts): by default each
+   * peer gets the form it sent, and a peer not heard from yet gets both forms.
+   */
+  wireFormat?: WireFormatOptions;
 }
 
 export interface SendOptions {
@@ -142,6 +152,9 @@ export class CopilotSession {
   /** How many commands of each sender are being handled. */
   private readonly busyBySender = new Map<string, number>();
   private readonly rooms = new Map<string, Element>();
+  private readonly wire: PeerWireForms;
+  /** start() calls waiting for the first 'online' (or stop()). */
+  private startWaiters: Array<() => void> = [];
   private xmpp: Client | undefined;
   private online = false;
   private stopping = false;
@@ -153,6 +166,7 @@ export class CopilotSession {
   constructor(options: CopilotSessionOptions) {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
+    this.wire = new PeerWireForms(options.wireFormat);
   }
 
   get jid(): string {
@@ -217,7 +231,13 @@ export class CopilotSession {
     // each one back for the peer's delayed ack (about 40 ms a hop), which dominates latency.
     xmpp.on('connect', () => xmpp.socket?.setNoDelay?.(true));
     xmpp.on('stanza', (stanza) => this.onStanza(stanza));
-    xmpp.on('online', (address) => this.onOnline(address.toString()));
+    // Nothing of ours goes out before the server has answered XEP-0198's <enable/>.
+    const gate = streamManagementGate(xmpp);
+    xmpp.on('online', (address) => {
+      gate.whenSettled(() => {
+        if (this.xmpp === xmpp && xmpp.status === 'online') this.onOnline(address.toString());
+      });
+    });
     xmpp.on('offline', () => this.onOffline());
     xmpp.on('disconnect', () => {
       // A resumed stream (XEP-0198) comes back without an 'online' event, so this session would
@@ -231,6 +251,10 @@ export class CopilotSession {
     });
     try {
       await xmpp.start();
+      // xmpp.js is online before stream management is; this session once it may send.
+      if (!this.online && !this.stopping) {
+        await new Promise<void>((resolve) => this.startWaiters.push(resolve));
+      }
     } catch (error) {
       this.xmpp = undefined;
       clearTimeout(this.reconnectTimer);
@@ -242,6 +266,7 @@ export class CopilotSession {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
+    this.releaseStartWaiters();
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(
@@ -275,7 +300,7 @@ export class CopilotSession {
       command: wireCommand,
     };
     if (options.type) message.type = options.type;
-    const stanza = encodeMessage(message);
+    const stanza = encodeMessage(message, this.wire.commandForm(to));
     if (message.noack) {
       this.transmit(stanza);
       return Promise.resolve(id);
@@ -372,6 +397,13 @@ export class CopilotSession {
     }
     this.logger.info('online', { jid: address });
     this.events.emit('online', address);
+    this.releaseStartWaiters();
+  }
+
+  private releaseStartWaiters(): void {
+    const waiters = this.startWaiters;
+    this.startWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private onOffline(): void {
@@ -437,6 +469,9 @@ export class CopilotSession {
       if (RECEIVED_BUT_UNUSABLE.has(error.code)) this.acknowledgeStanza(stanza);
       return;
     }
+    if (message.kind !== 'bounce') {
+      this.wire.learn(message.from, message.form ?? 'report', message.type);
+    }
     switch (message.kind) {
       case 'ack':
         this.onAck(message.ackedId, message.from);
@@ -500,16 +535,16 @@ export class CopilotSession {
     };
     // A MUC room relays private messages between occupants only as type='chat'.
     if (message.type === 'chat') ack.type = 'chat';
-    this.transmit(encodeMessage(ack));
+    this.transmit(encodeMessage(ack, this.wire.ackForm(message.form)));
   }
 
   /** Acks a message we received intact but cannot use (2.1: every message is acknowledged). */
   private acknowledgeStanza(stanza: Element): void {
-    const { id, from, noack, type } = stanza.attrs;
-    if (!id || !from || type === 'groupchat' || (noack !== undefined && noack !== '0')) return;
+    const { id, from, type } = stanza.attrs;
+    if (!id || !from || type === 'groupchat' || isNoack(stanza)) return;
     const ack: ProtocolMessage = { kind: 'ack', to: from, from: this.fullJid, ackedId: id };
     if (type === 'chat') ack.type = 'chat';
-    this.transmit(encodeMessage(ack));
+    this.transmit(encodeMessage(ack, this.wire.ackForm(receivedForm(stanza))));
   }
 
   /**
