@@ -1,7 +1,7 @@
 // copilot-heartbeat: remote introspection of the components in the Heartbeat room (4.5.4).
 import { CopilotError, errorMessage, isExpectedError } from '../../src/base/errors';
 import { runIfEntryPoint } from '../../src/base/cli-runner';
-import { readConfigFile } from '../src/config-file-source';
+import { readConfigFile } from '../../src/protocol/config-file-source';
 import { ConfigValues, parseConfigArgs, STATUS_COMPONENTS } from '../../src/protocol';
 import { CopilotSession } from '../../src/transport';
 import { consoleLogger, silentLogger } from '../../src/base/logger';

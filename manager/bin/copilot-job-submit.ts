@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../../src/protocol';
 import { runIfEntryPoint } from '../../src/base/cli-runner';
-import { JobStorePaths } from '../src/job-store-paths';
-import { submitJob, waitForJob, type SubmitRequest } from '../src/job-submission';
-import { loadConfigValues, storeConfigFromValues } from '../src/manager-config';
-import { openJobQueue } from '../src/open-job-queue';
+import { JobStorePaths } from '../job-manager/job-store-paths';
+import { submitJob, waitForJob, type SubmitRequest } from '../job-manager/job-submission';
+import { loadConfigValues, storeConfigFromValues } from '../job-manager/manager-config';
+import { openJobQueue } from '../job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-job-submit --command=FILE [--arguments=ARGS] [--packages "P1 P2"]
        [--input FILE]... [--env NAME=VALUE]... [--requirements EXPR] [--validation FILE]

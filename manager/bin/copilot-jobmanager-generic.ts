@@ -1,15 +1,15 @@
 /**
  * copilot-jobmanager-generic [--config path] [--role all|job|storage] [--VARIABLE=value …]
  *
- * Runs the Generic Job and Storage Manager until SIGINT/SIGTERM. See manager/src/manager-config.ts
+ * Runs the Generic Job and Storage Manager until SIGINT/SIGTERM. See manager/job-manager/manager-config.ts
  * for the variables.
  */
 import { consoleLogger } from '../../src/base/logger';
 import { managerSecureLayers } from '../../src/transport/secure-layer';
 import { sessionTlsFromConfig } from '../../src/transport/tls-options';
 import { runIfEntryPoint } from '../../src/base/cli-runner';
-import { startJobManager } from '../src/job-manager';
-import { configFromValues, loadConfigValues } from '../src/manager-config';
+import { startJobManager } from '../job-manager/job-manager';
+import { configFromValues, loadConfigValues } from '../job-manager/manager-config';
 
 const USAGE = `usage: copilot-jobmanager-generic [--config path] [--role all|job|storage] [--VARIABLE=value ...]
   Variables (config file, environment or --VARIABLE=value): JM_JABBER_SERVER, JM_JABBER_DOMAIN,

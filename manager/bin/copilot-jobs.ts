@@ -5,10 +5,10 @@
  */
 import { ConfigError } from '../../src/protocol';
 import { runIfEntryPoint } from '../../src/base/cli-runner';
-import type { JobRecord } from '../src/job-record';
-import { cancelJob, requeueJob } from '../src/job-submission';
-import { loadConfigValues, storeConfigFromValues } from '../src/manager-config';
-import { openJobQueue } from '../src/open-job-queue';
+import type { JobRecord } from '../job-manager/job-record';
+import { cancelJob, requeueJob } from '../job-manager/job-submission';
+import { loadConfigValues, storeConfigFromValues } from '../job-manager/manager-config';
+import { openJobQueue } from '../job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-jobs list | show ID | cancel ID | requeue ID  [--config PATH] [--JM_STATE_DIR=DIR ...]
 `;

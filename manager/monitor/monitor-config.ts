@@ -1,5 +1,5 @@
 import { ConfigError, ConfigValues, parseConfigArgs } from '../../src/protocol';
-import { readConfigFile } from '../src/config-file-source';
+import { readConfigFile } from '../../src/protocol/config-file-source';
 import { DEFAULT_MAX_SERIES } from './event-aggregator';
 import { parseSenderPattern, splitSenderList } from './sender-allow-list';
 

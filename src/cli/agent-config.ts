@@ -15,6 +15,7 @@ import {
   parseConfigArgs,
   parseConfigText,
 } from '../protocol/config-file';
+import { wireFormatFromConfig, type WireFormatOptions } from '../protocol/wire-format';
 import { writeFileAtomic } from '../base/write-atomic';
 import { LOG_LEVELS, type LogLevel } from '../base/log-level';
 import { readConfigSettings, settingVariable } from './settings-from-config';
@@ -35,6 +36,8 @@ export interface AgentConfig {
   guiRpcHost: string;
   resource: string | undefined;
   logLevel: LogLevel;
+  /** AGENT_WIRE_FORMAT, AGENT_WIRE_FORMAT_NEW_PEERS: which form of 2.1 goes to whom. */
+  wireFormat: WireFormatOptions;
   /** Any configuration variable, e.g. AGENT_GUI_STATIC_DIR. */
   variable: (name: string) => string | undefined;
 }
@@ -119,6 +122,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     guiRpcHost: values.string('AGENT_GUI_RPC_HOST', '127.0.0.1'),
     resource: values.optional('AGENT_JABBER_RESOURCE'),
     logLevel,
+    wireFormat: wireFormatFromConfig(values, 'AGENT'),
     variable: (name) => values.optional(name),
   };
 }

@@ -38,6 +38,9 @@ Configuration variables (config file, environment, or --NAME=value):
   AGENT_SECURE_MODE, JM_PUBLIC_KEY   secure mode (1, and the job manager's RSA public key PEM)
   AGENT_JABBER_CA_FILE, AGENT_REQUIRE_TLS   CA for the XMPP server's certificate; 1 = TLS or nothing
   AGENT_GUI_STATIC_DIR     the built UI served with the GUI RPC (default: dist/renderer)
+  AGENT_WIRE_FORMAT        auto (default: each peer in the form it sends), report, namespaced, both
+  AGENT_WIRE_FORMAT_NEW_PEERS   what auto sends a peer not heard from: both (default), report,
+                           namespaced
 
 Over the GUI RPC, the policy settings (CPU, memory, disk, slots, idle, pause) can be changed and
 are kept in AGENT_WORK_DIR/agent-settings.json; the account and manager come from this file only.
@@ -80,6 +83,7 @@ export async function startHeadlessAgent(
     monitorAddress: config.monitorAddress,
     resource: config.resource,
     logLevel: config.logLevel,
+    session: { wireFormat: config.wireFormat },
     echoLog: (record) => process.stderr.write(formatLogRecord(record) + '\n'),
   });
   await agent.start();

@@ -57,7 +57,7 @@ export interface RunningJob {
 
 /**
  * A job in the agent's history (`JobsView.history`). The manager's own record of a queued job is
- * `JobRecord` in manager/src/job-record.ts, with states of its own.
+ * `JobRecord` in manager/job-manager/job-record.ts, with states of its own.
  */
 export interface JobHistoryRecord {
   jobId: string;

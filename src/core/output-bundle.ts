@@ -4,7 +4,7 @@
  * original agent's (Agent.pm: `tar -C <workdir> -czf <jobID>.tgz .`, entries `./stdout`,
  * `./stderr`, `./<file>`), because the original manager reads nothing else: at jobDone it moves
  * `<ChirpDir>/<jobID>/<jobID>.tgz` (its outputDir is `<jobID>`) to its done dir. Our manager
- * unpacks the bundle before archiving (manager/src/output-bundle.ts). Sending the separate files
+ * unpacks the bundle before archiving (manager/job-manager/output-bundle.ts). Sending the separate files
  * as well would double the transfer and leave files the original manager never clears.
  */
 import fs from 'node:fs';

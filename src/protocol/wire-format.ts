@@ -12,6 +12,7 @@
  * 'namespaced'. Peers are remembered by full JID, and by bare JID too except in MUC private
  * messages (type chat or groupchat), whose bare JID is the room everyone shares.
  */
+import type { ConfigValues } from './config-file';
 import type { MessageType, ReceivedForm, WireForm } from './message-codec';
 
 export const WIRE_FORMAT_MODES = ['auto', 'report', 'namespaced', 'both'] as const;
@@ -26,6 +27,18 @@ export interface WireFormatOptions {
   newPeers?: WireForm;
   /** Peers remembered at most (least recently heard from are forgotten); default 100,000. */
   maxPeers?: number;
+}
+
+/**
+ * The deployment's choice, from `<PREFIX>_WIRE_FORMAT` (auto, report, namespaced, both; default
+ * auto) and `<PREFIX>_WIRE_FORMAT_NEW_PEERS` (both, report, namespaced; default both), e.g.
+ * JM_WIRE_FORMAT for the manager and AGENT_WIRE_FORMAT for the agent.
+ */
+export function wireFormatFromConfig(values: ConfigValues, prefix: string): WireFormatOptions {
+  return {
+    mode: values.choice(`${prefix}_WIRE_FORMAT`, WIRE_FORMAT_MODES, 'auto'),
+    newPeers: values.choice(`${prefix}_WIRE_FORMAT_NEW_PEERS`, WIRE_FORMS, 'both'),
+  };
 }
 
 function bare(jid: string): string {

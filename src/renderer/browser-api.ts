@@ -1,5 +1,5 @@
 import type { CopilotApi } from '../contract/ui-contract';
-import { createHttpCopilotApi } from '../rpc/http-copilot-api';
+import { createHttpCopilotApi } from './http-copilot-api';
 
 const TOKEN_KEY = 'copilot-token';
 

@@ -16,10 +16,10 @@ import {
 } from '../harness';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
 import type { JobHistoryRecord } from '../../src/contract/ui-contract';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import type { JobManagerConfig } from '../../manager/src/manager-config';
-import { submitJob, waitForJob } from '../../manager/src/job-submission';
-import type { JobRecord } from '../../manager/src/job-record';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import type { JobManagerConfig } from '../../manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
+import type { JobRecord } from '../../manager/job-manager/job-record';
 import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 

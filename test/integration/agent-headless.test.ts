@@ -17,8 +17,8 @@ import {
 } from '../harness';
 import type { AgentStatus, JobsView } from '../../src/contract/ui-contract';
 import { RPC_TOKEN_HEADER } from '../../src/contract/ui-contract';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
 
 const PASSWORD = 'pw-headless';

@@ -12,9 +12,9 @@ import {
   type RedisServer,
 } from '../harness';
 import { createAgent, type Agent } from '../../src/core/agent';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import type { JobManagerConfig } from '../../manager/src/manager-config';
-import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import type { JobManagerConfig } from '../../manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 

@@ -17,8 +17,8 @@ import {
 } from '../harness';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
 import { CopilotSession } from '../../src/transport/copilot-session';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 

@@ -19,9 +19,9 @@ import {
 } from '../harness';
 import { createAgent, type Agent } from '../../src/core/agent';
 import type { CopilotSession } from '../../src/transport';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import { loadJobManagerConfig } from '../../manager/src/manager-config';
-import { cancelJob, submitJob, waitForJob } from '../../manager/src/job-submission';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
+import { cancelJob, submitJob, waitForJob } from '../../manager/job-manager/job-submission';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
 import { MANAGER_PASSWORD, localAgentSettings, localManagerValues } from './local-settings';
 

@@ -18,9 +18,9 @@ import {
 } from '../harness';
 import { createAgent, type Agent } from '../../src/core/agent';
 import { extractArchiveSafely } from '../../src/protocol/safe-archive';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import { loadJobManagerConfig } from '../../manager/src/manager-config';
-import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
 import { OriginalAgent } from '../fixtures/original/original-agent';
 import { OriginalContainer } from '../fixtures/original/original-container';
 import { OriginalManager } from '../fixtures/original/original-manager';

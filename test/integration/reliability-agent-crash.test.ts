@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import { loadJobManagerConfig } from '../../manager/src/manager-config';
-import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
 import { createLogger, type LogRecord } from '../../src/base/logger';
 import {
   REPO_ROOT,

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import { submitJob } from '../../manager/src/job-submission';
-import { loadJobManagerConfig } from '../../manager/src/manager-config';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import { submitJob } from '../../manager/job-manager/job-submission';
+import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
 import {
   applySettingsOverlay,
   saveSettingsOverlay,

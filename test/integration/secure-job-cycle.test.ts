@@ -8,17 +8,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import { loadJobManagerConfig } from '../../manager/src/manager-config';
-import { submitJob, waitForJob } from '../../manager/src/job-submission';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
 import { createAgent, type Agent } from '../../src/core/agent';
 import { CopilotSession } from '../../src/transport';
 import { createLogger, type LogRecord } from '../../src/base/logger';
 import { managerSecureLayers } from '../../src/transport/secure-layer';
 import { sessionTlsFromConfig } from '../../src/transport/tls-options';
 import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
-import { openJobQueue } from '../../manager/src/open-job-queue';
-import { JobStorePaths } from '../../manager/src/job-store-paths';
+import { openJobQueue } from '../../manager/job-manager/open-job-queue';
+import { JobStorePaths } from '../../manager/job-manager/job-store-paths';
 import {
   REPO_ROOT,
   startProcess,

@@ -24,10 +24,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { xml, type Element } from '@xmpp/xml';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/src/job-manager';
-import type { JobRecord } from '../../manager/src/job-record';
-import { cancelJob, submitJob, waitForJob } from '../../manager/src/job-submission';
-import { loadJobManagerConfig } from '../../manager/src/manager-config';
+import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
+import type { JobRecord } from '../../manager/job-manager/job-record';
+import { cancelJob, submitJob, waitForJob } from '../../manager/job-manager/job-submission';
+import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
 import type { JobHistoryRecord } from '../../src/contract/ui-contract';
 import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
 import {

@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChirpError, openChirp, type ChirpClient } from '../../../src/storage';
 import { silentLogger } from '../../../src/base/logger';
 import { startChirp, type ChirpServer } from '../../../test/harness';
-import { ChirpJobDirs } from '../../src/chirp-job-dirs';
-import type { JobRecord } from '../../src/job-record';
-import { JobStorePaths } from '../../src/job-store-paths';
-import { SqliteJobQueue } from '../../src/sqlite-job-queue';
-import { submitJob } from '../../src/job-submission';
-import type { ChirpStorageConfig } from '../../src/manager-config';
+import { ChirpJobDirs } from '../../job-manager/chirp-job-dirs';
+import type { JobRecord } from '../../job-manager/job-record';
+import { JobStorePaths } from '../../job-manager/job-store-paths';
+import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
+import { submitJob } from '../../job-manager/job-submission';
+import type { ChirpStorageConfig } from '../../job-manager/manager-config';
 
 let chirp: ChirpServer;
 let root: string;

@@ -8,10 +8,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProsody, type ProsodyServer } from '../../../test/harness';
-import { startJobManager, type RunningJobManager } from '../../src/job-manager';
-import { JobStorePaths } from '../../src/job-store-paths';
-import { submitJob } from '../../src/job-submission';
-import { SqliteJobQueue } from '../../src/sqlite-job-queue';
+import { startJobManager, type RunningJobManager } from '../../job-manager/job-manager';
+import { JobStorePaths } from '../../job-manager/job-store-paths';
+import { submitJob } from '../../job-manager/job-submission';
+import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
 import {
   eventually,
   extractDoneArchive,

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { ConfigValues, type CommandMessage } from '../../../src/protocol';
 import { CopilotSession } from '../../../src/transport';
 import type { ProsodyServer } from '../../../test/harness';
-import { configFromValues, type JobManagerConfig } from '../../src/manager-config';
+import { configFromValues, type JobManagerConfig } from '../../job-manager/manager-config';
 
 export const PASSWORD = 'secret-pw';
 export const REPO_CALCULATOR = path.resolve(import.meta.dirname, '../../../examples/calculator.sh');

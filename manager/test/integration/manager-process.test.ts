@@ -12,9 +12,9 @@ import {
   type ProsodyServer,
   type ServiceProcess,
 } from '../../../test/harness';
-import { JobStorePaths } from '../../src/job-store-paths';
-import { submitJob } from '../../src/job-submission';
-import { SqliteJobQueue } from '../../src/sqlite-job-queue';
+import { JobStorePaths } from '../../job-manager/job-store-paths';
+import { submitJob } from '../../job-manager/job-submission';
+import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
 import {
   eventually,
   extractDoneArchive,

@@ -12,11 +12,11 @@ import {
   type ProsodyServer,
   type RedisServer,
 } from '../../../test/harness';
-import type { JobQueue } from '../../src/job-queue';
-import { startJobManager, type RunningJobManager } from '../../src/job-manager';
-import { JobStorePaths } from '../../src/job-store-paths';
-import { submitJob } from '../../src/job-submission';
-import { RedisJobQueue } from '../../src/redis-job-queue';
+import type { JobQueue } from '../../job-manager/job-queue';
+import { startJobManager, type RunningJobManager } from '../../job-manager/job-manager';
+import { JobStorePaths } from '../../job-manager/job-store-paths';
+import { submitJob } from '../../job-manager/job-submission';
+import { RedisJobQueue } from '../../job-manager/redis-job-queue';
 import { describeQueueContract } from '../support/queue-contract';
 import {
   eventually,

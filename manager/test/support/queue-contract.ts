@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/base/logger';
-import { renewLease, type JobQueue } from '../../src/job-queue';
-import { newJobId, newLeaseId, type JobSpec } from '../../src/job-record';
-import { requeueExpiredLeases } from '../../src/lease-reaper';
+import { renewLease, type JobQueue } from '../../job-manager/job-queue';
+import { newJobId, newLeaseId, type JobSpec } from '../../job-manager/job-record';
+import { requeueExpiredLeases } from '../../job-manager/lease-reaper';
 
 export interface QueueFactory {
   /** A fresh, empty queue. */

@@ -8,10 +8,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../../../src/base/logger';
-import { newJobId, newLeaseId, newStorageToken } from '../../src/job-record';
-import { JobStorePaths } from '../../src/job-store-paths';
-import { SqliteJobQueue } from '../../src/sqlite-job-queue';
-import type { StorageServerOptions } from '../../src/storage-server';
+import { newJobId, newLeaseId, newStorageToken } from '../../job-manager/job-record';
+import { JobStorePaths } from '../../job-manager/job-store-paths';
+import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
+import type { StorageServerOptions } from '../../job-manager/storage-server';
 import { SPEC } from './queue-contract';
 
 export const INPUT_SCRIPT = 'echo "2+2" | bc\n';

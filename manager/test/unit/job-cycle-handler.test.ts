@@ -5,11 +5,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Command, CommandMessage } from '../../../src/protocol';
 import { MonitorReporter, monitorComponent, noackChannel } from '../../../src/transport';
 import { silentLogger } from '../../../src/base/logger';
-import { JobCycleHandler } from '../../src/job-cycle-handler';
-import { JobStorePaths } from '../../src/job-store-paths';
-import { cancelJob, requeueJob, submitJob } from '../../src/job-submission';
-import type { ManagerRole } from '../../src/manager-config';
-import { SqliteJobQueue } from '../../src/sqlite-job-queue';
+import { JobCycleHandler } from '../../job-manager/job-cycle-handler';
+import { JobStorePaths } from '../../job-manager/job-store-paths';
+import { cancelJob, requeueJob, submitJob } from '../../job-manager/job-submission';
+import type { ManagerRole } from '../../job-manager/manager-config';
+import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
 
 const AGENT = 'agent@localhost/a1';
 const JDL = '[ Memory = 1010; Platform = "Linux-x86_64" ]';

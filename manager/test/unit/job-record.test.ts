@@ -10,7 +10,7 @@ import {
   recordToFields,
   validateJobSpec,
   type JobRecord,
-} from '../../src/job-record';
+} from '../../job-manager/job-record';
 
 describe('job records', () => {
   it('generates valid, unique job ids', () => {

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { newJobId } from '../../src/job-record';
-import { archiveJobOutputs, removePartialArchives } from '../../src/job-archive';
-import { StorageServer } from '../../src/storage-server';
+import { newJobId } from '../../job-manager/job-record';
+import { archiveJobOutputs, removePartialArchives } from '../../job-manager/job-archive';
+import { StorageServer } from '../../job-manager/storage-server';
 import { StorageFixture } from '../support/storage-fixture';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -23,7 +23,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Archives `outputDir` in a child process and SIGKILLs it once the archive temp exists. */
 async function killWhileArchiving(jobId: string, outputDir: string, doneDir: string) {
-  const archiver = path.join(REPO_ROOT, 'manager/src/job-archive.ts');
+  const archiver = path.join(REPO_ROOT, 'manager/job-manager/job-archive.ts');
   const code = `const { archiveJobOutputs } = await import(${JSON.stringify(archiver)});
     await archiveJobOutputs(${JSON.stringify(jobId)}, ${JSON.stringify(outputDir)}, ${JSON.stringify(doneDir)});`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {

@@ -10,7 +10,7 @@ import {
   loadConfigValues,
   loadJobManagerConfig,
   xmppService,
-} from '../../src/manager-config';
+} from '../../job-manager/manager-config';
 
 const REQUIRED = {
   JM_JABBER_SERVER: 'xmpp.cern.ch',

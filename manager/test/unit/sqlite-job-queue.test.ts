@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/base/logger';
-import { newJobId, newLeaseId } from '../../src/job-record';
-import { requeueExpiredLeases } from '../../src/lease-reaper';
-import { SqliteJobQueue } from '../../src/sqlite-job-queue';
-import type { JobQueue } from '../../src/job-queue';
+import { newJobId, newLeaseId } from '../../job-manager/job-record';
+import { requeueExpiredLeases } from '../../job-manager/lease-reaper';
+import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
+import type { JobQueue } from '../../job-manager/job-queue';
 import { describeQueueContract, SPEC } from '../support/queue-contract';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-sqlite-'));

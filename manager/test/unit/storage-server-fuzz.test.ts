@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StorageServer } from '../../src/storage-server';
+import { StorageServer } from '../../job-manager/storage-server';
 import {
   chunk,
   httpRequest,

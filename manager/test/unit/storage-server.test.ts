@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newStorageToken } from '../../src/job-record';
+import { newStorageToken } from '../../job-manager/job-record';
 import {
   parseStoragePath,
   storageDirOf,
   StorageServer,
   tokensEqual,
-} from '../../src/storage-server';
+} from '../../job-manager/storage-server';
 import { httpRequest, StorageFixture } from '../support/storage-fixture';
 
 const fixture = new StorageFixture();

@@ -11,9 +11,9 @@ import { DockerUnavailableError } from '../../../src/core/docker-socket';
 import { ClassAdError, ConfigError, JobFieldError, ProtocolError } from '../../../src/protocol';
 import { XmppAuthError } from '../../../src/transport';
 import { UsageError } from '../../../manager/bin/copilot-heartbeat';
-import { JobQueueError } from '../../../manager/src/job-queue';
-import { JobRecordError } from '../../../manager/src/job-record';
-import { SubmitError } from '../../../manager/src/job-submission';
+import { JobQueueError } from '../../../manager/job-manager/job-queue';
+import { JobRecordError } from '../../../manager/job-manager/job-record';
+import { SubmitError } from '../../../manager/job-manager/job-submission';
 
 describe('the error catalogue', () => {
   it('fills a code’s message template with the details, in order', () => {

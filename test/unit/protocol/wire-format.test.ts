@@ -12,9 +12,12 @@ import {
   decodeStanzaXml,
   encodeMessage,
   isNoack,
+  ConfigError,
+  ConfigValues,
   PeerWireForms,
   ProtocolError,
   receivedForm,
+  wireFormatFromConfig,
   type Command,
   type CommandMessage,
   type ProtocolMessage,
@@ -243,5 +246,27 @@ describe('PeerWireForms', () => {
     expect(forms.size).toBe(2);
     expect(forms.commandForm('b@x')).toBe('both');
     expect(forms.commandForm('a@x')).toBe('namespaced');
+  });
+});
+
+describe('wireFormatFromConfig', () => {
+  const read = (entries: Record<string, string>) =>
+    wireFormatFromConfig(new ConfigValues([new Map(Object.entries(entries))]), 'JM');
+
+  it('defaults to auto with both forms for new peers; reads the two variables', () => {
+    expect(read({})).toEqual({ mode: 'auto', newPeers: 'both' });
+    expect(read({ JM_WIRE_FORMAT: 'namespaced' })).toEqual({
+      mode: 'namespaced',
+      newPeers: 'both',
+    });
+    expect(read({ JM_WIRE_FORMAT_NEW_PEERS: 'report' })).toEqual({
+      mode: 'auto',
+      newPeers: 'report',
+    });
+  });
+
+  it('refuses another value, naming the variable', () => {
+    expect(() => read({ JM_WIRE_FORMAT: 'xml' })).toThrow(ConfigError);
+    expect(() => read({ JM_WIRE_FORMAT_NEW_PEERS: 'auto' })).toThrow(/JM_WIRE_FORMAT_NEW_PEERS/);
   });
 });

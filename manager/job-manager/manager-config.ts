@@ -43,7 +43,7 @@ import {
   parseStorageAddress,
 } from '../../src/protocol';
 import { xmppServiceUrl } from '../../src/transport/xmpp-service';
-import { readConfigFile } from './config-file-source';
+import { readConfigFile } from '../../src/protocol/config-file-source';
 
 export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-jobmanager-generic.conf';
 

@@ -1,7 +1,7 @@
 /** The configuration file of the manager's command-line tools (the manager, monitor, heartbeat). */
 import fs from 'node:fs';
-import { ConfigError, parseConfigText } from '../../src/protocol';
-import { errorMessage } from '../../src/base/errors';
+import { ConfigError, parseConfigText } from './';
+import { errorMessage } from '../base/errors';
 
 /**
  * The variables of the file named with --config (which must then be readable), else of the
