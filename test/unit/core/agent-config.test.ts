@@ -122,6 +122,15 @@ describe('agent config', () => {
     ).toMatch(/cannot read the config file \/nope/);
   });
 
+  it('AGENT_WIRE_FORMAT and AGENT_WIRE_FORMAT_NEW_PEERS choose the form of 2.1 per peer', () => {
+    expect(load([]).wireFormat).toEqual({ mode: 'auto', newPeers: 'both' });
+    expect(
+      load(['--AGENT_WIRE_FORMAT=namespaced'], { AGENT_WIRE_FORMAT_NEW_PEERS: 'report' })
+        .wireFormat,
+    ).toEqual({ mode: 'namespaced', newPeers: 'report' });
+    expect(errorOf(() => load(['--AGENT_WIRE_FORMAT=xml'])).variable).toBe('AGENT_WIRE_FORMAT');
+  });
+
   it('keeps GUI settings changes in an overlay that wins over the file, but not for connection fields', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overlay-'));
     try {
