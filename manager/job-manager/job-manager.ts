@@ -12,9 +12,9 @@ import {
   monitorComponent,
   noackChannel,
   type CopilotSessionOptions,
-} from '../../src/transport';
-import { silentLogger, type Logger } from '../../src/base/logger';
-import { attachHeartbeatResponder } from '../../src/heartbeat/heartbeat-responder';
+} from '@copilot/transport';
+import { silentLogger, type Logger } from '@copilot/base/logger';
+import { attachHeartbeatResponder } from '@copilot/heartbeat/heartbeat-responder';
 import { removePartialArchives } from './job-archive';
 import { ChirpJobDirs } from './chirp-job-dirs';
 import { JobCycleHandler, type JobManagerEvent } from './job-cycle-handler';
@@ -24,7 +24,7 @@ import { requeueExpiredLeases } from './lease-reaper';
 import type { JobManagerConfig } from './manager-config';
 import { openJobQueue } from './open-job-queue';
 import { StorageServer } from './storage-server';
-import { errorMessage } from '../../src/base/errors';
+import { errorMessage } from '@copilot/base/errors';
 
 export interface StartJobManagerOptions {
   logger?: Logger;
@@ -94,6 +94,7 @@ export async function startJobManager(
     cleanups.push(() => storage.stop());
     const storageUrl = config.storageUrl ?? storage.defaultBaseUrl();
     const session = new CopilotSession({
+      wireFormat: config.xmpp.wireFormat,
       ...options.session,
       service: config.xmpp.service,
       domain: config.xmpp.domain,

@@ -29,6 +29,8 @@
  * | JM_MAX_JOB_MB | largest total output of one job | `4096` |
  * | JM_STORAGE_MANAGER_ADDRESS | JID of a storage manager: output and jobDone are redirected to it | unset |
  * | JM_ROLE | `all` (jobs and storage), `job`, or `storage` (output + jobDone only) | `all` |
+ * | JM_WIRE_FORMAT | form of the message layer (README, protocol): `auto` (each peer in the form it sends), `report`, `namespaced`, `both` | `auto` |
+ * | JM_WIRE_FORMAT_NEW_PEERS | what `auto` sends a peer not heard from: `both`, `report`, `namespaced` | `both` |
  *
  * Sources, later wins: the config file (`--config path`, else
  * /etc/copilot/copilot-jobmanager-generic.conf when it exists), environment variables,
@@ -41,9 +43,11 @@ import {
   StorageAddressError,
   parseConfigArgs,
   parseStorageAddress,
-} from '../../src/protocol';
-import { xmppServiceUrl } from '../../src/transport/xmpp-service';
-import { readConfigFile } from '../../src/protocol/config-file-source';
+  wireFormatFromConfig,
+  type WireFormatOptions,
+} from '@copilot/protocol';
+import { xmppServiceUrl } from '@copilot/transport/xmpp-service';
+import { readConfigFile } from '@copilot/protocol/config-file-source';
 
 export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-jobmanager-generic.conf';
 
@@ -67,6 +71,8 @@ export interface JobManagerConfig {
     username: string;
     password: string;
     resource: string;
+    /** JM_WIRE_FORMAT, JM_WIRE_FORMAT_NEW_PEERS */
+    wireFormat: WireFormatOptions;
   };
   role: ManagerRole;
   stateDir: string;
@@ -174,6 +180,7 @@ export function configFromValues(values: ConfigValues, cwd = process.cwd()): Job
       username,
       password: values.required('JM_JABBER_PASSWORD'),
       resource: values.string('JM_JABBER_RESOURCE', 'jobmanager'),
+      wireFormat: wireFormatFromConfig(values, 'JM'),
     },
     role: values.choice('JM_ROLE', ['all', 'job', 'storage'] as const, 'all'),
     ...store,

@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ConfigValues } from '../../../src/protocol';
-import { loadMonitorConfig } from '../../monitor/monitor-config';
-import { parseInvocation } from '../../bin/copilot-heartbeat';
+import { ConfigError, ConfigValues } from '@copilot/protocol';
+import { loadMonitorConfig } from '@manager/monitor/monitor-config';
+import { parseInvocation } from '@manager/bin/copilot-heartbeat';
 import {
   configFromValues,
   loadConfigValues,
   loadJobManagerConfig,
   xmppService,
-} from '../../job-manager/manager-config';
+} from '@manager/job-manager/manager-config';
 
 const REQUIRED = {
   JM_JABBER_SERVER: 'xmpp.cern.ch',
@@ -42,6 +42,7 @@ describe('job manager config', () => {
         domain: 'xmpp.cern.ch',
         username: 'jm',
         resource: 'jobmanager',
+        wireFormat: { mode: 'auto', newPeers: 'both' },
       },
       role: 'all',
       stateDir: '/srv/copilot-jm-state',
@@ -77,9 +78,16 @@ describe('job manager config', () => {
       JM_LEASE_SECONDS: '1.5',
       JM_MAX_UPLOAD_MB: '0.5',
       JM_STORAGE_MANAGER_ADDRESS: 'storage@xmpp.cern.ch/s1',
+      JM_WIRE_FORMAT: 'namespaced',
+      JM_WIRE_FORMAT_NEW_PEERS: 'report',
     });
     expect(result).toMatchObject({
-      xmpp: { service: 'xmpp://xmpp.cern.ch:5333', username: 'jm', resource: 'alpha' },
+      xmpp: {
+        service: 'xmpp://xmpp.cern.ch:5333',
+        username: 'jm',
+        resource: 'alpha',
+        wireFormat: { mode: 'namespaced', newPeers: 'report' },
+      },
       doneJobDir: '/data/done',
       queueDb: '/var/lib/jm/queue.sqlite',
       redisServer: 'localhost',
