@@ -59,6 +59,21 @@ const NO_SHELL = ['child_process', 'node:child_process'].map((name) => ({
 }));
 
 const ALIAS = { src: '@copilot/', manager: '@manager/' };
+
+/**
+ * Code outside src/ names what is in another top folder by its alias (tsconfig.json `paths`):
+ * `@copilot/core/agent`, `@manager/job-manager/job-queue`, `@test/harness`, never `../../src/…`
+ * or `../job-manager/…`. Inside src/ the layers import each other relatively (`../protocol`).
+ */
+const MANAGER_FOLDERS = Object.keys(LAYERS)
+  .filter((folder) => folder.startsWith('manager/'))
+  .map((folder) => folder.slice('manager/'.length));
+const USE_ALIAS = {
+  regex: `^(?:\\.\\./)+(?:src|manager|test|${MANAGER_FOLDERS.join('|')})/`,
+  caseSensitive: true,
+  message:
+    'Import another top folder by alias: @copilot/…, @manager/…, @test/… (tsconfig.json paths).',
+};
 const escapeRegex = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
@@ -82,7 +97,7 @@ export function layerRestrictions(folder) {
   const [fromTop] = folder.split('/');
   const allowedText = imports.length > 0 ? imports.join(', ') : 'nothing of ours';
   const message = `${folder}/ may import ${allowedText} (the layer table in eslint.config.js)`;
-  const patterns = [];
+  const patterns = [USE_ALIAS];
   for (const top of Object.keys(ALIAS)) {
     const targets = [];
     for (const other of Object.keys(LAYERS)) {
@@ -141,7 +156,7 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
-      'no-restricted-imports': ['error', { paths: NO_SHELL }],
+      'no-restricted-imports': ['error', { patterns: [USE_ALIAS], paths: NO_SHELL }],
     },
   },
   ...layerBlocks,

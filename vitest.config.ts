@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { pathAliases } from './scripts/path-aliases';
 
 /**
  * Vitest 4 reports an uncaught exception or unhandled rejection as an "Unhandled Error" and exits
@@ -6,11 +7,15 @@ import { defineConfig } from 'vitest/config';
  */
 const setupFiles = ['./test/setup/fail-on-uncaught.ts'];
 
+/** @copilot/…, @manager/…, @test/…: tsconfig.json's paths. */
+const resolve = { alias: pathAliases() };
+
 export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
+        resolve,
         test: {
           name: 'unit',
           include: [
@@ -23,6 +28,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'manager/test/integration/**/*.test.ts'],

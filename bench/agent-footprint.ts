@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startProcess, type ProsodyServer, type XmppUser } from '../test/harness';
+import { startProcess, type ProsodyServer, type XmppUser } from '@test/harness';
 import { bundleEntry } from './lib/bundle';
 import { ProcSampler, processTree, type UsageSummary } from './lib/proc-stats';
 import { sleep } from './lib/stats';

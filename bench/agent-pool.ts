@@ -4,7 +4,7 @@
  * to the account's other resources, so fewer, fuller accounts would cost N² presence stanzas).
  */
 import http from 'node:http';
-import type { ProsodyServer, XmppUser } from '../test/harness';
+import type { ProsodyServer, XmppUser } from '@test/harness';
 import { SimAgent, newCounters, type JobTiming, type SimCounters } from './sim-agent';
 
 export const RESOURCES_PER_ACCOUNT = 20;

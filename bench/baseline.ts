@@ -3,7 +3,7 @@
  * loop and an in-process encode/decode loop of the protocol codec. Other figures are also given
  * as ratios to these, which travel better between noisy machines than absolute numbers.
  */
-import { decodeStanzaXml, encodeMessage, type CommandMessage } from '../src/protocol';
+import { decodeStanzaXml, encodeMessage, type CommandMessage } from '@copilot/protocol';
 
 export interface BaselineResult {
   /** Milliseconds for the fixed loop (best of the repeats). */

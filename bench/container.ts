@@ -10,10 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { DEFAULT_SETTINGS } from '../src/contract/settings';
-import { DockerRunner, type RunSpec } from '../src/core/docker-runner';
-import { containerLimits } from '../src/core/resource-policy';
-import { JOB_IMAGE, ensureDocker, ensureJobImage } from '../test/harness';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import { DockerRunner, type RunSpec } from '@copilot/core/docker-runner';
+import { containerLimits } from '@copilot/core/resource-policy';
+import { JOB_IMAGE, ensureDocker, ensureJobImage } from '@test/harness';
 import { summarise, type LatencySummary } from './lib/stats';
 
 export interface ContainerResult {

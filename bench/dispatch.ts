@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { JobQueue } from '../manager/job-manager/job-queue';
-import { submitJob } from '../manager/job-manager/job-submission';
-import type { JobStorePaths } from '../manager/job-manager/job-store-paths';
+import type { JobQueue } from '@manager/job-manager/job-queue';
+import { submitJob } from '@manager/job-manager/job-submission';
+import type { JobStorePaths } from '@manager/job-manager/job-store-paths';
 import type { AgentPool } from './agent-pool';
 import { summariseProfile, startSelfProfile, type ProfileSummary } from './lib/cpu-profile';
 import { ProcSampler, readProc, type UsageSummary } from './lib/proc-stats';

@@ -6,9 +6,9 @@
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { consoleLogger } from '../src/base/logger';
-import { startJobManager } from '../manager/job-manager/job-manager';
-import { configFromValues, loadConfigValues } from '../manager/job-manager/manager-config';
+import { consoleLogger } from '@copilot/base/logger';
+import { startJobManager } from '@manager/job-manager/job-manager';
+import { configFromValues, loadConfigValues } from '@manager/job-manager/manager-config';
 
 const profilePath = process.env.BENCH_CPU_PROFILE;
 

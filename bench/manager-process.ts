@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, startProcess, type ProsodyServer, type ServiceProcess } from '../test/harness';
-import { openJobQueue } from '../manager/job-manager/open-job-queue';
-import type { JobQueue } from '../manager/job-manager/job-queue';
-import { JobStorePaths } from '../manager/job-manager/job-store-paths';
+import { freePort, startProcess, type ProsodyServer, type ServiceProcess } from '@test/harness';
+import { openJobQueue } from '@manager/job-manager/open-job-queue';
+import type { JobQueue } from '@manager/job-manager/job-queue';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
 import { bundleEntry } from './lib/bundle';
 import { sleep } from './lib/stats';
 

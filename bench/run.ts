@@ -17,7 +17,7 @@ import {
   type ProsodyServer,
   type RedisServer,
   type XmppUser,
-} from '../test/harness';
+} from '@test/harness';
 import { AgentPool, benchAccounts } from './agent-pool';
 import { measureAgentFootprint, type AgentFootprintResult } from './agent-footprint';
 import { runBaseline, type BaselineResult } from './baseline';

@@ -11,9 +11,9 @@ import {
   type Command,
   type CommandMessage,
   type CommandName,
-} from '../src/protocol';
-import { CopilotSession } from '../src/transport';
-import { createLogger, type Logger } from '../src/base/logger';
+} from '@copilot/protocol';
+import { CopilotSession } from '@copilot/transport';
+import { createLogger, type Logger } from '@copilot/base/logger';
 
 /** Shared by every simulated agent of one run. */
 export interface SimCounters {

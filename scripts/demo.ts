@@ -22,7 +22,7 @@ import {
   startProcess,
   startProsody,
   type ServiceProcess,
-} from '../test/harness';
+} from '@test/harness';
 
 const PASSWORD = 'demo-password';
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');

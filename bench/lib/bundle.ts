@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { REPO_ROOT } from '../../test/harness';
+import { REPO_ROOT } from '@test/harness';
 
 export const BENCH_TMP = path.join(REPO_ROOT, '.tmp', 'bench');
 

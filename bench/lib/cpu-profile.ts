@@ -1,7 +1,7 @@
 /** Reads a V8 .cpuprofile and lists the functions with the most self time. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../../test/harness';
+import { REPO_ROOT } from '@test/harness';
 
 interface ProfileNode {
   id: number;

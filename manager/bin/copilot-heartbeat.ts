@@ -1,24 +1,24 @@
 // copilot-heartbeat: remote introspection of the components in the Heartbeat room (4.5.4).
-import { CopilotError, errorMessage, isExpectedError } from '../../src/base/errors';
-import { runIfEntryPoint } from '../../src/base/cli-runner';
-import { readConfigFile } from '../../src/protocol/config-file-source';
-import { ConfigValues, parseConfigArgs, STATUS_COMPONENTS } from '../../src/protocol';
-import { CopilotSession } from '../../src/transport';
-import { consoleLogger, silentLogger } from '../../src/base/logger';
+import { CopilotError, errorMessage, isExpectedError } from '@copilot/base/errors';
+import { runIfEntryPoint } from '@copilot/base/cli-runner';
+import { readConfigFile } from '@copilot/protocol/config-file-source';
+import { ConfigValues, parseConfigArgs, STATUS_COMPONENTS } from '@copilot/protocol';
+import { CopilotSession } from '@copilot/transport';
+import { consoleLogger, silentLogger } from '@copilot/base/logger';
 import {
   HEARTBEAT_CLIENT_STATUS,
   HeartbeatRoom,
   type HeartbeatReply,
-} from '../../src/heartbeat/heartbeat-room';
-import { shortUniqueNick } from '../../src/heartbeat/room-nick';
+} from '@copilot/heartbeat/heartbeat-room';
+import { shortUniqueNick } from '@copilot/heartbeat/room-nick';
 import {
   formatColumns,
   formatPingTable,
   formatStatusTable,
   parseStatus,
-} from '../../src/heartbeat/status-table';
-import { resolveTargets } from '../../src/heartbeat/target-resolution';
-import { sessionOptionsFor } from '../../src/heartbeat/xmpp-account';
+} from '@copilot/heartbeat/status-table';
+import { resolveTargets } from '@copilot/heartbeat/target-resolution';
+import { sessionOptionsFor } from '@copilot/heartbeat/xmpp-account';
 
 export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-heartbeat.conf';
 

@@ -8,12 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../../src/protocol';
-import { runIfEntryPoint } from '../../src/base/cli-runner';
-import { JobStorePaths } from '../job-manager/job-store-paths';
-import { submitJob, waitForJob, type SubmitRequest } from '../job-manager/job-submission';
-import { loadConfigValues, storeConfigFromValues } from '../job-manager/manager-config';
-import { openJobQueue } from '../job-manager/open-job-queue';
+import { ConfigError } from '@copilot/protocol';
+import { runIfEntryPoint } from '@copilot/base/cli-runner';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
+import { submitJob, waitForJob, type SubmitRequest } from '@manager/job-manager/job-submission';
+import { loadConfigValues, storeConfigFromValues } from '@manager/job-manager/manager-config';
+import { openJobQueue } from '@manager/job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-job-submit --command=FILE [--arguments=ARGS] [--packages "P1 P2"]
        [--input FILE]... [--env NAME=VALUE]... [--requirements EXPR] [--validation FILE]

@@ -4,12 +4,12 @@
  * Runs the Generic Job and Storage Manager until SIGINT/SIGTERM. See manager/job-manager/manager-config.ts
  * for the variables.
  */
-import { consoleLogger } from '../../src/base/logger';
-import { managerSecureLayers } from '../../src/transport/secure-layer';
-import { sessionTlsFromConfig } from '../../src/transport/tls-options';
-import { runIfEntryPoint } from '../../src/base/cli-runner';
-import { startJobManager } from '../job-manager/job-manager';
-import { configFromValues, loadConfigValues } from '../job-manager/manager-config';
+import { consoleLogger } from '@copilot/base/logger';
+import { managerSecureLayers } from '@copilot/transport/secure-layer';
+import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
+import { runIfEntryPoint } from '@copilot/base/cli-runner';
+import { startJobManager } from '@manager/job-manager/job-manager';
+import { configFromValues, loadConfigValues } from '@manager/job-manager/manager-config';
 
 const USAGE = `usage: copilot-jobmanager-generic [--config path] [--role all|job|storage] [--VARIABLE=value ...]
   Variables (config file, environment or --VARIABLE=value): JM_JABBER_SERVER, JM_JABBER_DOMAIN,

@@ -3,12 +3,12 @@
  *
  * Reads and changes the job store directly (the same SQLite file or Redis as the managers).
  */
-import { ConfigError } from '../../src/protocol';
-import { runIfEntryPoint } from '../../src/base/cli-runner';
-import type { JobRecord } from '../job-manager/job-record';
-import { cancelJob, requeueJob } from '../job-manager/job-submission';
-import { loadConfigValues, storeConfigFromValues } from '../job-manager/manager-config';
-import { openJobQueue } from '../job-manager/open-job-queue';
+import { ConfigError } from '@copilot/protocol';
+import { runIfEntryPoint } from '@copilot/base/cli-runner';
+import type { JobRecord } from '@manager/job-manager/job-record';
+import { cancelJob, requeueJob } from '@manager/job-manager/job-submission';
+import { loadConfigValues, storeConfigFromValues } from '@manager/job-manager/manager-config';
+import { openJobQueue } from '@manager/job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-jobs list | show ID | cancel ID | requeue ID  [--config PATH] [--JM_STATE_DIR=DIR ...]
 `;

@@ -1,9 +1,9 @@
 // copilot-monitor: the Co-Pilot Monitor (4.4) with its Prometheus endpoint and dashboard.
-import { isExpectedError } from '../../src/base/errors';
-import { runIfEntryPoint } from '../../src/base/cli-runner';
-import { consoleLogger } from '../../src/base/logger';
-import { startMonitor } from '../monitor/copilot-monitor';
-import { DEFAULT_MONITOR_CONFIG_PATH, loadMonitorConfig } from '../monitor/monitor-config';
+import { isExpectedError } from '@copilot/base/errors';
+import { runIfEntryPoint } from '@copilot/base/cli-runner';
+import { consoleLogger } from '@copilot/base/logger';
+import { startMonitor } from '@manager/monitor/copilot-monitor';
+import { DEFAULT_MONITOR_CONFIG_PATH, loadMonitorConfig } from '@manager/monitor/monitor-config';
 
 export const USAGE = `Usage: copilot-monitor [--config=PATH] [--NAME=VALUE ...] [--verbose]
 

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ChirpAclEntry } from '../../src/storage/chirp-wire';
+import type { ChirpAclEntry } from '@copilot/storage/chirp-wire';
 
 export const CHIRP_ACL_FILE = '.__acl';
 

@@ -22,8 +22,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { isSafeFileName, isValidJobId, splitList } from '../../src/protocol';
-import type { Logger } from '../../src/base/logger';
+import { isSafeFileName, isValidJobId, splitList } from '@copilot/protocol';
+import type { Logger } from '@copilot/base/logger';
 import {
   CHIRP_ACL_FILE,
   agentAcl,
@@ -35,7 +35,7 @@ import { ACTIVE_STATES, type JobRecord } from './job-record';
 import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ChirpStorageConfig } from './manager-config';
-import { errorMessage } from '../../src/base/errors';
+import { errorMessage } from '@copilot/base/errors';
 
 export interface ChirpJobDirsOptions {
   config: ChirpStorageConfig;

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { create as createTar } from 'tar';
-import { assertValidJobId, isSafeFileName, isValidJobId } from '../../src/protocol';
+import { assertValidJobId, isSafeFileName, isValidJobId } from '@copilot/protocol';
 
 const STANDARD_OUTPUTS = ['stdout', 'stderr'] as const;
 const PARTIAL_SUFFIX = '.partial';

@@ -38,10 +38,10 @@ import {
   type CommandOf,
   type JdlRecord,
   type RunJob,
-} from '../../src/protocol';
-import type { Logger } from '../../src/base/logger';
-import type { MonitorReporter } from '../../src/transport';
-import { ThrottledLog } from '../../src/base/throttled-log';
+} from '@copilot/protocol';
+import type { Logger } from '@copilot/base/logger';
+import type { MonitorReporter } from '@copilot/transport';
+import { ThrottledLog } from '@copilot/base/throttled-log';
 import type { ChirpJobDirs } from './chirp-job-dirs';
 import { archiveJobOutputs, type ArchivedJob } from './job-archive';
 import {
@@ -58,7 +58,7 @@ import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import { unpackOutputBundle } from './output-bundle';
 import { storageDirOf } from './storage-server';
-import { errorMessage } from '../../src/base/errors';
+import { errorMessage } from '@copilot/base/errors';
 
 /** Why a request about a job is refused (jobRefused's code); both are final for the agent. */
 type RefusalCode = 'unknown-job' | 'lease-lost';

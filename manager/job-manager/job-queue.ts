@@ -15,7 +15,7 @@ import {
   type JobSpec,
   type JobState,
 } from './job-record';
-import { CopilotError } from '../../src/base/errors';
+import { CopilotError } from '@copilot/base/errors';
 
 export interface TransitionCondition {
   from: readonly JobState[];

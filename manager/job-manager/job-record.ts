@@ -7,8 +7,8 @@
  * A lease that expires puts the job back to queued; cancelled is set by an operator.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { assertSafeFileName, splitList } from '../../src/protocol';
-import { CopilotError } from '../../src/base/errors';
+import { assertSafeFileName, splitList } from '@copilot/protocol';
+import { CopilotError } from '@copilot/base/errors';
 
 export const JOB_STATES = [
   'queued',

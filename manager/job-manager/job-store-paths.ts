@@ -5,7 +5,7 @@
  * inside the job's directory.
  */
 import path from 'node:path';
-import { assertSafeFileName, assertValidJobId } from '../../src/protocol';
+import { assertSafeFileName, assertValidJobId } from '@copilot/protocol';
 
 export type StorageDirection = 'input' | 'output';
 

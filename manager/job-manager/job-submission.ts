@@ -11,7 +11,7 @@ import {
   formatEnvironment,
   joinList,
   parseClassAdExpression,
-} from '../../src/protocol';
+} from '@copilot/protocol';
 import {
   FINAL_STATES,
   LEASE_RELEASED,
@@ -23,7 +23,7 @@ import {
 } from './job-record';
 import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
-import { CopilotError, errorMessage } from '../../src/base/errors';
+import { CopilotError, errorMessage } from '@copilot/base/errors';
 
 export interface SubmitRequest {
   /** Path of the executable (e.g. calculator.sh); its base name becomes the job's command. */

@@ -3,7 +3,7 @@
  * `maxAttempts` times (JM_MAX_ATTEMPTS). Safe to run in several managers at once: each change is
  * a compare-and-set on "still active and still expired".
  */
-import type { Logger } from '../../src/base/logger';
+import type { Logger } from '@copilot/base/logger';
 import { ACTIVE_STATES, LEASE_RELEASED, type JobRecord } from './job-record';
 import type { JobQueue } from './job-queue';
 

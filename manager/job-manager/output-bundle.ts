@@ -17,8 +17,8 @@ import {
   UnsafeArchiveError,
   extractArchiveSafely,
   type SafeArchiveLimits,
-} from '../../src/protocol/safe-archive';
-import { assertValidJobId, isSafeFileName } from '../../src/protocol';
+} from '@copilot/protocol/safe-archive';
+import { assertValidJobId, isSafeFileName } from '@copilot/protocol';
 
 export interface UnpackedBundle {
   /** Whether a bundle was there to unpack. */

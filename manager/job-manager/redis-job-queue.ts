@@ -14,7 +14,7 @@
  * manager instances sharing the server.
  */
 import { Redis } from 'ioredis';
-import { assertValidJobId } from '../../src/protocol';
+import { assertValidJobId } from '@copilot/protocol';
 import {
   patchToFields,
   recordFromFields,
@@ -30,7 +30,7 @@ import {
   type TransitionCondition,
   type TransitionResult,
 } from './job-queue';
-import { errorMessage } from '../../src/base/errors';
+import { errorMessage } from '@copilot/base/errors';
 
 export interface RedisJobQueueOptions {
   /** `host`, `host:port` or `redis://…`. */

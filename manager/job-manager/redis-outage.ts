@@ -4,7 +4,7 @@
  * this way are retried by the agents, whose messages the session acked but could not serve.
  */
 import { JobQueueError, type JobQueue } from './job-queue';
-import { errorMessage } from '../../src/base/errors';
+import { errorMessage } from '@copilot/base/errors';
 
 const CONNECTION_FAILURE =
   /max retries per request|connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|stream isn't writeable/i;

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertValidJobId } from '../../src/protocol';
+import { assertValidJobId } from '@copilot/protocol';
 import {
   applyPatch,
   recordFromFields,

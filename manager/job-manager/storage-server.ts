@@ -28,12 +28,12 @@ import os from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { isSafeFileName, isValidJobId } from '../../src/protocol';
-import type { Logger } from '../../src/base/logger';
+import { isSafeFileName, isValidJobId } from '@copilot/protocol';
+import type { Logger } from '@copilot/base/logger';
 import { ACTIVE_STATES, type JobRecord } from './job-record';
 import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths, StorageDirection } from './job-store-paths';
-import { errorMessage } from '../../src/base/errors';
+import { errorMessage } from '@copilot/base/errors';
 
 export interface StorageServerOptions {
   queue: JobQueue;

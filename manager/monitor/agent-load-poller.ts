@@ -1,7 +1,7 @@
-import type { HeartbeatRoom } from '../../src/heartbeat/heartbeat-room';
-import { HEARTBEAT_CLIENT_STATUS } from '../../src/heartbeat/heartbeat-room';
-import { parseStatus } from '../../src/heartbeat/status-table';
-import { resolveTargets } from '../../src/heartbeat/target-resolution';
+import type { HeartbeatRoom } from '@copilot/heartbeat/heartbeat-room';
+import { HEARTBEAT_CLIENT_STATUS } from '@copilot/heartbeat/heartbeat-room';
+import { parseStatus } from '@copilot/heartbeat/status-table';
+import { resolveTargets } from '@copilot/heartbeat/target-resolution';
 import type { DashboardHistory } from './dashboard-state';
 
 /** Parses systemLoad's `0.90 0.65 0.52`; undefined for anything else. */

@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { backoffDelay } from '../../src/base/backoff';
-import { silentLogger, type Logger } from '../../src/base/logger';
+import { backoffDelay } from '@copilot/base/backoff';
+import { silentLogger, type Logger } from '@copilot/base/logger';
 import { carbonLine, type MetricPoint } from './metric-path';
 
 export interface CarbonClientOptions {

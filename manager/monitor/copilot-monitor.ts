@@ -1,13 +1,13 @@
-import type { CommandMessage } from '../../src/protocol';
+import type { CommandMessage } from '@copilot/protocol';
 import {
   answerHeartbeatRequests,
   type HeartbeatAnswering,
-} from '../../src/heartbeat/heartbeat-responder';
-import { HeartbeatRoom } from '../../src/heartbeat/heartbeat-room';
-import { roomNickFor } from '../../src/heartbeat/room-nick';
-import { sessionOptionsFor } from '../../src/heartbeat/xmpp-account';
-import { CopilotSession } from '../../src/transport';
-import { silentLogger, type Logger } from '../../src/base/logger';
+} from '@copilot/heartbeat/heartbeat-responder';
+import { HeartbeatRoom } from '@copilot/heartbeat/heartbeat-room';
+import { roomNickFor } from '@copilot/heartbeat/room-nick';
+import { sessionOptionsFor } from '@copilot/heartbeat/xmpp-account';
+import { CopilotSession } from '@copilot/transport';
+import { silentLogger, type Logger } from '@copilot/base/logger';
 import { pollAgentLoads } from './agent-load-poller';
 import { CarbonClient } from './carbon-client';
 import { DashboardHistory, jobCounts, type DashboardSnapshot } from './dashboard-state';

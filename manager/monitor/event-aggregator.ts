@@ -1,4 +1,4 @@
-import type { ReportEvent, ReportEventDuration, ReportEventValue } from '../../src/protocol';
+import type { ReportEvent, ReportEventDuration, ReportEventValue } from '@copilot/protocol';
 import { DurationAccumulator, ROLLUP_SUFFIXES, type DurationRollup } from './duration-rollup';
 import { metricPath, type MetricPoint } from './metric-path';
 import { reportProblem, type DropReason, type MonitorReport } from './report-rules';

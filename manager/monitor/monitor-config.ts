@@ -1,5 +1,5 @@
-import { ConfigError, ConfigValues, parseConfigArgs } from '../../src/protocol';
-import { readConfigFile } from '../../src/protocol/config-file-source';
+import { ConfigError, ConfigValues, parseConfigArgs } from '@copilot/protocol';
+import { readConfigFile } from '@copilot/protocol/config-file-source';
 import { DEFAULT_MAX_SERIES } from './event-aggregator';
 import { parseSenderPattern, splitSenderList } from './sender-allow-list';
 

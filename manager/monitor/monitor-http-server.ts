@@ -7,7 +7,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   type PrometheusFamily,
 } from './prometheus-format';
-import { errorMessage } from '../../src/base/errors';
+import { errorMessage } from '@copilot/base/errors';
 
 export interface MonitorHttpSources {
   snapshot: () => DashboardSnapshot;

@@ -1,5 +1,5 @@
-import { bareJid } from '../../src/protocol';
-import { escapeLogText, type Logger } from '../../src/base/logger';
+import { bareJid } from '@copilot/protocol';
+import { escapeLogText, type Logger } from '@copilot/base/logger';
 import type { EventAggregator, MonitorReport } from './event-aggregator';
 import type { MetricPoint } from './metric-path';
 import {
@@ -10,7 +10,7 @@ import {
   type DropReason,
 } from './report-rules';
 import type { SenderAllowList } from './sender-allow-list';
-import { ThrottledLog } from '../../src/base/throttled-log';
+import { ThrottledLog } from '@copilot/base/throttled-log';
 
 export interface ReportIntakeOptions {
   allowList: SenderAllowList;

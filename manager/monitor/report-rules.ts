@@ -3,7 +3,7 @@
  * becomes Whisper files on the Carbon host and series on /metrics, so names are held to a strict
  * alphabet and length instead of being repaired.
  */
-import type { ReportEvent, ReportEventDuration, ReportEventValue } from '../../src/protocol';
+import type { ReportEvent, ReportEventDuration, ReportEventValue } from '@copilot/protocol';
 
 export type MonitorReport = ReportEvent | ReportEventDuration | ReportEventValue;
 

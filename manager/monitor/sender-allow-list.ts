@@ -8,7 +8,7 @@
  *
  * Bare parts compare case-insensitively (XMPP folds their case), resources exactly.
  */
-import { bareJid, sameJid } from '../../src/protocol';
+import { bareJid, sameJid } from '@copilot/protocol';
 
 type SenderPattern =
   | { kind: 'domain'; domain: string }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
+import { pathAliases } from '../../scripts/path-aliases';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -8,6 +9,7 @@ export default defineConfig({
   root,
   base: './',
   esbuild: { jsx: 'automatic' },
+  resolve: { alias: pathAliases() },
   build: {
     outDir: fileURLToPath(new URL('../../dist/renderer', import.meta.url)),
     emptyOutDir: true,

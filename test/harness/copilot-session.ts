@@ -1,4 +1,4 @@
-import { CopilotSession } from '../../src/transport';
+import { CopilotSession } from '@copilot/transport';
 import type { ProsodyServer } from './prosody';
 
 /**

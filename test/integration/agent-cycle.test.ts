@@ -13,13 +13,13 @@ import {
   startRedis,
   type ProsodyServer,
   type RedisServer,
-} from '../harness';
-import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
-import type { JobHistoryRecord } from '../../src/contract/ui-contract';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import type { JobManagerConfig } from '../../manager/job-manager/manager-config';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import type { JobRecord } from '../../manager/job-manager/job-record';
+} from '@test/harness';
+import { createAgent, type Agent, type AgentOptions } from '@copilot/core/agent';
+import type { JobHistoryRecord } from '@copilot/contract/ui-contract';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import type { JobManagerConfig } from '@manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import type { JobRecord } from '@manager/job-manager/job-record';
 import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 

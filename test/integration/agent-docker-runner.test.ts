@@ -6,10 +6,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
-import { ensureDocker, JOB_IMAGE } from '../harness';
-import { DockerRunner, type RunSpec } from '../../src/core/docker-runner';
-import { containerLimits } from '../../src/core/resource-policy';
-import { programArgv } from '../../src/core/job-command';
+import { ensureDocker, JOB_IMAGE } from '@test/harness';
+import { DockerRunner, type RunSpec } from '@copilot/core/docker-runner';
+import { containerLimits } from '@copilot/core/resource-policy';
+import { programArgv } from '@copilot/core/job-command';
 
 let docker: Docker;
 let root: string;

@@ -14,11 +14,11 @@ import {
   startRedis,
   type ProsodyServer,
   type RedisServer,
-} from '../harness';
-import type { AgentStatus, JobsView } from '../../src/contract/ui-contract';
-import { RPC_TOKEN_HEADER } from '../../src/contract/ui-contract';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
+} from '@test/harness';
+import type { AgentStatus, JobsView } from '@copilot/contract/ui-contract';
+import { RPC_TOKEN_HEADER } from '@copilot/contract/ui-contract';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
 
 const PASSWORD = 'pw-headless';

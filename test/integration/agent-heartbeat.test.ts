@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDocker, startProsody, type ProsodyServer } from '../harness';
-import { createAgent, type Agent } from '../../src/core/agent';
-import type { Command } from '../../src/protocol/commands';
-import { CopilotSession } from '../../src/transport/copilot-session';
+import { ensureDocker, startProsody, type ProsodyServer } from '@test/harness';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import type { Command } from '@copilot/protocol/commands';
+import { CopilotSession } from '@copilot/transport/copilot-session';
 import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'pw-heartbeat';

@@ -1,8 +1,8 @@
 // A real Generic Job and Storage Manager configuration for the agent's integration tests, built
 // through the manager's own config reader so that new manager settings get their defaults.
-import { ConfigValues } from '../../src/protocol/config-file';
-import { configFromValues, type JobManagerConfig } from '../../manager/job-manager/manager-config';
-import type { ProsodyServer } from '../harness';
+import { ConfigValues } from '@copilot/protocol/config-file';
+import { configFromValues, type JobManagerConfig } from '@manager/job-manager/manager-config';
+import type { ProsodyServer } from '@test/harness';
 
 export interface ManagerFixtureOptions {
   prosody: ProsodyServer;

@@ -10,11 +10,11 @@ import {
   startRedis,
   type ProsodyServer,
   type RedisServer,
-} from '../harness';
-import { createAgent, type Agent } from '../../src/core/agent';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import type { JobManagerConfig } from '../../manager/job-manager/manager-config';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
+} from '@test/harness';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import type { JobManagerConfig } from '@manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 

@@ -14,11 +14,11 @@ import {
   startRedis,
   type ProsodyServer,
   type RedisServer,
-} from '../harness';
-import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
-import { CopilotSession } from '../../src/transport/copilot-session';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
+} from '@test/harness';
+import { createAgent, type Agent, type AgentOptions } from '@copilot/core/agent';
+import { CopilotSession } from '@copilot/transport/copilot-session';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 

@@ -4,8 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChirpClient, ChirpError, openChirp } from '../../src/storage';
-import { startChirp, type ChirpServer } from '../harness';
+import { ChirpClient, ChirpError, openChirp } from '@copilot/storage';
+import { startChirp, type ChirpServer } from '@test/harness';
 
 function sha256(file: string): string {
   return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');

@@ -16,13 +16,13 @@ import {
   startSession,
   type ChirpServer,
   type ProsodyServer,
-} from '../harness';
-import { createAgent, type Agent } from '../../src/core/agent';
-import type { CopilotSession } from '../../src/transport';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import { cancelJob, submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
+} from '@test/harness';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import type { CopilotSession } from '@copilot/transport';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import { cancelJob, submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
 import { MANAGER_PASSWORD, localAgentSettings, localManagerValues } from './local-settings';
 
 const PASSWORD = 'agent-secret';

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransferError, storageClient } from '../../src/core/storage-transfer';
-import { ChirpError, openChirp, type ChirpClient } from '../../src/storage';
-import { startChirp, type ChirpServer } from '../harness';
+import { TransferError, storageClient } from '@copilot/core/storage-transfer';
+import { ChirpError, openChirp, type ChirpClient } from '@copilot/storage';
+import { startChirp, type ChirpServer } from '@test/harness';
 
 async function transferError(promise: Promise<unknown>): Promise<TransferError> {
   const error = await promise.then(

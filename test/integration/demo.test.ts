@@ -2,7 +2,7 @@
 // agent, runs the report's calculator.sh in Docker, and shows 4 and the Heartbeat table.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCommand } from '../harness';
+import { REPO_ROOT, runCommand } from '@test/harness';
 
 describe('npm run demo', () => {
   it('runs calculator.sh through manager and agent and prints 4 and the fleet load', async () => {

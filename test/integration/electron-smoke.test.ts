@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { _electron as electron } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness';
+import { REPO_ROOT } from '@test/harness';
 
 function electronBinary(): { path: string | null; reason: string } {
   const dir = path.join(REPO_ROOT, 'node_modules', 'electron');

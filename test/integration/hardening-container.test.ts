@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerRunner, type RunOutcome, type RunSpec } from '../../src/core/docker-runner';
-import { ensureDocker, JOB_IMAGE } from '../harness';
+import { DockerRunner, type RunOutcome, type RunSpec } from '@copilot/core/docker-runner';
+import { ensureDocker, JOB_IMAGE } from '@test/harness';
 
 const run = promisify(execFile);
 const MB = 1024 * 1024;

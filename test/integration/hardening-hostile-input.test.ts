@@ -9,21 +9,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseXml } from 'ltx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { createAgent, type Agent } from '../../src/core/agent';
-import { CopilotSession } from '../../src/transport';
-import { createLogger, type LogRecord } from '../../src/base/logger';
-import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
-import { hostileStanzas } from '../fixtures/hostile/stanzas/hostile-stanzas';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import { CopilotSession } from '@copilot/transport';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
+import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
+import { hostileStanzas } from '@test/fixtures/hostile/stanzas/hostile-stanzas';
 import {
   connectXmpp,
   ensureDocker,
   startProsody,
   type ProsodyServer,
   type XmppSession,
-} from '../harness';
+} from '@test/harness';
 import { localManagerValues, localAgentSettings } from './local-settings';
 
 const USERS = [

@@ -19,8 +19,8 @@ import {
   startXmppServer,
   waitForPort,
   XMPP_SERVER_KINDS,
-} from '../harness';
-import type { RedisServer, XmppServer, XmppSession } from '../harness';
+} from '@test/harness';
+import type { RedisServer, XmppServer, XmppSession } from '@test/harness';
 
 function waitForStanza(
   client: Client,

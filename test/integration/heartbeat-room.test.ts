@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../manager/bin/copilot-heartbeat';
+import { main } from '@manager/bin/copilot-heartbeat';
 import {
   attachHeartbeatResponder,
   type HeartbeatResponder,
-} from '../../src/heartbeat/heartbeat-responder';
-import { HeartbeatRoom } from '../../src/heartbeat/heartbeat-room';
-import type { CopilotSession } from '../../src/transport';
-import { startProsody, startSession, type ProsodyServer } from '../harness';
+} from '@copilot/heartbeat/heartbeat-responder';
+import { HeartbeatRoom } from '@copilot/heartbeat/heartbeat-room';
+import type { CopilotSession } from '@copilot/transport';
+import { startProsody, startSession, type ProsodyServer } from '@test/harness';
 
 const ROOM = 'pilots-lounge';
 const users = [

@@ -1,9 +1,9 @@
 // The settings the integration tests share for a manager and an agent on a harness Prosody:
 // the manager is account `jm` with storage on loopback, the agent runs jobs without waiting for
 // idle. Each test adds what it is about (lease length, Redis, secure mode, limits…).
-import { DEFAULT_SETTINGS } from '../../src/contract/settings';
-import type { AgentSettings } from '../../src/contract/ui-contract';
-import type { ProsodyServer } from '../harness';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { AgentSettings } from '@copilot/contract/ui-contract';
+import type { ProsodyServer } from '@test/harness';
 
 export const MANAGER_PASSWORD = 'jm-secret';
 

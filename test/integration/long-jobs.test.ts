@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { cancelJob, submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import { createAgent, type Agent } from '../../src/core/agent';
-import { createLogger, type LogRecord } from '../../src/base/logger';
-import { ensureDocker, startProsody, type ProsodyServer } from '../harness';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { cancelJob, submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
+import { ensureDocker, startProsody, type ProsodyServer } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const PASSWORD = 'volunteer-pw';

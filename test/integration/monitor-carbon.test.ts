@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMonitor, type Monitor } from '../../manager/monitor/copilot-monitor';
-import { CopilotSession } from '../../src/transport';
-import { createLogger, type LogRecord } from '../../src/base/logger';
-import type { Command } from '../../src/protocol';
-import { startCarbon, type CarbonServer } from '../harness/carbon';
-import { freePort, startProsody, type ProsodyServer } from '../harness';
+import { startMonitor, type Monitor } from '@manager/monitor/copilot-monitor';
+import { CopilotSession } from '@copilot/transport';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
+import type { Command } from '@copilot/protocol';
+import { startCarbon, type CarbonServer } from '@test/harness/carbon';
+import { freePort, startProsody, type ProsodyServer } from '@test/harness';
 
 const COMPONENT = 'jobmanager.generic.alpha';
 

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   attachHeartbeatResponder,
   type HeartbeatResponder,
-} from '../../src/heartbeat/heartbeat-responder';
-import { CopilotSession } from '../../src/transport';
-import { startCarbon, type CarbonServer } from '../harness/carbon';
+} from '@copilot/heartbeat/heartbeat-responder';
+import { CopilotSession } from '@copilot/transport';
+import { startCarbon, type CarbonServer } from '@test/harness/carbon';
 import {
   REPO_ROOT,
   freePort,
@@ -17,7 +17,7 @@ import {
   waitForPort,
   type ProsodyServer,
   type ServiceProcess,
-} from '../harness';
+} from '@test/harness';
 
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const ROOM = 'pilots-lounge';

@@ -2,17 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMonitor, type Monitor } from '../../manager/monitor/copilot-monitor';
-import { main as heartbeatMain } from '../../manager/bin/copilot-heartbeat';
+import { startMonitor, type Monitor } from '@manager/monitor/copilot-monitor';
+import { main as heartbeatMain } from '@manager/bin/copilot-heartbeat';
 import {
   attachHeartbeatResponder,
   type HeartbeatResponder,
-} from '../../src/heartbeat/heartbeat-responder';
-import type { StatusProbes } from '../../src/heartbeat/status-probes';
-import type { CopilotSession } from '../../src/transport';
-import type { Command } from '../../src/protocol';
-import { startCarbon, type CarbonServer } from '../harness/carbon';
-import { REPO_ROOT, startProsody, startSession, type ProsodyServer } from '../harness';
+} from '@copilot/heartbeat/heartbeat-responder';
+import type { StatusProbes } from '@copilot/heartbeat/status-probes';
+import type { CopilotSession } from '@copilot/transport';
+import type { Command } from '@copilot/protocol';
+import { startCarbon, type CarbonServer } from '@test/harness/carbon';
+import { REPO_ROOT, startProsody, startSession, type ProsodyServer } from '@test/harness';
 
 const ROOM = 'pilots-lounge';
 const COMPONENT = 'jobmanager.generic.alpha';

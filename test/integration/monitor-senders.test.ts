@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMonitor, type Monitor } from '../../manager/monitor/copilot-monitor';
-import type { MonitorConfig } from '../../manager/monitor/monitor-config';
-import { createLogger, type LogRecord } from '../../src/base/logger';
-import type { CopilotSession } from '../../src/transport';
-import type { Command } from '../../src/protocol';
-import { startCarbon, type CarbonServer } from '../harness/carbon';
-import { startProsody, startSession, type ProsodyServer } from '../harness';
+import { startMonitor, type Monitor } from '@manager/monitor/copilot-monitor';
+import type { MonitorConfig } from '@manager/monitor/monitor-config';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
+import type { CopilotSession } from '@copilot/transport';
+import type { Command } from '@copilot/protocol';
+import { startCarbon, type CarbonServer } from '@test/harness/carbon';
+import { startProsody, startSession, type ProsodyServer } from '@test/harness';
 
 const COMPONENT = 'jobmanager.generic.alpha';
 const OUTSIDER_COMPONENT = 'jobmanager.generic.evil';

@@ -15,15 +15,15 @@ import {
   startProsody,
   type ChirpServer,
   type ProsodyServer,
-} from '../harness';
-import { createAgent, type Agent } from '../../src/core/agent';
-import { extractArchiveSafely } from '../../src/protocol/safe-archive';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { OriginalAgent } from '../fixtures/original/original-agent';
-import { OriginalContainer } from '../fixtures/original/original-container';
-import { OriginalManager } from '../fixtures/original/original-manager';
+} from '@test/harness';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import { extractArchiveSafely } from '@copilot/protocol/safe-archive';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { OriginalAgent } from '@test/fixtures/original/original-agent';
+import { OriginalContainer } from '@test/fixtures/original/original-container';
+import { OriginalManager } from '@test/fixtures/original/original-manager';
 import { MANAGER_PASSWORD, localAgentSettings, localManagerValues } from './local-settings';
 
 const PASSWORD = 'agent-secret';

@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { createLogger, type LogRecord } from '../../src/base/logger';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
 import {
   REPO_ROOT,
   ensureDocker,
@@ -18,7 +18,7 @@ import {
   startProsody,
   type ProsodyServer,
   type ServiceProcess,
-} from '../harness';
+} from '@test/harness';
 import { localManagerValues } from './local-settings';
 
 async function sleep(ms: number): Promise<void> {

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobStorePaths } from '../../manager/job-manager/job-store-paths';
-import type { JobQueue } from '../../manager/job-manager/job-queue';
-import { openJobQueue } from '../../manager/job-manager/open-job-queue';
-import { submitJob } from '../../manager/job-manager/job-submission';
-import type { RunJob, StoreJobOutputDir } from '../../src/protocol';
-import { CopilotSession } from '../../src/transport';
-import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
+import type { JobQueue } from '@manager/job-manager/job-queue';
+import { openJobQueue } from '@manager/job-manager/open-job-queue';
+import { submitJob } from '@manager/job-manager/job-submission';
+import type { RunJob, StoreJobOutputDir } from '@copilot/protocol';
+import { CopilotSession } from '@copilot/transport';
+import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
 import {
   REPO_ROOT,
   freePort,
@@ -24,7 +24,7 @@ import {
   type ProsodyServer,
   type RedisServer,
   type ServiceProcess,
-} from '../harness';
+} from '@test/harness';
 import { localManagerValues } from './local-settings';
 
 const JOBS = 8;

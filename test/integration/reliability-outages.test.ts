@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { CopilotSession } from '../../src/transport';
-import { createLogger, type LogRecord } from '../../src/base/logger';
-import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
-import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '../harness';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { CopilotSession } from '@copilot/transport';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
+import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
+import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '@test/harness';
 import { localManagerValues } from './local-settings';
 
 const USERS = [

@@ -10,17 +10,17 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { submitJob } from '../../manager/job-manager/job-submission';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { submitJob } from '@manager/job-manager/job-submission';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
 import {
   applySettingsOverlay,
   saveSettingsOverlay,
   settingsOverlayPath,
-} from '../../src/cli/agent-config';
-import { createAgent, type Agent } from '../../src/core/agent';
-import { startGuiRpcServer, type GuiRpcServer } from '../../src/rpc/gui-rpc-server';
-import { JOB_IMAGE, REPO_ROOT, startProsody, type ProsodyServer } from '../harness';
+} from '@copilot/cli/agent-config';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import { startGuiRpcServer, type GuiRpcServer } from '@copilot/rpc/gui-rpc-server';
+import { JOB_IMAGE, REPO_ROOT, startProsody, type ProsodyServer } from '@test/harness';
 import { localAgentSettings } from './local-settings';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');

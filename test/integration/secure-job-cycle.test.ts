@@ -8,24 +8,24 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import { submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { createAgent, type Agent } from '../../src/core/agent';
-import { CopilotSession } from '../../src/transport';
-import { createLogger, type LogRecord } from '../../src/base/logger';
-import { managerSecureLayers } from '../../src/transport/secure-layer';
-import { sessionTlsFromConfig } from '../../src/transport/tls-options';
-import { ScriptedAgent } from '../fixtures/hostile/scripted-agent';
-import { openJobQueue } from '../../manager/job-manager/open-job-queue';
-import { JobStorePaths } from '../../manager/job-manager/job-store-paths';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import { CopilotSession } from '@copilot/transport';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
+import { managerSecureLayers } from '@copilot/transport/secure-layer';
+import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
+import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
+import { openJobQueue } from '@manager/job-manager/open-job-queue';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
 import {
   REPO_ROOT,
   startProcess,
   startProsody,
   type ProsodyServer,
   type ServiceProcess,
-} from '../harness';
+} from '@test/harness';
 import { localManagerValues, localAgentSettings } from './local-settings';
 
 const USERS = [

@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProtocolError } from '../../src/protocol';
-import { type Command, type CommandMessage } from '../../src/protocol';
-import { CopilotSession, type CopilotSessionOptions, type MessageLayer } from '../../src/transport';
-import { AgentSecureLayer, ManagerSecureLayer } from '../../src/transport/secure-layer';
-import { startProsody, type ProsodyServer } from '../harness';
+import type { ProtocolError } from '@copilot/protocol';
+import { type Command, type CommandMessage } from '@copilot/protocol';
+import { CopilotSession, type CopilotSessionOptions, type MessageLayer } from '@copilot/transport';
+import { AgentSecureLayer, ManagerSecureLayer } from '@copilot/transport/secure-layer';
+import { startProsody, type ProsodyServer } from '@test/harness';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },

@@ -24,12 +24,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { xml, type Element } from '@xmpp/xml';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startJobManager, type RunningJobManager } from '../../manager/job-manager/job-manager';
-import type { JobRecord } from '../../manager/job-manager/job-record';
-import { cancelJob, submitJob, waitForJob } from '../../manager/job-manager/job-submission';
-import { loadJobManagerConfig } from '../../manager/job-manager/manager-config';
-import type { JobHistoryRecord } from '../../src/contract/ui-contract';
-import { createAgent, type Agent, type AgentOptions } from '../../src/core/agent';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import type { JobRecord } from '@manager/job-manager/job-record';
+import { cancelJob, submitJob, waitForJob } from '@manager/job-manager/job-submission';
+import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
+import type { JobHistoryRecord } from '@copilot/contract/ui-contract';
+import { createAgent, type Agent, type AgentOptions } from '@copilot/core/agent';
 import {
   bareJid,
   decodeStanza,
@@ -37,16 +37,16 @@ import {
   type CommandMessage,
   type CommandName,
   type CommandOf,
-} from '../../src/protocol';
-import { CopilotSession } from '../../src/transport';
-import { createLogger, type LogRecord } from '../../src/base/logger';
+} from '@copilot/protocol';
+import { CopilotSession } from '@copilot/transport';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
 import {
   connectXmpp,
   ensureDocker,
   startProsody,
   type ProsodyServer,
   type XmppSession,
-} from '../harness';
+} from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const AGENT_PASSWORD = 'volunteer-pw';

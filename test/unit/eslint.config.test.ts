@@ -23,9 +23,13 @@ beforeAll(async () => {
   eslint = new ESLint({ cwd: ROOT });
 });
 
-/** The import specifiers a file in `from` may write for `to`: the alias and the relative path. */
+/**
+ * The import specifiers a file in `from` may write for `to`: the alias, and between two src/
+ * layers the relative path too (src/ layers import each other relatively).
+ */
 function specifiers(from: string, to: string): string[] {
   const alias = to.replace(/^src\//, '@copilot/').replace(/^manager\//, '@manager/');
+  if (!from.startsWith('src/') || !to.startsWith('src/')) return [alias];
   let relative = path.posix.relative(from, to);
   if (!relative.startsWith('.')) relative = `./${relative}`;
   return [alias, relative];
@@ -84,6 +88,23 @@ describe('the layer table in eslint.config.js', () => {
       expect({ folder, restricted: await restricted(folder, lines) }).toEqual({
         folder,
         restricted: expected,
+      });
+    }
+  });
+
+  it('makes code outside src/ leave its top folder by alias, not by ../', async () => {
+    const cases = [
+      ['manager/bin', '../job-manager/job-manager'],
+      ['manager/monitor', '../../src/protocol'],
+      ['test/unit/core', '../../../src/core/agent'],
+      ['test/integration', '../../manager/job-manager/job-queue'],
+      ['manager/test/unit/monitor', '../../../monitor/carbon-client'],
+      ['bench', '../test/harness'],
+    ] as const;
+    for (const [folder, spec] of cases) {
+      expect({ folder, restricted: await restricted(folder, [spec]) }).toEqual({
+        folder,
+        restricted: [spec],
       });
     }
   });

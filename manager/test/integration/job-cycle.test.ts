@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '../../../test/harness';
-import { startJobManager, type RunningJobManager } from '../../job-manager/job-manager';
-import { JobStorePaths } from '../../job-manager/job-store-paths';
-import { submitJob } from '../../job-manager/job-submission';
-import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
+import { startProsody, type ProsodyServer } from '@test/harness';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
+import { submitJob } from '@manager/job-manager/job-submission';
+import { SqliteJobQueue } from '@manager/job-manager/sqlite-job-queue';
 import {
   eventually,
   extractDoneArchive,

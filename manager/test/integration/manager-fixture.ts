@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ConfigValues, type CommandMessage } from '../../../src/protocol';
-import { CopilotSession } from '../../../src/transport';
-import type { ProsodyServer } from '../../../test/harness';
-import { configFromValues, type JobManagerConfig } from '../../job-manager/manager-config';
+import { ConfigValues, type CommandMessage } from '@copilot/protocol';
+import { CopilotSession } from '@copilot/transport';
+import type { ProsodyServer } from '@test/harness';
+import { configFromValues, type JobManagerConfig } from '@manager/job-manager/manager-config';
 
 export const PASSWORD = 'secret-pw';
 export const REPO_CALCULATOR = path.resolve(import.meta.dirname, '../../../examples/calculator.sh');

@@ -5,9 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '../../../test/harness';
-import { startJobManager } from '../../job-manager/job-manager';
-import { newJobId } from '../../job-manager/job-record';
+import { startProsody, type ProsodyServer } from '@test/harness';
+import { startJobManager } from '@manager/job-manager/job-manager';
+import { newJobId } from '@manager/job-manager/job-record';
 import { managerConfig, PASSWORD, tempDir } from './manager-fixture';
 
 let prosody: ProsodyServer;

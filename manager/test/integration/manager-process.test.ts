@@ -11,10 +11,10 @@ import {
   startProsody,
   type ProsodyServer,
   type ServiceProcess,
-} from '../../../test/harness';
-import { JobStorePaths } from '../../job-manager/job-store-paths';
-import { submitJob } from '../../job-manager/job-submission';
-import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
+} from '@test/harness';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
+import { submitJob } from '@manager/job-manager/job-submission';
+import { SqliteJobQueue } from '@manager/job-manager/sqlite-job-queue';
 import {
   eventually,
   extractDoneArchive,

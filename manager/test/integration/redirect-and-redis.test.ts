@@ -6,18 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startProsody,
-  startRedis,
-  type ProsodyServer,
-  type RedisServer,
-} from '../../../test/harness';
-import type { JobQueue } from '../../job-manager/job-queue';
-import { startJobManager, type RunningJobManager } from '../../job-manager/job-manager';
-import { JobStorePaths } from '../../job-manager/job-store-paths';
-import { submitJob } from '../../job-manager/job-submission';
-import { RedisJobQueue } from '../../job-manager/redis-job-queue';
-import { describeQueueContract } from '../support/queue-contract';
+import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '@test/harness';
+import type { JobQueue } from '@manager/job-manager/job-queue';
+import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
+import { submitJob } from '@manager/job-manager/job-submission';
+import { RedisJobQueue } from '@manager/job-manager/redis-job-queue';
+import { describeQueueContract } from '@manager/test/support/queue-contract';
 import {
   eventually,
   extractDoneArchive,

@@ -18,8 +18,8 @@ import {
   type CommandName,
   type CommandOf,
   type JdlRecord,
-} from '../../../src/protocol';
-import { CopilotSession } from '../../../src/transport';
+} from '@copilot/protocol';
+import { CopilotSession } from '@copilot/transport';
 
 export interface TestAgentOptions {
   service: string;

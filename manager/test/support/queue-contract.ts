@@ -3,10 +3,10 @@
  * Redis one (against a real redis-server) in the integration project.
  */
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/base/logger';
-import { renewLease, type JobQueue } from '../../job-manager/job-queue';
-import { newJobId, newLeaseId, type JobSpec } from '../../job-manager/job-record';
-import { requeueExpiredLeases } from '../../job-manager/lease-reaper';
+import { silentLogger } from '@copilot/base/logger';
+import { renewLease, type JobQueue } from '@manager/job-manager/job-queue';
+import { newJobId, newLeaseId, type JobSpec } from '@manager/job-manager/job-record';
+import { requeueExpiredLeases } from '@manager/job-manager/lease-reaper';
 
 export interface QueueFactory {
   /** A fresh, empty queue. */

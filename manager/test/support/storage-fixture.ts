@@ -7,11 +7,11 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { Logger } from '../../../src/base/logger';
-import { newJobId, newLeaseId, newStorageToken } from '../../job-manager/job-record';
-import { JobStorePaths } from '../../job-manager/job-store-paths';
-import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
-import type { StorageServerOptions } from '../../job-manager/storage-server';
+import type { Logger } from '@copilot/base/logger';
+import { newJobId, newLeaseId, newStorageToken } from '@manager/job-manager/job-record';
+import { JobStorePaths } from '@manager/job-manager/job-store-paths';
+import { SqliteJobQueue } from '@manager/job-manager/sqlite-job-queue';
+import type { StorageServerOptions } from '@manager/job-manager/storage-server';
 import { SPEC } from './queue-contract';
 
 export const INPUT_SCRIPT = 'echo "2+2" | bc\n';

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
-import { CarbonClient } from '../../monitor/carbon-client';
+import { CarbonClient } from '@manager/monitor/carbon-client';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main as jobsMain } from '../../bin/copilot-jobs';
-import { main as submitMain } from '../../bin/copilot-job-submit';
+import { main as jobsMain } from '@manager/bin/copilot-jobs';
+import { main as submitMain } from '@manager/bin/copilot-job-submit';
 
 let root: string;
 let out: string[];

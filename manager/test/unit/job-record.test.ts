@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidJobId } from '../../../src/protocol';
+import { isValidJobId } from '@copilot/protocol';
 import {
   applyPatch,
   formatJmJobData,
@@ -10,7 +10,7 @@ import {
   recordToFields,
   validateJobSpec,
   type JobRecord,
-} from '../../job-manager/job-record';
+} from '@manager/job-manager/job-record';
 
 describe('job records', () => {
   it('generates valid, unique job ids', () => {

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { newJobId } from '../../job-manager/job-record';
-import { archiveJobOutputs, removePartialArchives } from '../../job-manager/job-archive';
-import { StorageServer } from '../../job-manager/storage-server';
-import { StorageFixture } from '../support/storage-fixture';
+import { newJobId } from '@manager/job-manager/job-record';
+import { archiveJobOutputs, removePartialArchives } from '@manager/job-manager/job-archive';
+import { StorageServer } from '@manager/job-manager/storage-server';
+import { StorageFixture } from '@manager/test/support/storage-fixture';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
 const fixture = new StorageFixture();

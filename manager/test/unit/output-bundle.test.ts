@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { create as createTar } from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { unpackOutputBundle } from '../../job-manager/output-bundle';
+import { unpackOutputBundle } from '@manager/job-manager/output-bundle';
 
 const JOB = 'mx3abc-0123456789';
 let root: string;

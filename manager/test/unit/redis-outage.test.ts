@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { JobQueueError } from '../../job-manager/job-queue';
-import { explainRedisError } from '../../job-manager/redis-outage';
+import { JobQueueError } from '@manager/job-manager/job-queue';
+import { explainRedisError } from '@manager/job-manager/redis-outage';
 
 describe('Redis outage errors', () => {
   it('names the server for connection failures', () => {

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/base/logger';
-import { newJobId, newLeaseId } from '../../job-manager/job-record';
-import { requeueExpiredLeases } from '../../job-manager/lease-reaper';
-import { SqliteJobQueue } from '../../job-manager/sqlite-job-queue';
-import type { JobQueue } from '../../job-manager/job-queue';
-import { describeQueueContract, SPEC } from '../support/queue-contract';
+import { silentLogger } from '@copilot/base/logger';
+import { newJobId, newLeaseId } from '@manager/job-manager/job-record';
+import { requeueExpiredLeases } from '@manager/job-manager/lease-reaper';
+import { SqliteJobQueue } from '@manager/job-manager/sqlite-job-queue';
+import type { JobQueue } from '@manager/job-manager/job-queue';
+import { describeQueueContract, SPEC } from '@manager/test/support/queue-contract';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-sqlite-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));

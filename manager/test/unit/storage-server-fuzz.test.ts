@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StorageServer } from '../../job-manager/storage-server';
+import { StorageServer } from '@manager/job-manager/storage-server';
 import {
   chunk,
   httpRequest,
@@ -17,7 +17,7 @@ import {
   type LeasedJob,
   type RawReply,
   type RawScript,
-} from '../support/storage-fixture';
+} from '@manager/test/support/storage-fixture';
 
 const IDLE_MS = 300;
 const fixture = new StorageFixture();

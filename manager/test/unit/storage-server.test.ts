@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newStorageToken } from '../../job-manager/job-record';
+import { newStorageToken } from '@manager/job-manager/job-record';
 import {
   parseStoragePath,
   storageDirOf,
   StorageServer,
   tokensEqual,
-} from '../../job-manager/storage-server';
-import { httpRequest, StorageFixture } from '../support/storage-fixture';
+} from '@manager/job-manager/storage-server';
+import { httpRequest, StorageFixture } from '@manager/test/support/storage-fixture';
 
 const fixture = new StorageFixture();
 const { root, queue, paths, logged } = fixture;

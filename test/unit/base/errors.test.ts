@@ -6,14 +6,14 @@ import {
   errorReport,
   formatError,
   isExpectedError,
-} from '../../../src/base/errors';
-import { DockerUnavailableError } from '../../../src/core/docker-socket';
-import { ClassAdError, ConfigError, JobFieldError, ProtocolError } from '../../../src/protocol';
-import { XmppAuthError } from '../../../src/transport';
-import { UsageError } from '../../../manager/bin/copilot-heartbeat';
-import { JobQueueError } from '../../../manager/job-manager/job-queue';
-import { JobRecordError } from '../../../manager/job-manager/job-record';
-import { SubmitError } from '../../../manager/job-manager/job-submission';
+} from '@copilot/base/errors';
+import { DockerUnavailableError } from '@copilot/core/docker-socket';
+import { ClassAdError, ConfigError, JobFieldError, ProtocolError } from '@copilot/protocol';
+import { XmppAuthError } from '@copilot/transport';
+import { UsageError } from '@manager/bin/copilot-heartbeat';
+import { JobQueueError } from '@manager/job-manager/job-queue';
+import { JobRecordError } from '@manager/job-manager/job-record';
+import { SubmitError } from '@manager/job-manager/job-submission';
 
 describe('the error catalogue', () => {
   it('fills a code’s message template with the details, in order', () => {

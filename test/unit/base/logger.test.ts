@@ -5,7 +5,7 @@ import {
   formatLogRecord,
   LOG_TEXT_MAX_CHARS,
   type LogRecord,
-} from '../../../src/base/logger';
+} from '@copilot/base/logger';
 
 /** A job id a hostile peer might send: a newline and a forged record, then a NUL. */
 const FORGED_ID = 'x\n2026-01-01 INFO job finished job=other\u0000';

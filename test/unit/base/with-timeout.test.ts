@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { withTimeout } from '../../../src/base/with-timeout';
+import { withTimeout } from '@copilot/base/with-timeout';
 
 beforeEach(() => {
   vi.useFakeTimers();

@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  applySettingsPatch,
-  DEFAULT_SETTINGS,
-  publicSettings,
-} from '../../../src/contract/settings';
-import type { AgentSettings } from '../../../src/contract/ui-contract';
-import type { AgentHost, AgentHostEvents } from '../../../src/core/agent-host';
-import { withConfigFileSettings } from '../../../src/cli/config-file-settings';
-import { TypedEmitter } from '../../../src/base/typed-emitter';
+import { applySettingsPatch, DEFAULT_SETTINGS, publicSettings } from '@copilot/contract/settings';
+import type { AgentSettings } from '@copilot/contract/ui-contract';
+import type { AgentHost, AgentHostEvents } from '@copilot/core/agent-host';
+import { withConfigFileSettings } from '@copilot/cli/config-file-settings';
+import { TypedEmitter } from '@copilot/base/typed-emitter';
 
 function settingsOnlyAgent(initial: AgentSettings): AgentHost {
   let settings = initial;

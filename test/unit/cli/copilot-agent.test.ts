@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startHeadlessAgent } from '../../../src/cli/copilot-agent';
+import { startHeadlessAgent } from '@copilot/cli/copilot-agent';
 
 let dir: string;
 beforeEach(() => {

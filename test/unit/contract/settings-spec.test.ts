@@ -11,26 +11,22 @@ import {
   SETTING_KEYS,
   publicSettings,
   validateSettingsPatch,
-} from '../../../src/contract/settings';
+} from '@copilot/contract/settings';
 import {
   defaultsOf,
   keysWhere,
   patchProblems,
   type AnySettingsSpec,
-} from '../../../src/contract/settings-derive';
-import {
-  SETTINGS_SPEC,
-  type SettingSpec,
-  type TextCheck,
-} from '../../../src/contract/settings-spec';
-import type { AgentSettings } from '../../../src/contract/ui-contract';
-import { loadAgentConfig, saveSettingsOverlay } from '../../../src/cli/agent-config';
-import { CONFIG_FILE_FIELDS } from '../../../src/cli/config-file-settings';
-import { readConfigSettings, settingVariable } from '../../../src/cli/settings-from-config';
-import { settingsSchema, settingsSchemaOf } from '../../../src/main/settings-schema';
-import { ENCRYPTED_PASSWORD_KEY } from '../../../src/main/settings-repository';
-import { SETTINGS_GROUPS, settingsGroupsOf } from '../../../src/renderer/views/settings-fields';
-import { ConfigValues } from '../../../src/protocol/config-file';
+} from '@copilot/contract/settings-derive';
+import { SETTINGS_SPEC, type SettingSpec, type TextCheck } from '@copilot/contract/settings-spec';
+import type { AgentSettings } from '@copilot/contract/ui-contract';
+import { loadAgentConfig, saveSettingsOverlay } from '@copilot/cli/agent-config';
+import { CONFIG_FILE_FIELDS } from '@copilot/cli/config-file-settings';
+import { readConfigSettings, settingVariable } from '@copilot/cli/settings-from-config';
+import { settingsSchema, settingsSchemaOf } from '@copilot/main/settings-schema';
+import { ENCRYPTED_PASSWORD_KEY } from '@copilot/main/settings-repository';
+import { SETTINGS_GROUPS, settingsGroupsOf } from '@copilot/renderer/views/settings-fields';
+import { ConfigValues } from '@copilot/protocol/config-file';
 
 const SPEC: AnySettingsSpec = SETTINGS_SPEC;
 const keys = (test: (entry: SettingSpec) => boolean) => keysWhere(SPEC, test).sort();

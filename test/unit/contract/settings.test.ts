@@ -6,7 +6,7 @@ import {
   publicSettings,
   SECRET_FIELDS,
   validateSettingsPatch,
-} from '../../../src/contract/settings';
+} from '@copilot/contract/settings';
 
 const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PUBLIC_KEY_PEM = publicKey.export({ type: 'spki', format: 'pem' }).toString();

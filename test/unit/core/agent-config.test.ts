@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sessionSecurity } from '../../../src/core/xmpp-connection';
+import { sessionSecurity } from '@copilot/core/xmpp-connection';
 import {
   applySettingsOverlay,
   ConfigError,
   loadAgentConfig,
   saveSettingsOverlay,
-} from '../../../src/cli/agent-config';
+} from '@copilot/cli/agent-config';
 
 const FILE = `# agent
 JM_JABBER_ADDRESS       jobmanager@xmpp.example.org

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '../../../src/core/agent';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import type { AgentSettings } from '../../../src/contract/ui-contract';
+import { createAgent, type Agent } from '@copilot/core/agent';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { AgentSettings } from '@copilot/contract/ui-contract';
 import { FakeChannel, FakeRunner, FakeStorage, JM } from './fakes';
 
 const PASSWORD = 'correct horse battery staple';

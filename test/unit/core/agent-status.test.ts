@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { agentActivity, statusLine, type ActivityInput } from '../../../src/core/agent-status';
-import type { RunningJob } from '../../../src/contract/ui-contract';
+import { agentActivity, statusLine, type ActivityInput } from '@copilot/core/agent-status';
+import type { RunningJob } from '@copilot/contract/ui-contract';
 
 const job: RunningJob = {
   jobId: '42',

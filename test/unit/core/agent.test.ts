@@ -3,11 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAgent, type Agent, type AgentOptions } from '../../../src/core/agent';
-import type { SystemInfoSource } from '../../../src/core/host-jdl';
-import { DockerUnavailableError } from '../../../src/core/docker-socket';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import type { AgentSettings, AgentStatus, DockerState } from '../../../src/contract/ui-contract';
+import { createAgent, type Agent, type AgentOptions } from '@copilot/core/agent';
+import type { SystemInfoSource } from '@copilot/core/host-jdl';
+import { DockerUnavailableError } from '@copilot/core/docker-socket';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { AgentSettings, AgentStatus, DockerState } from '@copilot/contract/ui-contract';
 import { FakeChannel, FakeRunner, FakeStorage, JM, jobDescription, scriptedManager } from './fakes';
 
 const MB = 1024 * 1024;

@@ -4,9 +4,9 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DockerRunner, type RunSpec } from '../../../src/core/docker-runner';
-import { DockerUnavailableError } from '../../../src/core/docker-socket';
-import { containerLimits } from '../../../src/core/resource-policy';
+import { DockerRunner, type RunSpec } from '@copilot/core/docker-runner';
+import { DockerUnavailableError } from '@copilot/core/docker-socket';
+import { containerLimits } from '@copilot/core/resource-policy';
 
 let dir: string;
 beforeEach(() => {

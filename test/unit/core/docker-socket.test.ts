@@ -9,7 +9,7 @@ import {
   dockerFailure,
   dockerSocketGet,
   dockerSocketPath,
-} from '../../../src/core/docker-socket';
+} from '@copilot/core/docker-socket';
 
 let dir: string;
 let socketPath: string;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { DockerState } from '../../../src/contract/ui-contract';
-import { DockerWatch } from '../../../src/core/docker-watch';
-import { createLogger, type LogRecord } from '../../../src/base/logger';
+import type { DockerState } from '@copilot/contract/ui-contract';
+import { DockerWatch } from '@copilot/core/docker-watch';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
 
 const UP: DockerState = { available: true, message: 'Docker 24.0', version: '24.0' };
 const DOWN: DockerState = { available: false, message: 'connect ENOENT /var/run/docker.sock' };

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventLog } from '../../../src/core/event-log';
-import { formatLogRecord } from '../../../src/base/logger';
-import type { LogEntry } from '../../../src/contract/ui-contract';
+import { EventLog } from '@copilot/core/event-log';
+import { formatLogRecord } from '@copilot/base/logger';
+import type { LogEntry } from '@copilot/contract/ui-contract';
 
 let dir: string;
 beforeEach(() => {

@@ -1,14 +1,14 @@
 // Test doubles for the agent core's unit tests: an in-memory XMPP channel with a scripted
 // manager, a runner that does not need Docker, and a storage client backed by maps.
 import fs from 'node:fs';
-import type { Command, JobDescription } from '../../../src/protocol/commands';
-import { ManagerExchange, type ProtocolChannel } from '../../../src/core/manager-exchange';
-import { ManagerTrust } from '../../../src/core/manager-trust';
-import { silentLogger } from '../../../src/base/logger';
-import type { JobRunner, RunOutcome, RunSpec } from '../../../src/core/docker-runner';
-import type { ContainerLimits } from '../../../src/core/resource-policy';
-import type { StorageClient } from '../../../src/core/storage-transfer';
-import { TransferError } from '../../../src/core/storage-transfer';
+import type { Command, JobDescription } from '@copilot/protocol/commands';
+import { ManagerExchange, type ProtocolChannel } from '@copilot/core/manager-exchange';
+import { ManagerTrust } from '@copilot/core/manager-trust';
+import { silentLogger } from '@copilot/base/logger';
+import type { JobRunner, RunOutcome, RunSpec } from '@copilot/core/docker-runner';
+import type { ContainerLimits } from '@copilot/core/resource-policy';
+import type { StorageClient } from '@copilot/core/storage-transfer';
+import { TransferError } from '@copilot/core/storage-transfer';
 
 export interface Sent {
   to: string;

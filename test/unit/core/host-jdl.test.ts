@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildHostJdl, collectHostFacts, type SystemInfoSource } from '../../../src/core/host-jdl';
-import { jdlGet, parseJdl } from '../../../src/protocol/jdl';
+import { buildHostJdl, collectHostFacts, type SystemInfoSource } from '@copilot/core/host-jdl';
+import { jdlGet, parseJdl } from '@copilot/protocol/jdl';
 
 const MB = 1024 * 1024;
 

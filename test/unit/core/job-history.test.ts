@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JobHistory } from '../../../src/core/job-history';
-import type { JobHistoryRecord } from '../../../src/contract/ui-contract';
+import { JobHistory } from '@copilot/core/job-history';
+import type { JobHistoryRecord } from '@copilot/contract/ui-contract';
 
 let dir: string;
 beforeEach(() => {

@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DockerUnavailableError } from '../../../src/core/docker-socket';
-import { JobLifecycle, type LifecycleDeps } from '../../../src/core/job-lifecycle';
-import { requestJob } from '../../../src/core/job-request';
-import { JobStore, type JobInHand } from '../../../src/core/job-store';
-import { containerLimits } from '../../../src/core/resource-policy';
-import { SerialLock } from '../../../src/base/serial-lock';
-import type { Command } from '../../../src/protocol/commands';
-import { silentLogger } from '../../../src/base/logger';
+import { DockerUnavailableError } from '@copilot/core/docker-socket';
+import { JobLifecycle, type LifecycleDeps } from '@copilot/core/job-lifecycle';
+import { requestJob } from '@copilot/core/job-request';
+import { JobStore, type JobInHand } from '@copilot/core/job-store';
+import { containerLimits } from '@copilot/core/resource-policy';
+import { SerialLock } from '@copilot/base/serial-lock';
+import type { Command } from '@copilot/protocol/commands';
+import { silentLogger } from '@copilot/base/logger';
 import {
   FakeChannel,
   FakeRunner,

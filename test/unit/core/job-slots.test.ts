@@ -3,15 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { JobHistoryRecord } from '../../../src/contract/ui-contract';
-import type { RunOutcome, RunSpec } from '../../../src/core/docker-runner';
-import { DockerUnavailableError } from '../../../src/core/docker-socket';
-import { JobHistory } from '../../../src/core/job-history';
-import { JobSlots, type JobSlotsOptions } from '../../../src/core/job-slots';
-import { JobStore, type JobInHand } from '../../../src/core/job-store';
-import { containerLimits } from '../../../src/core/resource-policy';
-import { SerialLock } from '../../../src/base/serial-lock';
-import { createLogger, type LogRecord } from '../../../src/base/logger';
+import type { JobHistoryRecord } from '@copilot/contract/ui-contract';
+import type { RunOutcome, RunSpec } from '@copilot/core/docker-runner';
+import { DockerUnavailableError } from '@copilot/core/docker-socket';
+import { JobHistory } from '@copilot/core/job-history';
+import { JobSlots, type JobSlotsOptions } from '@copilot/core/job-slots';
+import { JobStore, type JobInHand } from '@copilot/core/job-store';
+import { containerLimits } from '@copilot/core/resource-policy';
+import { SerialLock } from '@copilot/base/serial-lock';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
 import {
   FakeChannel,
   FakeRunner,

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { list as listTar } from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { outputUploads, type Uploads } from '../../../src/core/output-bundle';
+import { outputUploads, type Uploads } from '@copilot/core/output-bundle';
 
 let root: string;
 let files: Uploads;

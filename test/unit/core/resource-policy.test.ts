@@ -5,8 +5,8 @@ import {
   decideRun,
   ResourcePolicy,
   type PolicyState,
-} from '../../../src/core/resource-policy';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
+} from '@copilot/core/resource-policy';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
 
 const MB = 1024 * 1024;
 const base: PolicyState = {

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import type { AgentSettings, AgentStatus, RunningJob } from '../../../src/contract/ui-contract';
-import { ResourcePolicy } from '../../../src/core/resource-policy';
-import { buildStatus, StatusFeed, type StatusSources } from '../../../src/core/status-feed';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { AgentSettings, AgentStatus, RunningJob } from '@copilot/contract/ui-contract';
+import { ResourcePolicy } from '@copilot/core/resource-policy';
+import { buildStatus, StatusFeed, type StatusSources } from '@copilot/core/status-feed';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 

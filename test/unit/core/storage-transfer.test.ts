@@ -4,9 +4,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransferError, storageClient } from '../../../src/core/storage-transfer';
-import { chirpFilePath } from '../../../src/protocol/storage-url';
-import { ChirpError } from '../../../src/storage';
+import { TransferError, storageClient } from '@copilot/core/storage-transfer';
+import { chirpFilePath } from '@copilot/protocol/storage-url';
+import { ChirpError } from '@copilot/storage';
 
 describe('chirpFilePath', () => {
   it('joins the directory and a safe file name, anchored at the Chirp root', () => {

@@ -2,19 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import type {
-  AgentSettings,
-  AgentStatus,
-  UiCommandHandlers,
-} from '../../../src/contract/ui-contract';
-import { JobHistory } from '../../../src/core/job-history';
-import { JobSlots } from '../../../src/core/job-slots';
-import { JobStore } from '../../../src/core/job-store';
-import { ResourcePolicy } from '../../../src/core/resource-policy';
-import { SerialLock } from '../../../src/base/serial-lock';
-import { createUiCommands } from '../../../src/core/ui-commands';
-import { silentLogger } from '../../../src/base/logger';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { AgentSettings, AgentStatus, UiCommandHandlers } from '@copilot/contract/ui-contract';
+import { JobHistory } from '@copilot/core/job-history';
+import { JobSlots } from '@copilot/core/job-slots';
+import { JobStore } from '@copilot/core/job-store';
+import { ResourcePolicy } from '@copilot/core/resource-policy';
+import { SerialLock } from '@copilot/base/serial-lock';
+import { createUiCommands } from '@copilot/core/ui-commands';
+import { silentLogger } from '@copilot/base/logger';
 import {
   FakeChannel,
   FakeRunner,

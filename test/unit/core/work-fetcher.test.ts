@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import type { SystemInfoSource } from '../../../src/core/host-jdl';
-import type { JobInHand } from '../../../src/core/job-store';
-import { SerialLock } from '../../../src/base/serial-lock';
-import { WorkFetcher, type WorkFetcherOptions } from '../../../src/core/work-fetcher';
-import { createLogger, type LogRecord } from '../../../src/base/logger';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { SystemInfoSource } from '@copilot/core/host-jdl';
+import type { JobInHand } from '@copilot/core/job-store';
+import { SerialLock } from '@copilot/base/serial-lock';
+import { WorkFetcher, type WorkFetcherOptions } from '@copilot/core/work-fetcher';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
 import {
   FakeChannel,
   JM,

@@ -1,17 +1,17 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import type { AgentSettings, ConnectionState } from '../../../src/contract/ui-contract';
-import { SessionChannel } from '../../../src/core/manager-exchange';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { AgentSettings, ConnectionState } from '@copilot/contract/ui-contract';
+import { SessionChannel } from '@copilot/core/manager-exchange';
 import {
   fixedConnection,
   isConfigured,
   sessionSecurity,
   XmppConnection,
-} from '../../../src/core/xmpp-connection';
-import { createLogger, type LogRecord } from '../../../src/base/logger';
-import { AgentSecureLayer } from '../../../src/transport/secure-layer';
+} from '@copilot/core/xmpp-connection';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
+import { AgentSecureLayer } from '@copilot/transport/secure-layer';
 
 type Outcome = 'online' | 'refused' | 'unreachable';
 

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseInvocation, UsageError } from '../../../manager/bin/copilot-heartbeat';
-import { sessionOptionsFor } from '../../../src/heartbeat/xmpp-account';
+import { parseInvocation, UsageError } from '@manager/bin/copilot-heartbeat';
+import { sessionOptionsFor } from '@copilot/heartbeat/xmpp-account';
 
 describe('copilot-heartbeat arguments', () => {
   const configFile = (): string => {

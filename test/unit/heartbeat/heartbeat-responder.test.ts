@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Command, CommandMessage } from '../../../src/protocol';
-import { answerHeartbeatRequests } from '../../../src/heartbeat/heartbeat-responder';
-import type { StatusProbes } from '../../../src/heartbeat/status-probes';
-import type { CopilotSession } from '../../../src/transport';
+import type { Command, CommandMessage } from '@copilot/protocol';
+import { answerHeartbeatRequests } from '@copilot/heartbeat/heartbeat-responder';
+import type { StatusProbes } from '@copilot/heartbeat/status-probes';
+import type { CopilotSession } from '@copilot/transport';
 
 describe('answerHeartbeatRequests', () => {
   it('answers questions that arrive during one reading with that reading', async () => {

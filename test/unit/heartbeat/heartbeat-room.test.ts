@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Command, CommandMessage } from '../../../src/protocol';
-import { HeartbeatRoom } from '../../../src/heartbeat/heartbeat-room';
-import { TypedEmitter } from '../../../src/base/typed-emitter';
-import type { CopilotSession, SessionEvents } from '../../../src/transport';
+import type { Command, CommandMessage } from '@copilot/protocol';
+import { HeartbeatRoom } from '@copilot/heartbeat/heartbeat-room';
+import { TypedEmitter } from '@copilot/base/typed-emitter';
+import type { CopilotSession, SessionEvents } from '@copilot/transport';
 
 /** The parts of a CopilotSession a HeartbeatRoom uses; `answer` plays a member replying. */
 function fakeSession() {

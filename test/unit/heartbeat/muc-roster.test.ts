@@ -1,6 +1,6 @@
 import { xml } from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
-import { MucRoster } from '../../../src/heartbeat/muc-roster';
+import { MucRoster } from '@copilot/heartbeat/muc-roster';
 
 const ROOM = 'room@conference.localhost';
 const presence = (

@@ -7,7 +7,7 @@ import {
   hostStatusProbes,
   readStatus,
   type StatusProbes,
-} from '../../../src/heartbeat/status-probes';
+} from '@copilot/heartbeat/status-probes';
 
 const MB = 1024 * 1024;
 

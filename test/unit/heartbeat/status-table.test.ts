@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { HeartbeatReply } from '../../../src/heartbeat/heartbeat-room';
+import type { HeartbeatReply } from '@copilot/heartbeat/heartbeat-room';
 import {
   formatColumns,
   formatPingTable,
   formatStatusTable,
   parseStatus,
-} from '../../../src/heartbeat/status-table';
+} from '@copilot/heartbeat/status-table';
 
 const reply = (label: string, status?: string, failure?: string): HeartbeatReply => {
   const result: HeartbeatReply = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RoomOccupant } from '../../../src/heartbeat/muc-roster';
-import { resolveTargets } from '../../../src/heartbeat/target-resolution';
+import type { RoomOccupant } from '@copilot/heartbeat/muc-roster';
+import { resolveTargets } from '@copilot/heartbeat/target-resolution';
 
 const ROOM = 'pilots-lounge@conference.xmpp.cern.ch';
 const member = (nick: string, extra: Partial<RoomOccupant> = {}): RoomOccupant => ({

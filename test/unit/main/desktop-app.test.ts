@@ -4,15 +4,15 @@ import {
   ipcCommandChannel,
   ipcEventChannel,
   type LogEntry,
-} from '../../../src/contract/ui-contract';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import { startDesktopApp, type DesktopApp } from '../../../src/main/desktop-app';
+} from '@copilot/contract/ui-contract';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import { startDesktopApp, type DesktopApp } from '@copilot/main/desktop-app';
 import {
   ENCRYPTED_PASSWORD_KEY,
   SettingsRepository,
   type SettingsBackend,
   type StoredSettings,
-} from '../../../src/main/settings-repository';
+} from '@copilot/main/settings-repository';
 import { createFakeAgent, type FakeAgent } from './fake-agent';
 import { FakeBrowserWindow, FakeTray, fake } from './fake-electron';
 

@@ -1,12 +1,8 @@
 import { vi } from 'vitest';
-import {
-  DEFAULT_SETTINGS,
-  applySettingsPatch,
-  publicSettings,
-} from '../../../src/contract/settings';
-import type { AgentStatus, JobsView } from '../../../src/contract/ui-contract';
-import type { AgentHost, AgentHostEvents, AgentHostOptions } from '../../../src/core/agent-host';
-import { TypedEmitter } from '../../../src/base/typed-emitter';
+import { DEFAULT_SETTINGS, applySettingsPatch, publicSettings } from '@copilot/contract/settings';
+import type { AgentStatus, JobsView } from '@copilot/contract/ui-contract';
+import type { AgentHost, AgentHostEvents, AgentHostOptions } from '@copilot/core/agent-host';
+import { TypedEmitter } from '@copilot/base/typed-emitter';
 
 export function statusFixture(overrides: Partial<AgentStatus> = {}): AgentStatus {
   return {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AUTOSTART_FILE, applyStartAtLogin } from '../../../src/main/login-item';
+import { AUTOSTART_FILE, applyStartAtLogin } from '@copilot/main/login-item';
 
 describe('start at login', () => {
   const dirs: string[] = [];

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UI_COMMAND_NAMES, ipcCommandChannel } from '../../../src/contract/ui-contract';
+import { UI_COMMAND_NAMES, ipcCommandChannel } from '@copilot/contract/ui-contract';
 import { buildElectron } from '../../../scripts/build-electron';
 
 const root = path.join(import.meta.dirname, '..', '..', '..');

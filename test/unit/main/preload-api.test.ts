@@ -5,8 +5,8 @@ import {
   ipcCommandChannel,
   ipcEventChannel,
   type AgentStatus,
-} from '../../../src/contract/ui-contract';
-import { buildIpcCopilotApi } from '../../../src/preload/copilot-ipc-api';
+} from '@copilot/contract/ui-contract';
+import { buildIpcCopilotApi } from '@copilot/preload/copilot-ipc-api';
 
 function fakeIpcRenderer() {
   const emitter = new EventEmitter();

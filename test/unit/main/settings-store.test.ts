@@ -2,17 +2,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS } from '../../../src/contract/settings';
-import type { AgentSettings } from '../../../src/contract/ui-contract';
+import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
+import type { AgentSettings } from '@copilot/contract/ui-contract';
 import {
   ENCRYPTED_PASSWORD_KEY,
   SettingsRejectedError,
   SettingsRepository,
   type SettingsBackend,
   type StoredSettings,
-} from '../../../src/main/settings-repository';
+} from '@copilot/main/settings-repository';
 import { FakeSafeStorage } from './fake-electron';
-import type { createElectronSettingsStore as CreateStore } from '../../../src/main/settings-store';
+import type { createElectronSettingsStore as CreateStore } from '@copilot/main/settings-store';
 
 // electron-store reads `app` and `ipcMain` from the electron module. Outside Electron, the
 // `electron` package only exports the binary's path, so give it one that needs no download:
@@ -20,7 +20,7 @@ import type { createElectronSettingsStore as CreateStore } from '../../../src/ma
 process.env.ELECTRON_OVERRIDE_DIST_PATH ??= join(tmpdir(), 'no-electron-binary');
 let createElectronSettingsStore: typeof CreateStore;
 beforeAll(async () => {
-  ({ createElectronSettingsStore } = await import('../../../src/main/settings-store'));
+  ({ createElectronSettingsStore } = await import('@copilot/main/settings-store'));
 });
 
 class FakeBackend implements SettingsBackend {

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CarbonClient } from '../../../manager/monitor/carbon-client';
+import { CarbonClient } from '@manager/monitor/carbon-client';
 
 /** A real TCP listener on loopback that collects what it receives. */
 async function lineServer(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurationAccumulator, rollupDurations } from '../../../manager/monitor/duration-rollup';
+import { DurationAccumulator, rollupDurations } from '@manager/monitor/duration-rollup';
 
 describe('duration rollup', () => {
   it('avg, gmean, min, max and count', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { EventAggregator } from '../../../manager/monitor/event-aggregator';
-import { DashboardHistory, jobCounts } from '../../../manager/monitor/dashboard-state';
-import { parseLoad } from '../../../manager/monitor/agent-load-poller';
+import { EventAggregator } from '@manager/monitor/event-aggregator';
+import { DashboardHistory, jobCounts } from '@manager/monitor/dashboard-state';
+import { parseLoad } from '@manager/monitor/agent-load-poller';
 
 const C = 'jobmanager.generic.alpha';
 

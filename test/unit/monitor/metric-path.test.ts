@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  carbonLine,
-  metricPath,
-  sanitisePathComponent,
-} from '../../../manager/monitor/metric-path';
+import { carbonLine, metricPath, sanitisePathComponent } from '@manager/monitor/metric-path';
 
 describe('Graphite paths', () => {
   it('copilot.<component>.<event> as in section 2.3.2', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigValues } from '../../../src/protocol';
-import { allowedSendersWarning, monitorConfigFrom } from '../../../manager/monitor/monitor-config';
+import { ConfigValues } from '@copilot/protocol';
+import { allowedSendersWarning, monitorConfigFrom } from '@manager/monitor/monitor-config';
 
 const base = {
   MON_JABBER_SERVER: 'xmpp.cern.ch',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeLabelValue, formatPrometheus } from '../../../manager/monitor/prometheus-format';
+import { escapeLabelValue, formatPrometheus } from '@manager/monitor/prometheus-format';
 
 describe('Prometheus text format', () => {
   it('HELP, TYPE and samples with labels', () => {

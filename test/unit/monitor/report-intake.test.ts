@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { EventAggregator, type MonitorReport } from '../../../manager/monitor/event-aggregator';
-import { ReportIntake } from '../../../manager/monitor/report-intake';
-import { SenderAllowList } from '../../../manager/monitor/sender-allow-list';
-import { ThrottledLog } from '../../../src/base/throttled-log';
-import { createLogger, type LogRecord } from '../../../src/base/logger';
+import { EventAggregator, type MonitorReport } from '@manager/monitor/event-aggregator';
+import { ReportIntake } from '@manager/monitor/report-intake';
+import { SenderAllowList } from '@manager/monitor/sender-allow-list';
+import { ThrottledLog } from '@copilot/base/throttled-log';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
 
 const C = 'jobmanager.generic.alpha';
 const JM = 'jmgeneric@xmpp.cern.ch/alpha';

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EventAggregator } from '../../../manager/monitor/event-aggregator';
-import {
-  isValidReportPath,
-  MAX_PATH_CHARS,
-  reportProblem,
-} from '../../../manager/monitor/report-rules';
+import { EventAggregator } from '@manager/monitor/event-aggregator';
+import { isValidReportPath, MAX_PATH_CHARS, reportProblem } from '@manager/monitor/report-rules';
 
 const C = 'jobmanager.generic.alpha';
 

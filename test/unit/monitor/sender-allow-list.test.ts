@@ -3,7 +3,7 @@ import {
   parseSenderPattern,
   SenderAllowList,
   splitSenderList,
-} from '../../../manager/monitor/sender-allow-list';
+} from '@manager/monitor/sender-allow-list';
 
 describe('MON_ALLOWED_SENDERS allow-list', () => {
   it('splits at white space and commas', () => {

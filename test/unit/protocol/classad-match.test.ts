@@ -5,7 +5,7 @@ import {
   evaluateClassAd,
   parseClassAdExpression,
   parseJdl,
-} from '../../../src/protocol';
+} from '@copilot/protocol';
 
 const AGENT = parseJdl(`[
   Requirements = ( other.Type == "Job" );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ConfigValues, parseConfigArgs, parseConfigText } from '../../../src/protocol';
+import { ConfigError, ConfigValues, parseConfigArgs, parseConfigText } from '@copilot/protocol';
 
 describe('config file', () => {
   it('parses VARIABLE VALUE lines, comments and blank lines', () => {

@@ -7,7 +7,7 @@ import {
   jdlString,
   parseJdl,
   serializeJdl,
-} from '../../../src/protocol';
+} from '@copilot/protocol';
 
 const LISTING_2_4 = `[
   Requirements = ( other.Type == "Job" );

@@ -7,7 +7,7 @@ import {
   parseEnvironment,
   parseStorageAddress,
   splitList,
-} from '../../../src/protocol';
+} from '@copilot/protocol';
 
 describe('job fields', () => {
   it('accepts ordinary job ids and rejects hostile ones', () => {

@@ -10,7 +10,7 @@ import {
   type Command,
   type CommandMessage,
   type ProtocolMessage,
-} from '../../../src/protocol';
+} from '@copilot/protocol';
 
 function roundTrip(message: ProtocolMessage): ProtocolMessage {
   return decodeStanzaXml(encodeMessage(message).toString());

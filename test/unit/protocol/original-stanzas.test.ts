@@ -10,20 +10,20 @@ import {
   encodeMessage,
   type Command,
   type CommandMessage,
-} from '../../../src/protocol';
-import { inputFileNames } from '../../../src/core/job-command';
+} from '@copilot/protocol';
+import { inputFileNames } from '@copilot/core/job-command';
 import {
   perlAck,
   perlMessage,
   perlStanzaText,
   xmlNodeToHash,
-} from '../../fixtures/original/perl-wire';
+} from '@test/fixtures/original/perl-wire';
 import {
   ORIGINAL_AGENT,
   ORIGINAL_JM,
   ORIGINAL_JOB_ID,
   ORIGINAL_STANZAS,
-} from '../../fixtures/original/stanzas';
+} from '@test/fixtures/original/stanzas';
 
 const DIR = path.join(__dirname, '../../fixtures/original/stanzas');
 

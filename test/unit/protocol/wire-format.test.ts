@@ -21,8 +21,8 @@ import {
   type Command,
   type CommandMessage,
   type ProtocolMessage,
-} from '../../../src/protocol';
-import { xmlNodeToHash } from '../../fixtures/original/perl-wire';
+} from '@copilot/protocol';
+import { xmlNodeToHash } from '@test/fixtures/original/perl-wire';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 

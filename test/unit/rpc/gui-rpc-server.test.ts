@@ -3,15 +3,11 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  applySettingsPatch,
-  DEFAULT_SETTINGS,
-  publicSettings,
-} from '../../../src/contract/settings';
-import type { AgentSettings, AgentStatus, LogEntry } from '../../../src/contract/ui-contract';
-import type { AgentHost, AgentHostEvents } from '../../../src/core/agent-host';
-import { startGuiRpcServer, type GuiRpcServer } from '../../../src/rpc/gui-rpc-server';
-import { TypedEmitter } from '../../../src/base/typed-emitter';
+import { applySettingsPatch, DEFAULT_SETTINGS, publicSettings } from '@copilot/contract/settings';
+import type { AgentSettings, AgentStatus, LogEntry } from '@copilot/contract/ui-contract';
+import type { AgentHost, AgentHostEvents } from '@copilot/core/agent-host';
+import { startGuiRpcServer, type GuiRpcServer } from '@copilot/rpc/gui-rpc-server';
+import { TypedEmitter } from '@copilot/base/typed-emitter';
 
 const STORED_PASSWORD = 'stored-pw-9f3a';
 

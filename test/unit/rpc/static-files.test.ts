@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { serveStatic } from '../../../src/rpc/static-files';
+import { serveStatic } from '@copilot/rpc/static-files';
 
 const broken = vi.hoisted(() => ({ name: 'unreadable.js' }));
 

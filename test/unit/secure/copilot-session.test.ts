@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { xml, type Element } from '@xmpp/xml';
-import { encodeMessage, type Command } from '../../../src/protocol';
-import { CopilotSession, SendError } from '../../../src/transport/copilot-session';
+import { encodeMessage, type Command } from '@copilot/protocol';
+import { CopilotSession, SendError } from '@copilot/transport/copilot-session';
 
 /** Just enough of an xmpp.js client for the session: events, send, start/stop, reconnect. */
 class FakeClient extends EventEmitter {

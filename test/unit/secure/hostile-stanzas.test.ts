@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, decodeStanzaXml } from '../../../src/protocol';
-import { hostileStanzas } from '../../fixtures/hostile/stanzas/hostile-stanzas';
+import { ProtocolError, decodeStanzaXml } from '@copilot/protocol';
+import { hostileStanzas } from '@test/fixtures/hostile/stanzas/hostile-stanzas';
 
 describe('hostile stanza corpus through the decoder', () => {
   const corpus = hostileStanzas('jobmanager@localhost');

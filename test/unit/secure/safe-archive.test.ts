@@ -7,12 +7,12 @@ import {
   UnsafeArchiveError,
   checkEntryPath,
   extractArchiveSafely,
-} from '../../../src/protocol/safe-archive';
+} from '@copilot/protocol/safe-archive';
 import {
   ABSOLUTE_ESCAPE_PATH,
   HOSTILE_ARCHIVES,
   writeHostileArchives,
-} from '../../fixtures/hostile/archives/make-hostile-archives';
+} from '@test/fixtures/hostile/archives/make-hostile-archives';
 
 const LIMITS = { maxFileBytes: 1024 * 1024, maxEntries: 100 };
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, accountOf } from '../../../src/protocol';
+import { ProtocolError, accountOf } from '@copilot/protocol';
 import {
   ReplayWindow,
   associatedData,
@@ -13,7 +13,7 @@ import {
   unwrapSessionKey,
   wrapSessionKey,
   type MessageBinding,
-} from '../../../src/protocol/secure-channel';
+} from '@copilot/protocol/secure-channel';
 
 const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -7,13 +7,13 @@ import {
   type Command,
   type CommandMessage,
   type SecureEnvelope,
-} from '../../../src/protocol';
-import { generateSessionKey, seal, wrapSessionKey } from '../../../src/protocol/secure-channel';
+} from '@copilot/protocol';
+import { generateSessionKey, seal, wrapSessionKey } from '@copilot/protocol/secure-channel';
 import {
   AgentSecureLayer,
   ManagerSecureLayer,
   managerSecureLayers,
-} from '../../../src/transport/secure-layer';
+} from '@copilot/transport/secure-layer';
 
 const managerKeys = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const wrongKeys = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });

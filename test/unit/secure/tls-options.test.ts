@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sessionTlsFromConfig } from '../../../src/transport/tls-options';
+import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
 
 describe('sessionTlsFromConfig', () => {
   it('leaves xmpp.js STARTTLS alone when neither variable is set', () => {

@@ -5,9 +5,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parse as parseXml } from 'ltx';
 import { xml, type Element } from '@xmpp/xml';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { COPILOT_NS, encodeMessage, type CommandMessage } from '../../../src/protocol';
-import { CopilotSession } from '../../../src/transport/copilot-session';
-import { SM_NS } from '../../../src/transport/stream-management';
+import { COPILOT_NS, encodeMessage, type CommandMessage } from '@copilot/protocol';
+import { CopilotSession } from '@copilot/transport/copilot-session';
+import { SM_NS } from '@copilot/transport/stream-management';
 
 class FakeClient extends EventEmitter {
   status = 'offline';

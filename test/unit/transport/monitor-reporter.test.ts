@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Command } from '../../../src/protocol';
-import { createLogger, type LogRecord } from '../../../src/base/logger';
+import type { Command } from '@copilot/protocol';
+import { createLogger, type LogRecord } from '@copilot/base/logger';
 import {
   MonitorReporter,
   monitorComponent,
   noackChannel,
   type MonitorChannel,
-} from '../../../src/transport';
+} from '@copilot/transport';
 
 function recorder(): MonitorChannel & { sent: Array<{ to: string; command: Command }> } {
   const sent: Array<{ to: string; command: Command }> = [];

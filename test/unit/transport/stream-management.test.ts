@@ -3,7 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { parse as parseXml } from 'ltx';
 import type { Element } from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
-import { SM_NS, streamManagementGate } from '../../../src/transport/stream-management';
+import { SM_NS, streamManagementGate } from '@copilot/transport/stream-management';
 
 /** The events and send of an xmpp.js client, as the gate sees them. */
 class FakeStream extends EventEmitter {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { xmppServiceUrl } from '../../../src/transport/xmpp-service';
+import { xmppServiceUrl } from '@copilot/transport/xmpp-service';
 
 describe('xmppServiceUrl', () => {
   it('turns the report-style server settings into a service URL', () => {
