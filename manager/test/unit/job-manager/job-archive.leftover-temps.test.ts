@@ -12,7 +12,7 @@ import { archiveJobOutputs, removePartialArchives } from '@manager/job-manager/j
 import { StorageServer } from '@manager/job-manager/storage-server';
 import { StorageFixture } from '@manager/test/support/storage-fixture';
 
-const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../../..');
 const fixture = new StorageFixture();
 
 afterAll(async () => {

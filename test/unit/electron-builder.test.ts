@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TRAY_STATES } from '../../../scripts/make-icons';
+import { TRAY_STATES } from '../../scripts/make-icons';
 
-const root = join(import.meta.dirname, '..', '..', '..');
+const root = join(import.meta.dirname, '..', '..');
 const require = createRequire(import.meta.url);
 
 interface TargetList {
