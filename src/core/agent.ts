@@ -137,6 +137,206 @@ interface RunState {
   stopped: boolean;
 }
 
+/** The parts every other part is built on: the data dir, settings, logs, stores and the policy. */
+interface AgentBasics {
+  options: AgentOptions;
+  dataDir: string;
+  run: RunState;
+  settings: () => AgentSettings;
+  events: TypedEmitter<AgentHostEvents>;
+  eventLog: EventLog;
+  logger: Logger;
+  policy: ResourcePolicy;
+  history: JobHistory;
+  store: JobStore;
+  hostCpuCount: number;
+  resource: string;
+  agentHost: string;
+}
+
+function agentBasics(options: AgentOptions): AgentBasics {
+  const dataDir = path.resolve(options.dataDir);
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const run: RunState = { settings: { ...options.settings }, stopped: true };
+  const events = new TypedEmitter<AgentHostEvents>();
+  const eventLog = new EventLog({
+    dir: path.join(dataDir, 'logs'),
+    minimumLevel: options.logLevel ?? 'info',
+    echo: options.echoLog,
+  });
+  eventLog.onEntry((entry) => events.emit('log', entry));
+  return {
+    options,
+    dataDir,
+    run,
+    settings: () => run.settings,
+    events,
+    eventLog,
+    logger: eventLog.logger('agent'),
+    policy: new ResourcePolicy(run.settings),
+    history: new JobHistory(dataDir),
+    store: new JobStore(dataDir),
+    hostCpuCount: os.cpus().length || 1,
+    resource: options.resource ?? stableResource(dataDir),
+    agentHost: options.agentHost ?? os.hostname(),
+  };
+}
+
+/**
+ * The channel to the managers and the connection behind it: the XMPP session the agent makes,
+ * or a test's channel (options.channel) that is always connected.
+ */
+function agentConnection(
+  basics: AgentBasics,
+  hooks: { onChange: () => void; onOnline: () => void },
+): { channel: ProtocolChannel; connection: AgentConnection } {
+  const { options, run, resource, logger } = basics;
+  if (options.channel) return { channel: options.channel, connection: fixedConnection(resource) };
+  const channel = new SessionChannel();
+  const connection = new XmppConnection({
+    settings: basics.settings,
+    channel,
+    resource,
+    logger,
+    service: options.xmppService,
+    sessionOptions: options.session,
+    stopped: () => run.stopped,
+    onChange: hooks.onChange,
+    onOnline: hooks.onOnline,
+  });
+  return { channel, connection };
+}
+
+/** Every command that enters goes through the trust rule: orders only from our managers. */
+function managerExchange(channel: ProtocolChannel, basics: AgentBasics): ManagerExchange {
+  const { run, logger } = basics;
+  const trust = new ManagerTrust(
+    () => managerAddresses(run.settings.jobManagerAddress),
+    logger.child('trust'),
+  );
+  // The Heartbeat responder attached to the session answers Heartbeat questions.
+  return new ManagerExchange(channel, trust, logger.child('exchange'), (from, command) => {
+    if (!command.command.startsWith('Heartbeat:'))
+      logger.debug('unexpected command ignored', { command: command.command, from });
+  });
+}
+
+/** The parts that talk to managers and run jobs, which the job slots and the fetcher share. */
+interface JobParts {
+  exchange: ManagerExchange;
+  runner: JobRunner;
+  docker: DockerWatch;
+  monitor: MonitorReporter;
+  handshakeLock: SerialLock;
+}
+
+function jobSlots(
+  basics: AgentBasics,
+  parts: JobParts,
+  hooks: { afterProbe: () => void; onChange: () => void; onFreed: () => void },
+): JobSlots {
+  const { options, run, policy, hostCpuCount, store, logger, events } = basics;
+  const { runner, docker } = parts;
+  return new JobSlots({
+    lifecycle: lifecycleDeps(options, {
+      exchange: parts.exchange,
+      runner,
+      store,
+      logger,
+      monitor: parts.monitor,
+      handshakeLock: parts.handshakeLock,
+      agentHost: basics.agentHost,
+      policy,
+      hostCpuCount,
+      settings: basics.settings,
+    }),
+    runner,
+    store,
+    history: basics.history,
+    logger,
+    wallClockLimitMs: (options.wallClockLimitSeconds ?? DEFAULT_WALL_CLOCK_SECONDS) * 1000,
+    mayRun: () => policy.decide(Date.now()).run,
+    limits: () => policy.limits(hostCpuCount),
+    dockerAvailable: () => docker.available,
+    stopped: () => run.stopped,
+    // Most often Docker went away: ask it now, before the freed slot fetches another job (the
+    // fetcher waits for the probe), rather than at the next probe up to 30 s away.
+    onLifecycleFailure: () => void docker.probe().then(hooks.afterProbe),
+    onChange: hooks.onChange,
+    onFreed: hooks.onFreed,
+    onJobDone: (record) => events.emit('job', record),
+  });
+}
+
+function workFetcher(
+  basics: AgentBasics,
+  parts: JobParts,
+  wiring: { channel: ProtocolChannel; slots: JobSlots; afterRound: () => void },
+): WorkFetcher {
+  const { options, run, policy, store } = basics;
+  const { docker } = parts;
+  const { channel, slots } = wiring;
+  return new WorkFetcher({
+    exchange: parts.exchange,
+    handshakeLock: parts.handshakeLock,
+    settings: basics.settings,
+    agentHost: basics.agentHost,
+    dataDir: basics.dataDir,
+    hostCpuCount: basics.hostCpuCount,
+    logger: basics.logger.child('request'),
+    systemInfo: options.systemInfo ?? si,
+    replyTimeoutMs: options.replyTimeoutMs ?? 10_000,
+    backoff: options.fetchBackoff ?? DEFAULT_FETCH_BACKOFF,
+    mayFetch: (now) =>
+      !run.stopped &&
+      !docker.probing &&
+      docker.available &&
+      channel.online &&
+      policy.decide(now).run &&
+      slots.size < run.settings.jobSlots &&
+      (options.channel !== undefined || isConfigured(run.settings)),
+    holds: (jobId) => slots.holds(jobId) || store.exists(jobId),
+    // A job that arrives while the agent stops is kept for the next start.
+    onJob: (inHand) => (run.stopped ? store.save(inHand) : slots.start(inHand)),
+    onRoundEnd: wiring.afterRound,
+  });
+}
+
+/** The contract's commands: settings applied live and persisted, pause/resume, jobs, log. */
+function agentUiCommands(
+  basics: AgentBasics,
+  parts: {
+    slots: JobSlots;
+    connection: AgentConnection;
+    status: () => AgentStatus;
+    feed: StatusFeed;
+    fetcher: WorkFetcher;
+  },
+): Agent['commands'] {
+  const { options, run, policy } = basics;
+  const { connection, feed, fetcher } = parts;
+  return createUiCommands({
+    settings: {
+      get: basics.settings,
+      set: async (next) => {
+        run.settings = next;
+        policy.update(next);
+        await options.persistSettings?.(next);
+      },
+    },
+    policy,
+    slots: parts.slots,
+    history: basics.history,
+    logger: basics.logger,
+    hostCpuCount: basics.hostCpuCount,
+    status: parts.status,
+    log: (limit) => basics.eventLog.entries(limit),
+    reconnect: () => (run.stopped ? Promise.resolve() : connection.reconnect()),
+    update: (force) => feed.update(force),
+    pump: () => fetcher.pump(),
+  });
+}
+
 function reportSystemLoad(monitor: MonitorReporter): void {
   const [one, five, fifteen] = os.loadavg();
   monitor.value('system.load.1min', one ?? 0);
@@ -159,13 +359,7 @@ async function takeUpLeftovers(
 }
 
 interface HostParts {
-  options: AgentOptions;
-  run: RunState;
-  dataDir: string;
-  resource: string;
-  logger: Logger;
-  history: JobHistory;
-  store: JobStore;
+  basics: AgentBasics;
   runner: JobRunner;
   docker: DockerWatch;
   slots: JobSlots;
@@ -173,27 +367,27 @@ interface HostParts {
   monitor: MonitorReporter;
   feed: StatusFeed;
   fetcher: WorkFetcher;
-  policy: ResourcePolicy;
   tick: () => void;
   afterProbe: () => void;
 }
 
 /** The host's controls (AgentHost): start with a cleanup list of timers, stop, idle readings. */
 function hostControls(parts: HostParts): Pick<Agent, 'start' | 'stop' | 'reportIdleSeconds'> {
-  const { options, run, logger, slots, docker, connection, feed, fetcher, monitor } = parts;
+  const { basics, slots, docker, connection, feed, fetcher, monitor } = parts;
+  const { options, run, logger, store } = basics;
   const timers: NodeJS.Timeout[] = [];
   return {
     async start() {
       if (!run.stopped) return;
       run.stopped = false;
       slots.open();
-      const unreadable = parts.history.load();
+      const unreadable = basics.history.load();
       if (unreadable > 0)
         logger.warn('unreadable lines in the job history skipped', { lines: unreadable });
       const image = options.jobImage ?? DEFAULT_JOB_IMAGE;
-      logger.info('agent starting', { dataDir: parts.dataDir, resource: parts.resource, image });
+      logger.info('agent starting', { dataDir: basics.dataDir, resource: basics.resource, image });
       await docker.probe();
-      await takeUpLeftovers(parts, logger);
+      await takeUpLeftovers({ runner: parts.runner, docker, store, slots }, logger);
       void connection.connect();
       timers.push(setInterval(parts.tick, 1000));
       if (monitor.enabled) {
@@ -210,12 +404,12 @@ function hostControls(parts: HostParts): Pick<Agent, 'start' | 'stop' | 'reportI
       await slots.close();
       await connection.disconnect();
       await slots.settled();
-      const left = parts.store.loadAll(() => undefined).length;
+      const left = store.loadAll(() => undefined).length;
       logger.info('agent stopped', { jobsLeftOnDisk: left });
       feed.update(true);
     },
     reportIdleSeconds(seconds: number) {
-      parts.policy.reportIdleSeconds(seconds);
+      basics.policy.reportIdleSeconds(seconds);
       slots.applyPolicy();
       parts.afterProbe();
     },
@@ -223,125 +417,41 @@ function hostControls(parts: HostParts): Pick<Agent, 'start' | 'stop' | 'reportI
 }
 
 export function createAgent(options: AgentOptions): Agent {
-  const dataDir = path.resolve(options.dataDir);
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const run: RunState = { settings: { ...options.settings }, stopped: true };
-  const settings = (): AgentSettings => run.settings;
-  const events = new TypedEmitter<AgentHostEvents>();
-  const eventLog = new EventLog({
-    dir: path.join(dataDir, 'logs'),
-    minimumLevel: options.logLevel ?? 'info',
-    echo: options.echoLog,
-  });
-  eventLog.onEntry((entry) => events.emit('log', entry));
-  const logger = eventLog.logger('agent');
-  const policy = new ResourcePolicy(run.settings);
-  const history = new JobHistory(dataDir);
-  const store = new JobStore(dataDir);
-  const hostCpuCount = os.cpus().length || 1;
-  const resource = options.resource ?? stableResource(dataDir);
-  const agentHost = options.agentHost ?? os.hostname();
+  const basics = agentBasics(options);
+  const { run, logger, policy, dataDir } = basics;
   const { runner, docker } = containerEngine(options, dataDir, logger);
-
-  const sessionChannel = new SessionChannel();
-  const channel: ProtocolChannel = options.channel ?? sessionChannel;
-  const connection: AgentConnection = options.channel
-    ? fixedConnection(resource)
-    : new XmppConnection({
-        settings,
-        channel: sessionChannel,
-        resource,
-        logger,
-        service: options.xmppService,
-        sessionOptions: options.session,
-        stopped: () => run.stopped,
-        onChange: () => feed.update(),
-        onOnline: () => fetcher.pump(),
-      });
-  const trust = new ManagerTrust(
-    () => managerAddresses(run.settings.jobManagerAddress),
-    logger.child('trust'),
-  );
-  // The Heartbeat responder attached to the session answers Heartbeat questions.
-  const exchange = new ManagerExchange(
-    channel,
-    trust,
-    logger.child('exchange'),
-    (from, command) => {
-      if (!command.command.startsWith('Heartbeat:'))
-        logger.debug('unexpected command ignored', { command: command.command, from });
-    },
-  );
+  const { channel, connection } = agentConnection(basics, {
+    onChange: () => feed.update(),
+    onOnline: () => fetcher.pump(),
+  });
+  const exchange = managerExchange(channel, basics);
   const monitor = new MonitorReporter(
     channel,
     options.monitorAddress,
-    monitorComponent('agent', resource),
+    monitorComponent('agent', basics.resource),
   );
-  const handshakeLock = new SerialLock();
+  const jobParts: JobParts = {
+    exchange,
+    runner,
+    docker,
+    monitor,
+    handshakeLock: new SerialLock(),
+  };
   const afterProbe = (): void => {
     feed.update();
     fetcher.pump();
   };
-
-  const slots: JobSlots = new JobSlots({
-    lifecycle: lifecycleDeps(options, {
-      exchange,
-      runner,
-      store,
-      logger,
-      monitor,
-      handshakeLock,
-      agentHost,
-      policy,
-      hostCpuCount,
-      settings,
-    }),
-    runner,
-    store,
-    history,
-    logger,
-    wallClockLimitMs: (options.wallClockLimitSeconds ?? DEFAULT_WALL_CLOCK_SECONDS) * 1000,
-    mayRun: () => policy.decide(Date.now()).run,
-    limits: () => policy.limits(hostCpuCount),
-    dockerAvailable: () => docker.available,
-    stopped: () => run.stopped,
-    // Most often Docker went away: ask it now, before the freed slot fetches another job (the
-    // fetcher waits for the probe), rather than at the next probe up to 30 s away.
-    onLifecycleFailure: () => void docker.probe().then(afterProbe),
+  const slots = jobSlots(basics, jobParts, {
+    afterProbe,
     onChange: () => feed.update(),
     onFreed: () => fetcher.pump(),
-    onJobDone: (record) => events.emit('job', record),
   });
-
-  const fetcher = new WorkFetcher({
-    exchange,
-    handshakeLock,
-    settings,
-    agentHost,
-    dataDir,
-    hostCpuCount,
-    logger: logger.child('request'),
-    systemInfo: options.systemInfo ?? si,
-    replyTimeoutMs: options.replyTimeoutMs ?? 10_000,
-    backoff: options.fetchBackoff ?? DEFAULT_FETCH_BACKOFF,
-    mayFetch: (now) =>
-      !run.stopped &&
-      !docker.probing &&
-      docker.available &&
-      channel.online &&
-      policy.decide(now).run &&
-      slots.size < run.settings.jobSlots &&
-      (options.channel !== undefined || isConfigured(run.settings)),
-    holds: (jobId) => slots.holds(jobId) || store.exists(jobId),
-    // A job that arrives while the agent stops is kept for the next start.
-    onJob: (inHand) => (run.stopped ? store.save(inHand) : slots.start(inHand)),
-    onRoundEnd: afterProbe,
-  });
+  const fetcher = workFetcher(basics, jobParts, { channel, slots, afterRound: afterProbe });
 
   const status = (): AgentStatus =>
     buildStatus(
       {
-        settings,
+        settings: basics.settings,
         policy,
         stopped: () => run.stopped,
         connection: () => connection,
@@ -350,7 +460,7 @@ export function createAgent(options: AgentOptions): Agent {
       },
       Date.now(),
     );
-  const feed = new StatusFeed(status, (current) => events.emit('status', current));
+  const feed = new StatusFeed(status, (current) => basics.events.emit('status', current));
 
   const tick = (): void => {
     if (run.stopped) return;
@@ -358,55 +468,30 @@ export function createAgent(options: AgentOptions): Agent {
     slots.applyPolicy();
     afterProbe();
   };
-
-  const commands = createUiCommands({
-    settings: {
-      get: settings,
-      set: async (next) => {
-        run.settings = next;
-        policy.update(next);
-        await options.persistSettings?.(next);
-      },
-    },
-    policy,
+  const controls = hostControls({
+    basics,
+    runner,
+    docker,
     slots,
-    history,
-    logger,
-    hostCpuCount,
-    status,
-    log: (limit) => eventLog.entries(limit),
-    reconnect: () => (run.stopped ? Promise.resolve() : connection.reconnect()),
-    update: (force) => feed.update(force),
-    pump: () => fetcher.pump(),
+    connection,
+    monitor,
+    feed,
+    fetcher,
+    tick,
+    afterProbe,
   });
 
   return {
-    commands,
-    events,
+    commands: agentUiCommands(basics, { slots, connection, status, feed, fetcher }),
+    events: basics.events,
     logger,
     dataDir,
     runner,
     get session() {
       return connection.session;
     },
-    ...hostControls({
-      options,
-      run,
-      dataDir,
-      resource,
-      logger,
-      history,
-      store,
-      runner,
-      docker,
-      slots,
-      connection,
-      monitor,
-      feed,
-      fetcher,
-      policy,
-      tick,
-      afterProbe,
-    }),
+    start: controls.start,
+    stop: controls.stop,
+    reportIdleSeconds: controls.reportIdleSeconds,
   };
 }

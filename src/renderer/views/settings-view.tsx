@@ -19,6 +19,88 @@ function secretIsSet(saved: PublicSettings, key: keyof AgentSettings): boolean {
   return shown[`${key}Set`] === true;
 }
 
+interface SettingFieldProps {
+  spec: FieldSpec;
+  draft: Draft;
+  error: string | undefined;
+  /** A write-only setting with a stored value: left empty, the stored one is kept. */
+  keepsSecret: boolean;
+  onChange: (key: keyof AgentSettings, raw: string | boolean) => void;
+}
+
+/** One setting of the form: its label, input, hint and error, from its FieldSpec. */
+function SettingField({ spec, draft, error, keepsSecret, onChange }: SettingFieldProps) {
+  const id = `setting-${spec.key}`;
+  const hint = keepsSecret ? 'A password is set. Leave this empty to keep it.' : spec.hint;
+  const placeholder = keepsSecret ? 'Password set; leave empty to keep' : spec.placeholder;
+  const described = [error ? `${id}-error` : '', hint ? `${id}-hint` : '']
+    .filter(Boolean)
+    .join(' ');
+  const raw = draft[spec.key];
+  const disabled = spec.enabledBy !== undefined && draft[spec.enabledBy] === false;
+  const common = {
+    id,
+    name: spec.key,
+    disabled,
+    'aria-invalid': error ? true : undefined,
+    'aria-describedby': described || undefined,
+  };
+  return (
+    <div className={`field field-${spec.kind}${error ? ' field-invalid' : ''}`}>
+      {spec.kind === 'checkbox' ? (
+        <label htmlFor={id} className="check">
+          <input
+            {...common}
+            type="checkbox"
+            checked={raw === true}
+            onChange={(e) => onChange(spec.key, e.target.checked)}
+          />
+          {spec.label}
+        </label>
+      ) : spec.kind === 'textarea' ? (
+        <>
+          <label htmlFor={id}>{spec.label}</label>
+          <textarea
+            {...common}
+            rows={4}
+            spellCheck={false}
+            placeholder={spec.placeholder}
+            value={String(raw)}
+            onChange={(e) => onChange(spec.key, e.target.value)}
+          />
+        </>
+      ) : (
+        <>
+          <label htmlFor={id}>{spec.label}</label>
+          <div className="input-row">
+            <input
+              {...common}
+              type={spec.kind === 'number' ? 'text' : spec.kind}
+              inputMode={spec.kind === 'number' ? 'numeric' : undefined}
+              autoComplete={spec.kind === 'password' ? 'current-password' : 'off'}
+              spellCheck={false}
+              placeholder={placeholder}
+              value={String(raw)}
+              onChange={(e) => onChange(spec.key, e.target.value)}
+            />
+            {spec.unit && <span className="unit">{spec.unit}</span>}
+          </div>
+        </>
+      )}
+      {hint && (
+        <div id={`${id}-hint`} className="hint">
+          {hint}
+        </div>
+      )}
+      {error && (
+        <div id={`${id}-error`} className="field-error" role="alert">
+          {error}
+        </div>
+      )}
+    </div>
+  );
+}
+
 export function SettingsView() {
   const api = useCopilot();
   const [saved, setSaved] = useState<PublicSettings | null>(null);
@@ -97,79 +179,16 @@ export function SettingsView() {
   };
 
   const dirty = Object.keys(changedPatch()).length > 0;
-  const field = (spec: FieldSpec) => {
-    const id = `setting-${spec.key}`;
-    const error = errors[spec.key];
-    const keepsSecret = spec.kind === 'password' && secretIsSet(saved, spec.key);
-    const hint = keepsSecret ? 'A password is set. Leave this empty to keep it.' : spec.hint;
-    const placeholder = keepsSecret ? 'Password set; leave empty to keep' : spec.placeholder;
-    const described = [error ? `${id}-error` : '', hint ? `${id}-hint` : '']
-      .filter(Boolean)
-      .join(' ');
-    const raw = draft[spec.key];
-    const disabled = spec.enabledBy !== undefined && draft[spec.enabledBy] === false;
-    const common = {
-      id,
-      name: spec.key,
-      disabled,
-      'aria-invalid': error ? true : undefined,
-      'aria-describedby': described || undefined,
-    };
-    return (
-      <div key={spec.key} className={`field field-${spec.kind}${error ? ' field-invalid' : ''}`}>
-        {spec.kind === 'checkbox' ? (
-          <label htmlFor={id} className="check">
-            <input
-              {...common}
-              type="checkbox"
-              checked={raw === true}
-              onChange={(e) => change(spec.key, e.target.checked)}
-            />
-            {spec.label}
-          </label>
-        ) : spec.kind === 'textarea' ? (
-          <>
-            <label htmlFor={id}>{spec.label}</label>
-            <textarea
-              {...common}
-              rows={4}
-              spellCheck={false}
-              placeholder={spec.placeholder}
-              value={String(raw)}
-              onChange={(e) => change(spec.key, e.target.value)}
-            />
-          </>
-        ) : (
-          <>
-            <label htmlFor={id}>{spec.label}</label>
-            <div className="input-row">
-              <input
-                {...common}
-                type={spec.kind === 'number' ? 'text' : spec.kind}
-                inputMode={spec.kind === 'number' ? 'numeric' : undefined}
-                autoComplete={spec.kind === 'password' ? 'current-password' : 'off'}
-                spellCheck={false}
-                placeholder={placeholder}
-                value={String(raw)}
-                onChange={(e) => change(spec.key, e.target.value)}
-              />
-              {spec.unit && <span className="unit">{spec.unit}</span>}
-            </div>
-          </>
-        )}
-        {hint && (
-          <div id={`${id}-hint`} className="hint">
-            {hint}
-          </div>
-        )}
-        {error && (
-          <div id={`${id}-error`} className="field-error" role="alert">
-            {error}
-          </div>
-        )}
-      </div>
-    );
-  };
+  const field = (spec: FieldSpec) => (
+    <SettingField
+      key={spec.key}
+      spec={spec}
+      draft={draft}
+      error={errors[spec.key]}
+      keepsSecret={spec.kind === 'password' && secretIsSet(saved, spec.key)}
+      onChange={change}
+    />
+  );
 
   return (
     <form className="stack settings" onSubmit={submit} noValidate>
