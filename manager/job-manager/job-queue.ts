@@ -17,6 +17,11 @@ import {
 } from './job-record';
 import { CopilotError } from '@copilot/base/errors';
 
+export interface NewJob {
+  id: string;
+  spec: JobSpec;
+}
+
 export interface TransitionCondition {
   from: readonly JobState[];
   leaseId?: string;
@@ -32,6 +37,12 @@ export interface JobQueue {
   readonly backend: 'sqlite' | 'redis';
   /** Stores a new job in state queued. The id must be new and valid. */
   add(id: string, spec: JobSpec, now?: number): Promise<JobRecord>;
+  /**
+   * Stores several new jobs, queued in the given order: all or none with SQLite (one
+   * transaction); with Redis each job is one script, sent in one pipeline, and a failure names
+   * the jobs not stored.
+   */
+  addMany(jobs: ReadonlyArray<NewJob>, now?: number): Promise<JobRecord[]>;
   get(id: string): Promise<JobRecord | undefined>;
   /** Every job, in submission order. */
   list(): Promise<JobRecord[]>;
@@ -40,6 +51,8 @@ export interface JobQueue {
   countQueued(): Promise<number>;
   /** Jobs handed out and not finished: leased, running or uploading. */
   countActive(): Promise<number>;
+  /** Active jobs (as countActive) whose agent belongs to `account` (a bare JID, lower-cased). */
+  countActiveOf(account: string): Promise<number>;
   /** The job leased for this getJob request, if any. */
   findByRequest(requestKey: string): Promise<JobRecord | undefined>;
   transition(

@@ -7,7 +7,7 @@
  * A lease that expires puts the job back to queued; cancelled is set by an operator.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { assertSafeFileName, splitList } from '@copilot/protocol';
+import { assertSafeFileName, isValidJobId, splitList } from '@copilot/protocol';
 import { CopilotError } from '@copilot/base/errors';
 
 export const JOB_STATES = [
@@ -37,6 +37,8 @@ export interface JobSpec {
   validation?: string;
   /** ClassAd expression matched against the agent's JDL, e.g. `other.Memory >= 512`. */
   requirements?: string;
+  /** The batch a job was submitted in (copilot-job-submit --number/--array). */
+  batch?: string;
 }
 
 export interface JobRecord extends JobSpec {
@@ -174,6 +176,9 @@ export function validateJobSpec(spec: JobSpec): void {
     throw new JobRecordError(`the command ${spec.command} must be one of the input files`);
   }
   if (spec.validation !== undefined) assertSafeFileName(spec.validation);
+  if (spec.batch !== undefined && !isValidJobId(spec.batch)) {
+    throw new JobRecordError(`invalid batch id ${JSON.stringify(spec.batch.slice(0, 80))}`);
+  }
 }
 
 /** jmJobData sent to agents: opaque to them, `lease=<leaseId>` to us. */

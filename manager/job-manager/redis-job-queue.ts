@@ -7,6 +7,8 @@
  * - `ns job:<id>`: hash with the job's fields (see job-record.ts).
  * - `ns jobs`: sorted set of every job id by submission order.
  * - `ns leases`: sorted set of leased job ids by lease expiry (ms).
+ * - `ns account:<account>`: set of the active job ids leased to an account (the agent's bare JID,
+ *   lower-cased), kept by the transition script; its size is JM_MAX_LEASES_PER_AGENT's count.
  * - `ns request:<agent|message id>`: id of the job leased for that getJob request (kept 14 days).
  * - `ns seq`: submission counter.
  *
@@ -27,6 +29,7 @@ import {
 import {
   JobQueueError,
   type JobQueue,
+  type NewJob,
   type TransitionCondition,
   type TransitionResult,
 } from './job-queue';
@@ -49,7 +52,8 @@ redis.call('RPUSH', KEYS[2], ARGV[1])
 return seq
 `;
 
-// KEYS: job hash, waiting list, leases zset, request key prefix (ns .. 'request:')
+// KEYS: job hash, waiting list, leases zset, request key prefix (ns .. 'request:'),
+//       account set prefix (ns .. 'account:')
 // ARGV: id, allowed states (comma list), leaseId ('' = any), expiredBefore ('' = none),
 //       then field/value pairs ('' removes the field).
 // Returns {outcome, fields of the job as the script left it}, so the caller sees exactly the
@@ -57,7 +61,15 @@ return seq
 // A job id is in the waiting list exactly while the job is queued, once.
 const TRANSITION_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local function account(agent)
+  if not agent then return nil end
+  local slash = string.find(agent, '/', 1, true)
+  if slash then agent = string.sub(agent, 1, slash - 1) end
+  return string.lower(agent)
+end
+local function active(s) return s == 'leased' or s == 'running' or s == 'uploading' end
 local state = redis.call('HGET', KEYS[1], 'state')
+local holder = account(redis.call('HGET', KEYS[1], 'agent'))
 local allowed = false
 for s in string.gmatch(ARGV[2], '[^,]+') do if s == state then allowed = true end end
 if not allowed then return {'state', redis.call('HGETALL', KEYS[1])} end
@@ -84,8 +96,11 @@ elseif state == 'queued' then
   -- Only a job leaving the queue is in the list; it is usually at the head, where LREM stops.
   redis.call('LREM', KEYS[2], 1, ARGV[1])
 end
+if active(state) and holder then redis.call('SREM', KEYS[5] .. holder, ARGV[1]) end
+local newHolder = account(redis.call('HGET', KEYS[1], 'agent'))
+if active(now) and newHolder then redis.call('SADD', KEYS[5] .. newHolder, ARGV[1]) end
 local expires = redis.call('HGET', KEYS[1], 'leaseExpiresAt')
-if (now == 'leased' or now == 'running' or now == 'uploading') and expires then
+if active(now) and expires then
   redis.call('ZADD', KEYS[3], expires, ARGV[1])
 else
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -105,7 +120,7 @@ return jobs
 /** The scripts, sent once and then run by their SHA1 (EVALSHA) rather than as text each time. */
 const SCRIPTS = {
   copilotAddJob: { lua: ADD_SCRIPT, numberOfKeys: 4 },
-  copilotTransition: { lua: TRANSITION_SCRIPT, numberOfKeys: 4 },
+  copilotTransition: { lua: TRANSITION_SCRIPT, numberOfKeys: 5 },
   copilotQueued: { lua: QUEUED_SCRIPT, numberOfKeys: 1, readOnly: true },
 } as const;
 
@@ -168,7 +183,8 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
-  async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
+  /** The keys and arguments of the add script for one new job. */
+  private addArgs(id: string, spec: JobSpec, now: number): string[] {
     assertValidJobId(id);
     validateJobSpec(spec);
     const fields = recordToFields({
@@ -181,20 +197,43 @@ export class RedisJobQueue implements JobQueue {
       attempts: 0,
     });
     delete fields.seq;
-    const args = Object.entries(fields).flat();
-    const seq = (await this.scripts.copilotAddJob(
+    return [
       this.jobKey(id),
       this.waitingList,
       `${this.ns}jobs`,
       `${this.ns}seq`,
       id,
       '',
-      ...args,
-    )) as number;
+      ...Object.entries(fields).flat(),
+    ];
+  }
+
+  async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
+    const seq = (await this.scripts.copilotAddJob(...this.addArgs(id, spec, now))) as number;
     if (seq === 0) throw new JobQueueError(`job ${id} already exists`);
     const record = await this.get(id);
     if (!record) throw new JobQueueError(`job ${id} vanished after it was added`);
     return record;
+  }
+
+  async addMany(jobs: ReadonlyArray<NewJob>, now = Date.now()): Promise<JobRecord[]> {
+    const calls = jobs.map(({ id, spec }) => this.addArgs(id, spec, now));
+    if (calls.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    // defineCommand adds each script to pipelines too, which ioredis's types cannot know about.
+    const scripted = pipeline as unknown as Record<'copilotAddJob', (...args: string[]) => void>;
+    for (const args of calls) scripted.copilotAddJob(...args);
+    const results = (await pipeline.exec()) ?? [];
+    const refused = jobs.filter((job, index) => {
+      const [error, seq] = results[index] ?? [new Error('no answer'), 0];
+      return error !== null || seq === 0;
+    });
+    if (refused.length > 0) {
+      throw new JobQueueError(
+        `${refused.length} of ${jobs.length} jobs not stored (first: ${refused[0]?.id ?? ''})`,
+      );
+    }
+    return this.getMany(jobs.map((job) => job.id));
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -237,6 +276,10 @@ export class RedisJobQueue implements JobQueue {
     return this.redis.zcard(`${this.ns}leases`);
   }
 
+  countActiveOf(account: string): Promise<number> {
+    return this.redis.scard(`${this.ns}account:${account}`);
+  }
+
   countQueued(): Promise<number> {
     return this.redis.llen(this.waitingList);
   }
@@ -259,6 +302,7 @@ export class RedisJobQueue implements JobQueue {
       this.waitingList,
       `${this.ns}leases`,
       `${this.ns}request:`,
+      `${this.ns}account:`,
       id,
       condition.from.join(','),
       condition.leaseId ?? '',

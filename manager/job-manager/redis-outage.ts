@@ -26,11 +26,13 @@ export function withRedisOutagesExplained(queue: JobQueue, server: string): JobQ
   return {
     backend: queue.backend,
     add: (id, spec, now) => explain(queue.add(id, spec, now)),
+    addMany: (jobs, now) => explain(queue.addMany(jobs, now)),
     get: (id) => explain(queue.get(id)),
     list: () => explain(queue.list()),
     queued: (limit) => explain(queue.queued(limit)),
     countQueued: () => explain(queue.countQueued()),
     countActive: () => explain(queue.countActive()),
+    countActiveOf: (account) => explain(queue.countActiveOf(account)),
     findByRequest: (requestKey) => explain(queue.findByRequest(requestKey)),
     transition: (id, condition, patch) => explain(queue.transition(id, condition, patch)),
     expiredLeases: (now) => explain(queue.expiredLeases(now)),

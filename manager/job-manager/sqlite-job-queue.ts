@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertValidJobId } from '@copilot/protocol';
+import { accountOf, assertValidJobId } from '@copilot/protocol';
 import {
+  ACTIVE_STATES,
   applyPatch,
   recordFromFields,
   recordToFields,
@@ -19,6 +20,7 @@ import {
 import {
   JobQueueError,
   type JobQueue,
+  type NewJob,
   type TransitionCondition,
   type TransitionResult,
 } from './job-queue';
@@ -33,8 +35,8 @@ const ACTIVE_SQL = "state IN ('leased', 'running', 'uploading')";
 function prepareStatements(db: Database.Database) {
   return {
     read: db.prepare<[string], JobRow>('SELECT data FROM jobs WHERE id = ?'),
-    write: db.prepare<[string, number | null, string | null, string, string]>(
-      'UPDATE jobs SET state = ?, lease_expires_at = ?, request_key = ?, data = ? WHERE id = ?',
+    write: db.prepare<[string, number | null, string | null, string | null, string, string]>(
+      'UPDATE jobs SET state = ?, lease_expires_at = ?, request_key = ?, account = ?, data = ? WHERE id = ?',
     ),
     maxSeq: db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM jobs'),
     insert: db.prepare<[string, number, string, string]>(
@@ -46,6 +48,9 @@ function prepareStatements(db: Database.Database) {
     ),
     countActive: db.prepare<[], { n: number }>(
       `SELECT COUNT(*) AS n FROM jobs WHERE ${ACTIVE_SQL}`,
+    ),
+    countActiveOf: db.prepare<[string], { n: number }>(
+      `SELECT COUNT(*) AS n FROM jobs WHERE account = ? AND ${ACTIVE_SQL}`,
     ),
     countQueued: db.prepare<[], { n: number }>(
       "SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'",
@@ -83,6 +88,7 @@ export class SqliteJobQueue implements JobQueue {
       CREATE INDEX IF NOT EXISTS jobs_request ON jobs (request_key);
       CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (lease_expires_at);
     `);
+    addAccountColumn(this.db);
     this.sql = prepareStatements(this.db);
   }
 
@@ -96,28 +102,40 @@ export class SqliteJobQueue implements JobQueue {
       record.state,
       record.leaseExpiresAt ?? null,
       record.requestKey ?? null,
+      activeAccount(record),
       JSON.stringify(recordToFields(record)),
       record.id,
     );
   }
 
   async add(id: string, spec: JobSpec, now = Date.now()): Promise<JobRecord> {
-    assertValidJobId(id);
-    validateJobSpec(spec);
-    const insert = this.db.transaction((): JobRecord => {
-      if (this.read(id)) throw new JobQueueError(`job ${id} already exists`);
-      const max = this.sql.maxSeq.get();
-      const record: JobRecord = {
-        ...spec,
-        id,
-        state: 'queued',
-        seq: (max?.seq ?? 0) + 1,
-        submittedAt: now,
-        updatedAt: now,
-        attempts: 0,
-      };
-      this.sql.insert.run(id, record.seq, record.state, JSON.stringify(recordToFields(record)));
-      return record;
+    const [record] = await this.addMany([{ id, spec }], now);
+    if (!record) throw new JobQueueError(`job ${id} was not stored`);
+    return record;
+  }
+
+  async addMany(jobs: ReadonlyArray<NewJob>, now = Date.now()): Promise<JobRecord[]> {
+    for (const { id, spec } of jobs) {
+      assertValidJobId(id);
+      validateJobSpec(spec);
+    }
+    const insert = this.db.transaction((): JobRecord[] => {
+      let seq = this.sql.maxSeq.get()?.seq ?? 0;
+      return jobs.map(({ id, spec }) => {
+        if (this.read(id)) throw new JobQueueError(`job ${id} already exists`);
+        seq += 1;
+        const record: JobRecord = {
+          ...spec,
+          id,
+          state: 'queued',
+          seq,
+          submittedAt: now,
+          updatedAt: now,
+          attempts: 0,
+        };
+        this.sql.insert.run(id, seq, record.state, JSON.stringify(recordToFields(record)));
+        return record;
+      });
     });
     return insert.immediate();
   }
@@ -136,6 +154,10 @@ export class SqliteJobQueue implements JobQueue {
 
   async countActive(): Promise<number> {
     return this.sql.countActive.get()?.n ?? 0;
+  }
+
+  async countActiveOf(account: string): Promise<number> {
+    return this.sql.countActiveOf.get(account)?.n ?? 0;
   }
 
   async countQueued(): Promise<number> {
@@ -179,6 +201,32 @@ export class SqliteJobQueue implements JobQueue {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+/** The account holding an active job's lease (the agent's bare JID, lower-cased), else null. */
+function activeAccount(record: JobRecord): string | null {
+  return ACTIVE_STATES.includes(record.state) && record.agent !== undefined
+    ? accountOf(record.agent)
+    : null;
+}
+
+/**
+ * The `account` column (leases per account, JM_MAX_LEASES_PER_AGENT) and its index, added to a
+ * queue file made before it existed, and filled in for the jobs active then.
+ */
+function addAccountColumn(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all();
+  if (!columns.some((column) => column.name === 'account')) {
+    db.transaction(() => {
+      db.exec('ALTER TABLE jobs ADD COLUMN account TEXT');
+      const active = db
+        .prepare<[], JobRow & { id: string }>(`SELECT id, data FROM jobs WHERE ${ACTIVE_SQL}`)
+        .all();
+      const set = db.prepare<[string | null, string]>('UPDATE jobs SET account = ? WHERE id = ?');
+      for (const row of active) set.run(activeAccount(parseRow(row)), row.id);
+    }).immediate();
+  }
+  db.exec('CREATE INDEX IF NOT EXISTS jobs_account ON jobs (account, state)');
 }
 
 function parseRow(row: JobRow): JobRecord {

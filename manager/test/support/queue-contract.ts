@@ -276,5 +276,73 @@ export function describeQueueContract(name: string, factory: QueueFactory): void
         expect(await queue.countActive()).toBe(1);
       }),
     );
+
+    it(
+      'counts the active leases of each account, whatever resource or case the agent used',
+      withQueue(async (queue) => {
+        const [a, b, c, d] = await queue.addMany(
+          [1, 2, 3, 4].map(() => ({ id: newJobId(), spec: SPEC })),
+        );
+        if (!a || !b || !c || !d) throw new Error('jobs not added');
+        const now = Date.now() + 60_000;
+        const leaseA = leasePatch('Chatty@x/one', now);
+        await queue.transition(a.id, { from: ['queued'] }, leaseA);
+        await queue.transition(b.id, { from: ['queued'] }, leasePatch('chatty@x/two', now));
+        await queue.transition(c.id, { from: ['queued'] }, leasePatch('other@x/1', now));
+        expect(await queue.countActiveOf('chatty@x')).toBe(2);
+        expect(await queue.countActiveOf('other@x')).toBe(1);
+        expect(await queue.countActiveOf('nobody@x')).toBe(0);
+        await queue.transition(
+          a.id,
+          { from: ['leased'], leaseId: leaseA.leaseId },
+          { state: 'uploading' },
+        );
+        expect(await queue.countActiveOf('chatty@x')).toBe(2);
+        await queue.transition(
+          a.id,
+          { from: ['uploading'], leaseId: leaseA.leaseId },
+          { state: 'done', leaseExpiresAt: null },
+        );
+        expect(await queue.countActiveOf('chatty@x')).toBe(1);
+        // Requeued by the reaper: the lease and the agent go.
+        expect(await requeueExpiredLeases(queue, silentLogger, now + 1)).toEqual(
+          expect.arrayContaining([b.id, c.id]),
+        );
+        expect(await queue.countActiveOf('chatty@x')).toBe(0);
+        expect(await queue.countActiveOf('other@x')).toBe(0);
+        const again = await factory.reopen(queue);
+        try {
+          await again.transition(d.id, { from: ['queued'] }, leasePatch('chatty@x/3', now));
+          expect(await queue.countActiveOf('chatty@x')).toBe(1);
+        } finally {
+          await again.close();
+        }
+      }),
+    );
+
+    it(
+      'adds many jobs at once, in order, with their batch',
+      withQueue(async (queue) => {
+        const jobs = Array.from({ length: 50 }, (_, index) => ({
+          id: newJobId(),
+          spec: { ...SPEC, batch: 'batch-1', environment: `COPILOT_TASK_INDEX=${index}` },
+        }));
+        const added = await queue.addMany(jobs);
+        expect(added.map((job) => job.id)).toEqual(jobs.map((job) => job.id));
+        expect(added.every((job) => job.state === 'queued' && job.batch === 'batch-1')).toBe(true);
+        expect((await queue.queued(100)).map((job) => job.environment)).toEqual(
+          jobs.map((job) => job.spec.environment),
+        );
+        expect(await queue.countQueued()).toBe(50);
+        expect(await queue.addMany([])).toEqual([]);
+        await expect(
+          queue.addMany([{ id: newJobId(), spec: { ...SPEC, batch: '../x' } }]),
+        ).rejects.toThrow(/invalid batch id/);
+        await expect(queue.addMany([{ id: added[0]?.id ?? '', spec: SPEC }])).rejects.toThrow(
+          /already exists|not stored/,
+        );
+        expect(await queue.countQueued()).toBe(50);
+      }),
+    );
   });
 }

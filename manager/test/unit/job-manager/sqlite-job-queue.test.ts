@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@copilot/base/logger';
 import { newJobId, newLeaseId } from '@manager/job-manager/job-record';
@@ -54,6 +55,30 @@ describe('lease reaper', () => {
       expect(await queue.countQueued()).toBe(0);
     } finally {
       await queue.close();
+    }
+  });
+});
+
+describe('SQLite queue made before the account column', () => {
+  it('adds the column and counts the leases active at the upgrade', async () => {
+    const file = path.join(root, 'old', 'queue.sqlite');
+    const first = new SqliteJobQueue(file);
+    const job = await first.add(newJobId(), SPEC);
+    await first.transition(
+      job.id,
+      { from: ['queued'] },
+      { state: 'leased', agent: 'Old@x/1', leaseId: newLeaseId(), leaseExpiresAt: Date.now() },
+    );
+    await first.close();
+    // The file as an earlier version left it: no account column, no index on it.
+    const db = new Database(file);
+    db.exec('DROP INDEX jobs_account; ALTER TABLE jobs DROP COLUMN account');
+    db.close();
+    const upgraded = new SqliteJobQueue(file);
+    try {
+      expect(await upgraded.countActiveOf('old@x')).toBe(1);
+    } finally {
+      await upgraded.close();
     }
   });
 });
