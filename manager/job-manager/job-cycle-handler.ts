@@ -19,6 +19,13 @@
  * current lease id. Anyone else, and a holder whose lease is gone, is told `jobRefused`, so a
  * slow agent cannot overwrite a newer attempt and a stranger cannot take a job's output token.
  *
+ * Limits (request-limits.ts): a banned account (JM_BANNED_FILE) gets nothing for
+ * want_getJob/getJob and jobRefused (`banned`) for requests about a job; an account served a
+ * want_getJob less than JM_REQUEST_COOLDOWN ago gets `sleep` with the seconds left; an account
+ * holding JM_MAX_LEASES_PER_AGENT active leases gets no have_getJob and no job. The cap is
+ * checked before the lease, not in it, so two getJobs of one account racing each other may
+ * both pass it: it bounds a runaway agent, not an exact count.
+ *
  * jobDone is acknowledged only once the result is recorded (the session acks after the
  * handler): when archiving fails (done dir full), the handler throws, the lease is renewed and
  * the agent's resend is handled later; the job is not burnt.
@@ -57,11 +64,22 @@ import { renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import { unpackOutputBundle } from './output-bundle';
+import type { BannedAccounts, RequestCooldown } from './request-limits';
 import { storageDirOf } from './storage-server';
 import { errorMessage } from '@copilot/base/errors';
 
 /** Why a request about a job is refused (jobRefused's code); both are final for the agent. */
-type RefusalCode = 'unknown-job' | 'lease-lost';
+type RefusalCode = 'unknown-job' | 'lease-lost' | 'banned';
+
+/** The commands of the job cycle; everything else is for other handlers. */
+const JOB_CYCLE: ReadonlySet<string> = new Set([
+  'want_getJob',
+  'getJob',
+  'want_getJobOutputDir',
+  'getJobOutputDir',
+  'jobDone',
+  'renewLease',
+]);
 
 /** The sender's account holds the job's lease, and names the current lease if it names one. */
 function holdsLease(job: JobRecord, from: string, jmJobData: string | undefined): boolean {
@@ -88,8 +106,12 @@ export type JobManagerEvent =
   | 'job.failed'
   | 'error.invalidJobId'
   | 'error.emptyQueue'
+  | 'error.banned'
+  | 'error.tooOften'
+  | 'error.tooManyLeases'
   | 'queuedJobs'
-  | 'runningJobs';
+  | 'runningJobs'
+  | `system.${string}`;
 
 export interface JobCycleOptions {
   queue: JobQueue;
@@ -113,6 +135,12 @@ export interface JobCycleOptions {
   chirp?: ChirpJobDirs;
   /** Caps on an unpacked output bundle (JM_MAX_UPLOAD_MB per file, JM_MAX_JOB_MB in all). */
   bundleLimits?: { maxFileBytes: number; maxTotalBytes: number };
+  /** JM_REQUEST_COOLDOWN: `sleep` for an account asking want_getJob too often. */
+  cooldown?: RequestCooldown;
+  /** JM_BANNED_FILE: accounts and domains refused everything. */
+  banned?: BannedAccounts;
+  /** JM_MAX_LEASES_PER_AGENT: active leases one account may hold; 0 or unset = no cap. */
+  maxLeasesPerAgent?: number;
 }
 
 /** An agent's JDL and its own Requirements (listing 2.4), read once per request. */
@@ -142,6 +170,20 @@ export class JobCycleHandler {
 
   async handle(message: CommandMessage): Promise<void> {
     const command = message.command;
+    if (!JOB_CYCLE.has(command.command)) return;
+    if (await this.options.banned?.isBanned(message.from)) {
+      this.options.monitor.event('error.banned');
+      const jobID = 'jobID' in command ? command.jobID : undefined;
+      if (typeof jobID === 'string')
+        this.refuse(message, jobID, 'banned', 'your account is banned');
+      else {
+        this.refusals.warn(accountOf(message.from), 'request of a banned account ignored', {
+          command: command.command,
+          from: message.from,
+        });
+      }
+      return;
+    }
     switch (command.command) {
       case 'want_getJob':
       case 'getJob':
@@ -246,10 +288,41 @@ export class JobCycleHandler {
     }
   }
 
+  /** True (and the agent told `sleep`) when its account was served less than the cooldown ago. */
+  private tooOften(message: CommandMessage): boolean {
+    const answer = this.options.cooldown?.check(message.from);
+    if (answer === undefined || answer.serve) return false;
+    this.options.monitor.event('error.tooOften');
+    this.refusals.warn(`${accountOf(message.from)}|cooldown`, 'want_getJob too often: sleep', {
+      from: message.from,
+      seconds: answer.secondsLeft,
+    });
+    this.options.notify(message.from, { command: 'sleep', seconds: answer.secondsLeft });
+    return true;
+  }
+
+  /** True when the sender's account already holds JM_MAX_LEASES_PER_AGENT active leases. */
+  private async overLeaseCap(message: CommandMessage): Promise<boolean> {
+    const cap = this.options.maxLeasesPerAgent ?? 0;
+    if (cap <= 0) return false;
+    const account = accountOf(message.from);
+    const held = await this.options.queue.countActiveOf(account);
+    if (held < cap) return false;
+    this.options.monitor.event('error.tooManyLeases');
+    this.refusals.warn(`${account}|cap`, 'account holds the most leases allowed: no job', {
+      command: message.command.command,
+      from: message.from,
+      leases: held,
+      cap,
+    });
+    return true;
+  }
+
   private async wantGetJob(
     message: CommandMessage,
     command: CommandOf<'want_getJob'>,
   ): Promise<void> {
+    if (this.tooOften(message) || (await this.overLeaseCap(message))) return;
     const first = await this.matchingJobs(this.agentAd(message.from, command.jdl)).next();
     if (first.done === true) {
       this.options.monitor.event('error.emptyQueue');
@@ -305,6 +378,7 @@ export class JobCycleHandler {
       await this.options.reply(message.from, this.runJobFor(already));
       return;
     }
+    if (await this.overLeaseCap(message)) return;
     for await (const candidate of this.matchingJobs(this.agentAd(message.from, command.jdl))) {
       const now = Date.now();
       const result = await queue.transition(

@@ -25,6 +25,8 @@ import type { JobManagerConfig } from './manager-config';
 import { openJobQueue } from './open-job-queue';
 import { StorageServer } from './storage-server';
 import { errorMessage } from '@copilot/base/errors';
+import { BannedAccounts, RequestCooldown } from './request-limits';
+import { SystemFigures, type SystemSource } from './system-figures';
 
 export interface StartJobManagerOptions {
   logger?: Logger;
@@ -34,6 +36,10 @@ export interface StartJobManagerOptions {
   reaperIntervalMs?: number;
   /** How often queuedJobs is reported to the monitor; default 30 s. */
   queueReportIntervalMs?: number;
+  /** How often the system.* figures go to the monitor (2.3.2); default 60 s. */
+  systemReportIntervalMs?: number;
+  /** Where the system.* figures are read (tests); default the host. */
+  systemSource?: SystemSource;
   /** Redis key namespace (tests). */
   redisNamespace?: string;
 }
@@ -49,6 +55,32 @@ export interface RunningJobManager {
   /** Full JID once online. */
   readonly jid: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Sends the system.* figures to the monitor every `intervalMs` when one is configured, one
+ * sample at a time; returns the function that stops it.
+ */
+function reportSystemFigures(
+  monitor: MonitorReporter<JobManagerEvent>,
+  options: { intervalMs: number; figures: SystemFigures },
+): () => void {
+  if (!monitor.enabled) return () => undefined;
+  let sampling = false;
+  const timer = setInterval(() => {
+    if (sampling) return;
+    sampling = true;
+    options.figures
+      .sample()
+      .then((figures) => {
+        for (const figure of figures) monitor.value(figure.event, figure.value);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        sampling = false;
+      });
+  }, options.intervalMs);
+  return () => clearInterval(timer);
 }
 
 export async function startJobManager(
@@ -121,6 +153,12 @@ export async function startJobManager(
       storageBaseUrl: () => storageUrl,
       chirp,
       bundleLimits: { maxFileBytes: config.maxUploadBytes, maxTotalBytes: config.maxJobBytes },
+      cooldown: new RequestCooldown({ cooldownMs: config.requestCooldownMs }),
+      banned:
+        config.bannedFile === undefined
+          ? undefined
+          : new BannedAccounts({ file: config.bannedFile, logger: logger.child('bans') }),
+      maxLeasesPerAgent: config.maxLeasesPerAgent,
       reply: (to, command) => session.send(to, command),
       notify: (to, command) => {
         session.send(to, command, { noack: true }).catch(() => undefined);
@@ -152,9 +190,14 @@ export async function startJobManager(
       () => handler.reportQueueLength(),
       options.queueReportIntervalMs ?? 30_000,
     );
+    const stopSystemReports = reportSystemFigures(monitor, {
+      intervalMs: options.systemReportIntervalMs ?? 60_000,
+      figures: new SystemFigures(options.systemSource, logger.child('system')),
+    });
     cleanups.push(() => {
       clearInterval(reaper);
       clearInterval(reporter);
+      stopSystemReports();
       return Promise.resolve();
     });
     handler.reportQueueLength();

@@ -29,6 +29,9 @@
  * | JM_MAX_JOB_MB | largest total output of one job | `4096` |
  * | JM_STORAGE_MANAGER_ADDRESS | JID of a storage manager: output and jobDone are redirected to it | unset |
  * | JM_ROLE | `all` (jobs and storage), `job`, or `storage` (output + jobDone only) | `all` |
+ * | JM_REQUEST_COOLDOWN | seconds an account must wait after a served want_getJob; sooner it gets `sleep` (0 = off) | `0` |
+ * | JM_BANNED_FILE | file of banned accounts (`user@domain`) and domains (`*@domain`, `domain`), one a line, re-read when it changes | unset |
+ * | JM_MAX_LEASES_PER_AGENT | active leases one account may hold; beyond it getJob gets no job (0 = no cap) | `16` |
  * | JM_WIRE_FORMAT | form of the message layer (README, protocol): `auto` (each peer in the form it sends), `report`, `namespaced`, `both` | `auto` |
  * | JM_WIRE_FORMAT_NEW_PEERS | what `auto` sends a peer not heard from: `both`, `report`, `namespaced` | `both` |
  *
@@ -93,6 +96,12 @@ export interface JobManagerConfig {
   maxUploadBytes: number;
   maxJobBytes: number;
   storageManagerAddress?: string;
+  /** JM_REQUEST_COOLDOWN in ms; 0 = off. */
+  requestCooldownMs: number;
+  /** JM_BANNED_FILE, absolute. */
+  bannedFile?: string;
+  /** JM_MAX_LEASES_PER_AGENT; 0 = no cap. */
+  maxLeasesPerAgent: number;
 }
 
 const MB = 1024 * 1024;
@@ -190,7 +199,11 @@ export function configFromValues(values: ConfigValues, cwd = process.cwd()): Job
     maxAttempts: values.integer('JM_MAX_ATTEMPTS', 5, { min: 1 }),
     maxUploadBytes: Math.round(values.number('JM_MAX_UPLOAD_MB', 1024, { min: 0 }) * MB),
     maxJobBytes: Math.round(values.number('JM_MAX_JOB_MB', 4096, { min: 0 }) * MB),
+    requestCooldownMs: Math.round(values.number('JM_REQUEST_COOLDOWN', 0, { min: 0 }) * 1000),
+    maxLeasesPerAgent: values.integer('JM_MAX_LEASES_PER_AGENT', 16, { min: 0 }),
   };
+  const bannedFile = values.optional('JM_BANNED_FILE');
+  if (bannedFile !== undefined) config.bannedFile = path.resolve(cwd, bannedFile);
   const optional = {
     requireFile: values.optional('JM_JOB_REQUIRE_FILE'),
     monitorAddress: values.optional('MON_JABBER_ADDRESS'),

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Command, CommandMessage } from '@copilot/protocol';
 import { MonitorReporter, monitorComponent, noackChannel } from '@copilot/transport';
 import { silentLogger } from '@copilot/base/logger';
-import { JobCycleHandler } from '@manager/job-manager/job-cycle-handler';
+import { JobCycleHandler, type JobCycleOptions } from '@manager/job-manager/job-cycle-handler';
+import { BannedAccounts, RequestCooldown } from '@manager/job-manager/request-limits';
 import { JobStorePaths } from '@manager/job-manager/job-store-paths';
 import { cancelJob, requeueJob, submitJob } from '@manager/job-manager/job-submission';
 import type { ManagerRole } from '@manager/job-manager/manager-config';
@@ -22,7 +23,11 @@ let notified: Array<{ to: string; command: Command }>;
 let events: Command[];
 let calculator: string;
 
-function handler(role: ManagerRole = 'all', storageManagerAddress?: string): JobCycleHandler {
+function handler(
+  role: ManagerRole = 'all',
+  storageManagerAddress?: string,
+  limits: Pick<JobCycleOptions, 'cooldown' | 'banned' | 'maxLeasesPerAgent'> = {},
+): JobCycleHandler {
   const monitor = new MonitorReporter(
     noackChannel(
       {
@@ -53,6 +58,7 @@ function handler(role: ManagerRole = 'all', storageManagerAddress?: string): Job
     notify: (to, command) => {
       notified.push({ to, command });
     },
+    ...limits,
   });
 }
 
@@ -402,5 +408,77 @@ describe('renewLease: a running job keeps its lease', () => {
       command: { command: 'jobRefused', code: 'lease-lost' },
     });
     expect((await queue.get(jobId))?.leaseExpiresAt).toBe(renewed?.leaseExpiresAt);
+  });
+});
+
+describe('limits: cooldown, bans, leases per account', () => {
+  const want = (from = AGENT) =>
+    message({ command: 'want_getJob', agentHost: 'h', jdl: JDL }, from);
+  const get = (from = AGENT) => message({ command: 'getJob', agentHost: 'h', jdl: JDL }, from);
+
+  it('tells an account asking again within the cooldown to sleep for what is left', async () => {
+    await submitJob(queue, paths, { commandFile: calculator });
+    let now = 1_000_000;
+    const jm = handler('all', undefined, {
+      cooldown: new RequestCooldown({ cooldownMs: 30_000, now: () => now }),
+    });
+    await jm.handle(want());
+    expect(sent.map((s) => s.command.command)).toEqual(['have_getJob']);
+    now += 10_000;
+    // Another resource of the same account is the same account.
+    await jm.handle(want('AGENT@localhost/other'));
+    expect(notified).toEqual([
+      { to: 'AGENT@localhost/other', command: { command: 'sleep', seconds: 20 } },
+    ]);
+    expect(eventNames()).toEqual(['error.tooOften']);
+    // getJob is not limited: it follows a served want_getJob.
+    await jm.handle(get());
+    expect(sent.map((s) => s.command.command)).toEqual(['have_getJob', 'runJob']);
+    await jm.handle(want('someone@localhost/x'));
+    expect(notified).toHaveLength(1);
+    now += 20_000;
+    await submitJob(queue, paths, { commandFile: calculator });
+    await jm.handle(want());
+    expect(sent.map((s) => s.command.command)).toEqual(['have_getJob', 'runJob', 'have_getJob']);
+  });
+
+  it('gives a banned account nothing and refuses its requests about a job', async () => {
+    await submitJob(queue, paths, { commandFile: calculator });
+    const banFile = path.join(root, 'banned');
+    fs.writeFileSync(banFile, '# bans\nagent@localhost\n');
+    const jm = handler('all', undefined, {
+      banned: new BannedAccounts({ file: banFile, logger: silentLogger, checkIntervalMs: 0 }),
+    });
+    await jm.handle(want());
+    await jm.handle(get());
+    expect(sent).toEqual([]);
+    const job = (await queue.list())[0];
+    await jm.handle(
+      message({ command: 'want_getJobOutputDir', agentHost: 'h', jobID: job?.id ?? '' }),
+    );
+    expect(notified.map((n) => n.command)).toEqual([
+      expect.objectContaining({ command: 'jobRefused', code: 'banned' }),
+    ]);
+    expect(eventNames()).toEqual(['error.banned', 'error.banned', 'error.banned']);
+    fs.writeFileSync(banFile, '*@elsewhere\n');
+    await jm.handle(want());
+    expect(sent.map((s) => s.command.command)).toEqual(['have_getJob']);
+  });
+
+  it('hands an account no more jobs once it holds the cap of active leases', async () => {
+    for (let index = 0; index < 3; index += 1) {
+      await submitJob(queue, paths, { commandFile: calculator });
+    }
+    const jm = handler('all', undefined, { maxLeasesPerAgent: 2 });
+    await jm.handle(get('agent@localhost/1'));
+    await jm.handle(get('agent@localhost/2'));
+    await jm.handle(get('agent@localhost/3'));
+    await jm.handle(want('agent@localhost/3'));
+    expect(sent.map((s) => s.command.command)).toEqual(['runJob', 'runJob']);
+    expect(eventNames()).toEqual(['error.tooManyLeases', 'error.tooManyLeases']);
+    expect(await queue.countQueued()).toBe(1);
+    // Another account is not held back.
+    await jm.handle(get('other@localhost/1'));
+    expect(sent.map((s) => s.command.command)).toEqual(['runJob', 'runJob', 'runJob']);
   });
 });
