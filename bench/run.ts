@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--only=baseline,container,agent,dispatch,scale,latency]
+ * npm run bench [-- --quick] [--only=baseline,batch,container,agent,dispatch,scale,latency]
  *                [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]
  * npm run bench -- --report=bench/results/<file>.json   (prints an earlier run's tables)
  *
@@ -21,6 +21,7 @@ import {
 import { AgentPool, benchAccounts } from './agent-pool';
 import { measureAgentFootprint, type AgentFootprintResult } from './agent-footprint';
 import { runBaseline, type BaselineResult } from './baseline';
+import { measureBatchSubmit, type BatchSubmitResult } from './batch-submit';
 import { measureContainer, type ContainerResult } from './container';
 import {
   managerRss,
@@ -38,7 +39,15 @@ import { mib, round } from './lib/stats';
 import { formatTable } from './lib/table';
 import { startManagerProcess } from './manager-process';
 
-const SECTIONS = ['baseline', 'container', 'agent', 'dispatch', 'scale', 'latency'] as const;
+const SECTIONS = [
+  'baseline',
+  'batch',
+  'container',
+  'agent',
+  'dispatch',
+  'scale',
+  'latency',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -79,7 +88,7 @@ function parseArgs(argv: string[]): Options {
       options.queues = queues as Array<'sqlite' | 'redis'>;
     } else if (name === '--help' || name === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--only=baseline,container,agent,dispatch,scale,latency] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]\n',
+        'usage: npm run bench -- [--quick] [--only=baseline,batch,container,agent,dispatch,scale,latency] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]\n',
       );
       process.exit(0);
     } else if (arg !== '--') throw new Error(`unknown argument ${arg}`);
@@ -100,6 +109,7 @@ interface Results {
     loadAverageAtEnd?: number[];
   };
   baseline?: BaselineResult;
+  batch?: BatchSubmitResult;
   container?: ContainerResult;
   agentFootprint?: AgentFootprintResult;
   throughput: ThroughputResult[];
@@ -283,6 +293,19 @@ function printSummary(results: Results): void {
           [`CPU loop (${b.cpuLoopIterations.toExponential(0)} xorshift steps), ms`, b.cpuLoopMs],
           ['codec round trips/s (runJob encode+parse+decode)', b.codecRoundTripsPerSecond],
           ['codec round trips/s (ack)', b.ackRoundTripsPerSecond],
+        ],
+      ),
+    );
+  }
+  const batch = results.batch;
+  if (batch) {
+    log(
+      formatTable(
+        `Batch submission (SQLite, median of ${batch.runs})`,
+        ['figure', 'ms'],
+        [
+          [`submitBatch --number ${batch.jobs} (inputs + queue)`, batch.submitMs],
+          [`of which queueing (one transaction)`, batch.queueMs],
         ],
       ),
     );
@@ -485,6 +508,12 @@ async function main(): Promise<void> {
   if (options.only.has('baseline')) {
     log('\n[baseline] CPU loop and codec loop');
     results.baseline = runBaseline({ quick: options.quick });
+  }
+  if (options.only.has('batch')) {
+    log('\n[batch] copilot-job-submit --number 1000 on SQLite');
+    results.batch = await attempt(results, 'batch submission', () =>
+      measureBatchSubmit({ quick: options.quick }),
+    );
   }
   if (options.only.has('container')) {
     log('\n[container] start latency and CPU-bound overhead');

@@ -1,28 +1,67 @@
 /**
  * copilot-job-submit --command=calculator.sh [--arguments="a b"] [--packages "p1 p2"]
  *   [--input file]… [--env K=V]… [--requirements expr] [--validation script]
- *   [--wait [--timeout s]] [--config path] [--VARIABLE=value …]
+ *   [--number N | --array N] [--wait [--timeout s]] [--config path] [--VARIABLE=value …]
  *
  * Copies the command and input files into the job's input storage, queues the job and prints its
  * id. With --wait it then waits for the job and prints its state, exit code and stdout.
+ *
+ * `--number N` (the original copilot-job-submit's) queues N copies of the job, `--array N` N jobs
+ * whose environment has COPILOT_TASK_INDEX=0 … N-1; both share a batch id (`copilot-jobs
+ * --batch ID`), printed as `batch <id>` before the N job ids. They are queued at once.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '@copilot/protocol';
 import { runIfEntryPoint } from '@copilot/base/cli-runner';
 import { JobStorePaths } from '@manager/job-manager/job-store-paths';
-import { submitJob, waitForJob, type SubmitRequest } from '@manager/job-manager/job-submission';
+import {
+  MAX_BATCH,
+  submitBatch,
+  submitJob,
+  waitForJob,
+  type BatchRequest,
+  type SubmitRequest,
+} from '@manager/job-manager/job-submission';
 import { loadConfigValues, storeConfigFromValues } from '@manager/job-manager/manager-config';
 import { openJobQueue } from '@manager/job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-job-submit --command=FILE [--arguments=ARGS] [--packages "P1 P2"]
        [--input FILE]... [--env NAME=VALUE]... [--requirements EXPR] [--validation FILE]
-       [--wait [--timeout SECONDS]] [--config PATH] [--JM_STATE_DIR=DIR ...]
+       [--number N | --array N] [--wait [--timeout SECONDS]] [--config PATH]
+       [--JM_STATE_DIR=DIR ...]
 `;
 
-const SINGLE = new Set(['command', 'arguments', 'requirements', 'validation', 'timeout', 'wait']);
+const SINGLE = new Set([
+  'command',
+  'arguments',
+  'requirements',
+  'validation',
+  'timeout',
+  'wait',
+  'number',
+  'array',
+]);
 const REPEATABLE = new Set(['packages', 'input', 'env']);
 const IGNORED = new Set(['chirp-server', 'chirp-dir']);
+
+/** --number N or --array N (not both), as a batch; undefined for one job. */
+function batchRequestOf(
+  number: string | undefined,
+  array: string | undefined,
+): BatchRequest | undefined {
+  if (number !== undefined && array !== undefined) {
+    throw new ConfigError('--number and --array cannot be given together', 'array');
+  }
+  const value = number ?? array;
+  if (value === undefined) return undefined;
+  const name = number !== undefined ? 'number' : 'array';
+  const count = Number(value);
+  if (!/^\d+$/.test(value) || count < 1 || count > MAX_BATCH) {
+    throw new ConfigError(`--${name} must be a whole number from 1 to ${MAX_BATCH}`, name);
+  }
+  return { count, kind: name === 'number' ? 'copies' : 'array' };
+}
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -73,9 +112,26 @@ export async function main(argv: string[]): Promise<number> {
     throw new ConfigError('--timeout must be a positive number of seconds', 'timeout');
   }
 
+  const batch = batchRequestOf(one('number'), one('array'));
+  if (batch !== undefined && one('wait') === 'true') {
+    throw new ConfigError('--wait waits for one job: not with --number or --array', 'wait');
+  }
+
   const store = storeConfigFromValues(loaded.values);
   const queue = await openJobQueue(store);
   try {
+    if (batch !== undefined) {
+      const submitted = await submitBatch(
+        queue,
+        new JobStorePaths(store.storageDir),
+        request,
+        batch,
+      );
+      process.stdout.write(
+        `batch ${submitted.batch}\n${submitted.jobs.map((job) => job.id).join('\n')}\n`,
+      );
+      return 0;
+    }
     const job = await submitJob(queue, new JobStorePaths(store.storageDir), request);
     process.stdout.write(`${job.id}\n`);
     if (one('wait') !== 'true') return 0;

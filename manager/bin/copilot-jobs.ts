@@ -1,16 +1,22 @@
 /**
  * copilot-jobs list | show <id> | cancel <id> | requeue <id>  [--config path] [--VARIABLE=value …]
+ * copilot-jobs list | cancel | requeue  --batch <batch id>
  *
  * Reads and changes the job store directly (the same SQLite file or Redis as the managers).
  */
 import { ConfigError } from '@copilot/protocol';
 import { runIfEntryPoint } from '@copilot/base/cli-runner';
 import type { JobRecord } from '@manager/job-manager/job-record';
-import { cancelJob, requeueJob } from '@manager/job-manager/job-submission';
-import { loadConfigValues, storeConfigFromValues } from '@manager/job-manager/manager-config';
+import { batchJobs, cancelJob, changeBatch, requeueJob } from '@manager/job-manager/job-submission';
+import {
+  loadConfigValues,
+  storeConfigFromValues,
+  type LoadedConfigValues,
+} from '@manager/job-manager/manager-config';
 import { openJobQueue } from '@manager/job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-jobs list | show ID | cancel ID | requeue ID  [--config PATH] [--JM_STATE_DIR=DIR ...]
+       copilot-jobs list | cancel | requeue  --batch BATCH  [--config PATH] [--JM_STATE_DIR=DIR ...]
 `;
 
 function time(ms: number | undefined): string {
@@ -18,7 +24,7 @@ function time(ms: number | undefined): string {
 }
 
 function formatJobList(jobs: readonly JobRecord[]): string {
-  const rows = [['ID', 'STATE', 'EXIT', 'ATTEMPTS', 'AGENT', 'SUBMITTED']];
+  const rows = [['ID', 'STATE', 'EXIT', 'ATTEMPTS', 'AGENT', 'SUBMITTED', 'BATCH']];
   for (const job of jobs) {
     rows.push([
       job.id,
@@ -27,6 +33,7 @@ function formatJobList(jobs: readonly JobRecord[]): string {
       String(job.attempts),
       job.agent ?? '-',
       time(job.submittedAt),
+      job.batch ?? '-',
     ]);
   }
   const widths =
@@ -54,6 +61,7 @@ function formatJob(job: JobRecord): string {
     ['inputFiles', job.inputFiles],
     ['validation', job.validation],
     ['requirements', job.requirements],
+    ['batch', job.batch],
     ['attempts', job.attempts],
     ['agent', job.agent],
     ['leaseExpiresAt', job.leaseExpiresAt === undefined ? undefined : time(job.leaseExpiresAt)],
@@ -72,14 +80,45 @@ function formatJob(job: JobRecord): string {
   );
 }
 
+/** list, cancel or requeue every job of one batch. */
+async function batchAction(loaded: LoadedConfigValues, batch: string): Promise<number> {
+  const [action, ...rest] = loaded.positional;
+  if ((action !== 'list' && action !== 'cancel' && action !== 'requeue') || rest.length > 0) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const queue = await openJobQueue(storeConfigFromValues(loaded.values));
+  try {
+    if (action === 'list') {
+      const jobs = await batchJobs(queue, batch);
+      if (jobs.length === 0) {
+        process.stderr.write(`copilot-jobs: no batch ${batch}\n`);
+        return 1;
+      }
+      process.stdout.write(formatJobList(jobs));
+      return 0;
+    }
+    const result = await changeBatch(queue, batch, action);
+    const done = action === 'cancel' ? 'cancelled' : 'requeued';
+    process.stdout.write(
+      `batch ${batch}: ${result.changed.length} ${done}, ${result.skipped.length} left as they were\n`,
+    );
+    return 0;
+  } finally {
+    await queue.close();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
   const loaded = loadConfigValues(argv);
-  if (loaded.options.size > 0)
-    throw new ConfigError(`unknown option --${[...loaded.options.keys()][0] ?? ''}\n${USAGE}`);
+  const batch = loaded.options.get('batch');
+  const unknown = [...loaded.options.keys()].find((name) => name !== 'batch');
+  if (unknown !== undefined) throw new ConfigError(`unknown option --${unknown}\n${USAGE}`);
+  if (batch !== undefined) return batchAction(loaded, batch);
   const [action, id, ...rest] = loaded.positional;
   const needsId = action === 'show' || action === 'cancel' || action === 'requeue';
   if (

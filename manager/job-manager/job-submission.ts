@@ -45,11 +45,8 @@ export class SubmitError extends CopilotError {
   }
 }
 
-export async function submitJob(
-  queue: JobQueue,
-  paths: JobStorePaths,
-  request: SubmitRequest,
-): Promise<JobRecord> {
+/** The checked input files (name → source path) and the job spec of a request. */
+function prepareSubmission(request: SubmitRequest): { names: Map<string, string>; spec: JobSpec } {
   const sources = [request.commandFile, ...(request.inputFiles ?? [])];
   if (request.validationFile !== undefined) sources.push(request.validationFile);
   const names = new Map<string, string>();
@@ -84,19 +81,102 @@ export async function submitJob(
   };
   if (request.validationFile !== undefined) spec.validation = path.basename(request.validationFile);
   if (request.requirements !== undefined) spec.requirements = request.requirements;
+  return { names, spec };
+}
 
+/** Copies the inputs into the job's input dir; the command is made executable. */
+async function storeInputs(
+  paths: JobStorePaths,
+  id: string,
+  names: ReadonlyMap<string, string>,
+  command: string,
+): Promise<void> {
+  await fs.promises.mkdir(paths.dir(id, 'input'), { recursive: true });
+  for (const [name, source] of names) {
+    const target = paths.file(id, 'input', name);
+    await fs.promises.copyFile(source, target);
+    await fs.promises.chmod(target, name === command ? 0o755 : 0o644);
+  }
+}
+
+export async function submitJob(
+  queue: JobQueue,
+  paths: JobStorePaths,
+  request: SubmitRequest,
+): Promise<JobRecord> {
+  const { names, spec } = prepareSubmission(request);
   const id = newJobId();
-  const inputDir = paths.dir(id, 'input');
-  await fs.promises.mkdir(inputDir, { recursive: true });
   try {
-    for (const [name, source] of names) {
-      const target = paths.file(id, 'input', name);
-      await fs.promises.copyFile(source, target);
-      await fs.promises.chmod(target, name === command ? 0o755 : 0o644);
-    }
+    await storeInputs(paths, id, names, spec.command);
     return await queue.add(id, spec);
   } catch (error) {
     await fs.promises.rm(paths.jobDir(id), { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The environment variable an array job's task finds its index in (0 … N-1). */
+export const TASK_INDEX_VARIABLE = 'COPILOT_TASK_INDEX';
+
+/** Most jobs one batch may hold. */
+export const MAX_BATCH = 100_000;
+
+export interface BatchRequest {
+  /** How many jobs. */
+  count: number;
+  /** `copies`: the same job N times (--number); `array`: each with COPILOT_TASK_INDEX (--array). */
+  kind: 'copies' | 'array';
+}
+
+export interface SubmittedBatch {
+  batch: string;
+  jobs: JobRecord[];
+}
+
+/** Inputs written this many jobs at a time. */
+const COPY_PARALLELISM = 32;
+
+/**
+ * Submits `count` jobs sharing one batch id: copies of the request, or an array whose job `i`
+ * has COPILOT_TASK_INDEX=i in its environment. The inputs are written first, then every job is
+ * queued at once (one transaction with SQLite), so the batch appears whole or not at all.
+ */
+export async function submitBatch(
+  queue: JobQueue,
+  paths: JobStorePaths,
+  request: SubmitRequest,
+  batchRequest: BatchRequest,
+): Promise<SubmittedBatch> {
+  const { count, kind } = batchRequest;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_BATCH) {
+    throw new SubmitError(`a batch holds 1 to ${MAX_BATCH} jobs, not ${count}`);
+  }
+  if (kind === 'array' && request.environment?.[TASK_INDEX_VARIABLE] !== undefined) {
+    throw new SubmitError(`${TASK_INDEX_VARIABLE} is set by --array`);
+  }
+  const { names, spec } = prepareSubmission(request);
+  const batch = newJobId();
+  const jobs = Array.from({ length: count }, (_, index) => ({
+    id: `${batch}-${index}`,
+    spec: {
+      ...spec,
+      batch,
+      environment:
+        kind === 'array'
+          ? formatEnvironment({ ...request.environment, [TASK_INDEX_VARIABLE]: String(index) })
+          : spec.environment,
+    },
+  }));
+  try {
+    for (let start = 0; start < jobs.length; start += COPY_PARALLELISM) {
+      const slice = jobs.slice(start, start + COPY_PARALLELISM);
+      await Promise.all(slice.map((job) => storeInputs(paths, job.id, names, spec.command)));
+    }
+    return { batch, jobs: await queue.addMany(jobs) };
+  } catch (error) {
+    for (const job of jobs) {
+      await fs.promises.rm(paths.jobDir(job.id), { recursive: true, force: true });
+    }
     throw error;
   }
 }
@@ -149,6 +229,39 @@ export function cancelJob(queue: JobQueue, id: string): Promise<JobRecord> {
     },
     'cancelled',
   );
+}
+
+/** The jobs of a batch, in submission order. */
+export async function batchJobs(queue: JobQueue, batch: string): Promise<JobRecord[]> {
+  return (await queue.list()).filter((job) => job.batch === batch);
+}
+
+export interface BatchActionResult {
+  changed: JobRecord[];
+  /** Jobs of the batch the action did not apply to (already final, or already queued). */
+  skipped: JobRecord[];
+}
+
+/** Cancels or requeues every job of a batch it applies to; SubmitError when there is none. */
+export async function changeBatch(
+  queue: JobQueue,
+  batch: string,
+  action: 'cancel' | 'requeue',
+): Promise<BatchActionResult> {
+  const jobs = await batchJobs(queue, batch);
+  if (jobs.length === 0) throw new SubmitError(`no batch ${batch}`);
+  const result: BatchActionResult = { changed: [], skipped: [] };
+  for (const job of jobs) {
+    try {
+      const changed =
+        action === 'cancel' ? await cancelJob(queue, job.id) : await requeueJob(queue, job.id);
+      result.changed.push(changed);
+    } catch (error) {
+      if (!(error instanceof SubmitError)) throw error;
+      result.skipped.push(job);
+    }
+  }
+  return result;
 }
 
 export function requeueJob(queue: JobQueue, id: string): Promise<JobRecord> {

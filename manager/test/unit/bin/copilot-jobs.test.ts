@@ -88,4 +88,61 @@ describe('copilot-job-submit and copilot-jobs', () => {
     expect(await jobsMain(['list', state])).toBe(0);
     expect(out.join('').trim().split('\n')).toHaveLength(1);
   });
+
+  it('submits --number copies and an --array, and lists, cancels and requeues by batch', async () => {
+    const state = `--JM_STATE_DIR=${path.join(root, 'state')}`;
+    const command = path.join(root, 'task.sh');
+    fs.writeFileSync(command, '#!/bin/bash\necho "$COPILOT_TASK_INDEX"\n');
+    expect(await submitMain([`--command=${command}`, '--number', '3', '--env', 'A=1', state])).toBe(
+      0,
+    );
+    const [copiesLine, ...copyIds] = out.join('').trim().split('\n');
+    const copies = copiesLine?.replace(/^batch /, '') ?? '';
+    expect(copyIds).toHaveLength(3);
+    out = [];
+    expect(await submitMain([`--command=${command}`, '--array=4', state])).toBe(0);
+    const [arrayLine, ...arrayIds] = out.join('').trim().split('\n');
+    const array = arrayLine?.replace(/^batch /, '') ?? '';
+    expect(arrayIds).toHaveLength(4);
+    for (const id of [...copyIds, ...arrayIds]) {
+      expect(fs.existsSync(path.join(root, 'state', 'storage', id, 'input', 'task.sh'))).toBe(true);
+    }
+
+    const shown = async (id: string): Promise<string> => {
+      out = [];
+      expect(await jobsMain(['show', id, state])).toBe(0);
+      return out.join('');
+    };
+    expect(await shown(copyIds[2] ?? '')).toContain('environment: A=1\n');
+    expect(await shown(copyIds[2] ?? '')).toContain(`batch: ${copies}`);
+    for (const [index, id] of arrayIds.entries()) {
+      expect(await shown(id)).toContain(`environment: COPILOT_TASK_INDEX=${index}\n`);
+    }
+
+    out = [];
+    expect(await jobsMain(['list', '--batch', array, state])).toBe(0);
+    const listed = out.join('').trim().split('\n').slice(1);
+    expect(listed.map((line) => line.split(/\s+/)[0])).toEqual(arrayIds);
+    out = [];
+    expect(await jobsMain(['cancel', '--batch', array, state])).toBe(0);
+    expect(out.join('')).toBe(`batch ${array}: 4 cancelled, 0 left as they were\n`);
+    out = [];
+    expect(await jobsMain(['requeue', '--batch', copies, state])).toBe(0);
+    expect(out.join('')).toBe(`batch ${copies}: 0 requeued, 3 left as they were\n`);
+    out = [];
+    expect(await jobsMain(['requeue', '--batch', array, state])).toBe(0);
+    expect(out.join('')).toBe(`batch ${array}: 4 requeued, 0 left as they were\n`);
+    await expect(jobsMain(['cancel', '--batch', 'no-such-batch', state])).rejects.toThrow(
+      /no batch/,
+    );
+    await expect(
+      submitMain([`--command=${command}`, '--number', '2', '--array', '2', state]),
+    ).rejects.toThrow(/together/);
+    await expect(submitMain([`--command=${command}`, '--number', '0', state])).rejects.toThrow(
+      /whole number/,
+    );
+    await expect(
+      submitMain([`--command=${command}`, '--array', '2', '--env', 'COPILOT_TASK_INDEX=9', state]),
+    ).rejects.toThrow(/set by --array/);
+  });
 });
