@@ -53,6 +53,10 @@ export interface RunningJob {
   elapsedMs: number;
   wallClockLimitMs: number;
   cpuSeconds: number;
+  /** The job's own fraction done (0..1) from $COPILOT_PROGRESS_FILE; null when it wrote none. */
+  progress: number | null;
+  /** Time still to go, extrapolated from `progress`; null without progress. */
+  etaMs: number | null;
 }
 
 /**

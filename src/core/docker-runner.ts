@@ -12,7 +12,12 @@
  *   stdout, stderr) is measured every few seconds: a job over its disk cap is killed ('failed');
  * - a wall-clock limit (time spent paused does not count): the container is killed, 'timeout';
  * - pause/resume freeze and thaw the container (`container.pause()` / `unpause()`);
- * - CPU seconds are sampled from the container's cgroup stats while it runs.
+ * - CPU seconds are sampled from the container's cgroup stats while it runs;
+ * - a job's checkpoint dir is mounted at /checkpoint and its status dir (the progress file) at
+ *   /copilot, both under the job dir and so inside its disk cap;
+ * - the agent stopping leaves a started container running (or frozen): `run` with `adopt` finds
+ *   it again by its labels, re-reads its whole log into stdout and stderr, waits for its exit
+ *   and keeps the remaining wall clock (counted from the container's start).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,6 +38,11 @@ import { errorMessage } from '../base/errors';
 export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';
 export const JOB_LABEL = 'copilot.job';
 export const AGENT_LABEL = 'copilot.agent';
+/** 'main' for the job's command, 'validation' for its validation command. */
+export const ROLE_LABEL = 'copilot.role';
+/** Where the job sees its checkpoint dir and its status dir (see docs/job-environment.md). */
+export const CHECKPOINT_MOUNT = '/checkpoint';
+export const STATUS_MOUNT = '/copilot';
 
 export type RunState = 'done' | 'failed' | 'timeout' | 'validation-failed';
 
@@ -54,8 +64,23 @@ export interface RunSpec {
   validationArgv?: string[];
   /** Start frozen (the policy says not now). */
   startPaused?: boolean;
-  /** The agent stopping: a container not started yet is not started, one just started is killed. */
+  /** Host dirs mounted at CHECKPOINT_MOUNT and STATUS_MOUNT when given. */
+  checkpointDir?: string;
+  statusDir?: string;
+  /** Take up this job's container left by an earlier run of the agent, if there is one. */
+  adopt?: boolean;
+  /**
+   * The agent stopping: a container not started yet is not started; a started one is left
+   * running (rejects with AgentStoppingError), to be adopted by the next start.
+   */
   signal?: AbortSignal;
+}
+
+/** The agent stopped while the job's container ran; the container is left to be adopted. */
+export class AgentStoppingError extends Error {
+  constructor() {
+    super('the agent is stopping; the container is left running');
+  }
 }
 
 export interface RunOutcome {
@@ -68,7 +93,13 @@ export interface RunOutcome {
 }
 
 export interface JobRunner {
-  run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome>;
+  /** `onStarted` gets the container's start time (earlier than now for an adopted one). */
+  run(
+    spec: RunSpec,
+    onStarted?: (containerId: string, startedAt: string) => void,
+  ): Promise<RunOutcome>;
+  /** Whether this agent has a container of the job's command from an earlier run. */
+  hasContainer(jobId: string): Promise<boolean>;
   pause(jobId: string): Promise<void>;
   resume(jobId: string): Promise<void>;
   update(jobId: string, limits: ContainerLimits): Promise<void>;
@@ -76,7 +107,7 @@ export interface JobRunner {
   cpuSeconds(jobId: string): number;
   /** Removes containers left over from an earlier run of the agent for this job. */
   cleanup(jobId: string): Promise<void>;
-  /** Kills every running job (agent shutdown with abort). */
+  /** Kills every running job (an explicit abort; a plain agent stop leaves them running). */
   killAll(): Promise<void>;
   /** Removes this agent's containers of jobs not in `keep` (left by a crashed agent). */
   sweep(keep: readonly string[]): Promise<number>;
@@ -130,6 +161,23 @@ async function directorySize(dir: string): Promise<number> {
     }
   }
   return total;
+}
+
+interface ContainerRun {
+  exitCode: number;
+  timedOut: boolean;
+  cpuSeconds: number;
+  startedAt: string;
+  error?: string;
+}
+
+/** A container to watch: made for this run, or adopted from an earlier run of the agent. */
+interface Watched {
+  container: Docker.Container;
+  adopted: boolean;
+  /** When the container started (adopted), for the wall clock. */
+  startedAtMs: number | null;
+  paused: boolean;
 }
 
 interface ContainerSummary {
@@ -208,11 +256,16 @@ export class DockerRunner implements JobRunner {
   /** The HostConfig of a job container; exported for tests and documentation. */
   hostConfig(spec: RunSpec): Docker.HostConfig {
     const tmp = Math.max(1024 * 1024, Math.min(this.tmpBytes, spec.limits.diskBytes));
+    const mounts: Docker.MountSettings[] = [
+      { Type: 'bind', Source: spec.inputDir, Target: '/work', ReadOnly: false },
+      { Type: 'bind', Source: spec.outputDir, Target: '/work/output', ReadOnly: false },
+    ];
+    if (spec.checkpointDir !== undefined)
+      mounts.push({ Type: 'bind', Source: spec.checkpointDir, Target: CHECKPOINT_MOUNT });
+    if (spec.statusDir !== undefined)
+      mounts.push({ Type: 'bind', Source: spec.statusDir, Target: STATUS_MOUNT });
     return {
-      Mounts: [
-        { Type: 'bind', Source: spec.inputDir, Target: '/work', ReadOnly: false },
-        { Type: 'bind', Source: spec.outputDir, Target: '/work/output', ReadOnly: false },
-      ],
+      Mounts: mounts,
       NetworkMode: spec.network ? 'bridge' : 'none',
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
@@ -228,17 +281,30 @@ export class DockerRunner implements JobRunner {
   }
 
   /** Rejects with DockerUnavailableError when the daemon goes away before or during the job. */
-  run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome> {
+  run(
+    spec: RunSpec,
+    onStarted?: (containerId: string, startedAt: string) => void,
+  ): Promise<RunOutcome> {
     return this.runJob(spec, onStarted).catch((error: unknown) => {
+      if (error instanceof AgentStoppingError) throw error;
       throw dockerFailure(error);
     });
   }
 
+  async hasContainer(jobId: string): Promise<boolean> {
+    return (await this.jobContainers(jobId, 'main')).length > 0;
+  }
+
+  private jobContainers(jobId: string, role?: string): Promise<ContainerSummary[]> {
+    const labels = [`${JOB_LABEL}=${jobId}`, `${AGENT_LABEL}=${this.agentId}`];
+    if (role !== undefined) labels.push(`${ROLE_LABEL}=${role}`);
+    return this.listContainers(labels);
+  }
+
   private async runJob(
     spec: RunSpec,
-    onStarted?: (containerId: string) => void,
+    onStarted?: (containerId: string, startedAt: string) => void,
   ): Promise<RunOutcome> {
-    const startedAt = new Date().toISOString();
     const main = await this.runContainer(
       spec,
       spec.argv,
@@ -250,11 +316,16 @@ export class DockerRunner implements JobRunner {
     let error = main.error;
     if (state === 'done' && spec.validationArgv) {
       const root = path.dirname(spec.stdoutPath);
+      // A validation cut short by an agent stop runs again.
+      for (const info of await this.jobContainers(spec.jobId, 'validation'))
+        await this.remove(info.Id);
       const validation = await this.runContainer(
-        { ...spec, startPaused: false },
+        { ...spec, startPaused: false, adopt: false },
         spec.validationArgv,
         path.join(root, 'validation.stdout'),
         path.join(root, 'validation.stderr'),
+        undefined,
+        'validation',
       );
       main.cpuSeconds += validation.cpuSeconds;
       if (validation.timedOut || validation.exitCode !== 0) {
@@ -268,21 +339,32 @@ export class DockerRunner implements JobRunner {
       exitCode: main.exitCode,
       state,
       cpuSeconds: main.cpuSeconds,
-      startedAt,
+      startedAt: main.startedAt,
       finishedAt: new Date().toISOString(),
     };
     if (error !== undefined) outcome.error = error;
     return outcome;
   }
 
-  private async runContainer(
-    spec: RunSpec,
-    argv: string[],
-    stdoutPath: string,
-    stderrPath: string,
-    onStarted?: (containerId: string) => void,
-  ): Promise<{ exitCode: number; timedOut: boolean; cpuSeconds: number; error?: string }> {
+  /** This job's container left by an earlier run of the agent (when adopting), or a new one. */
+  private async containerFor(spec: RunSpec, argv: string[], role: string): Promise<Watched> {
     const docker = await this.docker();
+    if (spec.adopt) {
+      for (const found of await this.jobContainers(spec.jobId, 'main')) {
+        const container = docker.getContainer(found.Id);
+        const { State } = await container.inspect();
+        const startedAtMs = Date.parse(State.StartedAt);
+        if (State.Status === 'created' || !Number.isFinite(startedAtMs)) {
+          await this.remove(found.Id); // made, never started: start afresh
+          continue;
+        }
+        this.logger.info('adopting the job container left by an earlier run', {
+          jobId: spec.jobId,
+          status: State.Status,
+        });
+        return { container, adopted: true, startedAtMs, paused: State.Paused };
+      }
+    }
     const container = await docker.createContainer({
       Image: spec.image,
       Cmd: argv,
@@ -295,91 +377,139 @@ export class DockerRunner implements JobRunner {
       AttachStdout: true,
       AttachStderr: true,
       NetworkDisabled: !spec.network,
-      Labels: { [JOB_LABEL]: spec.jobId, [AGENT_LABEL]: this.agentId },
+      Labels: { [JOB_LABEL]: spec.jobId, [AGENT_LABEL]: this.agentId, [ROLE_LABEL]: role },
       HostConfig: this.hostConfig(spec),
     });
+    return { container, adopted: false, startedAtMs: null, paused: false };
+  }
+
+  private async runContainer(
+    spec: RunSpec,
+    argv: string[],
+    stdoutPath: string,
+    stderrPath: string,
+    onStarted?: (containerId: string, startedAt: string) => void,
+    role: 'main' | 'validation' = 'main',
+  ): Promise<ContainerRun> {
+    const docker = await this.docker();
+    const watched = await this.containerFor(spec, argv, role);
+    const { container, adopted } = watched;
     const active: Active = {
       container,
-      paused: false,
+      paused: watched.paused,
       wantPaused: spec.startPaused ?? false,
-      pausedAt: null,
+      pausedAt: watched.paused ? Date.now() : null,
       pausedMs: 0,
       cpuSeconds: 0,
-      started: false,
+      started: adopted,
       settling: undefined,
     };
     this.active.set(spec.jobId, active);
-    const stdout = fs.createWriteStream(stdoutPath, { flags: 'a', mode: 0o644 });
-    const stderr = fs.createWriteStream(stderrPath, { flags: 'a', mode: 0o644 });
-    let monitor: NodeJS.Timeout | undefined;
+    // An adopted container's whole log replaces what the earlier run of the agent had written.
+    const flags = adopted ? 'w' : 'a';
+    const stdout = fs.createWriteStream(stdoutPath, { flags, mode: 0o644 });
+    const stderr = fs.createWriteStream(stderrPath, { flags, mode: 0o644 });
+    let detached = false;
+    let output: NodeJS.ReadableStream | undefined;
     try {
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-      docker.modem.demuxStream(stream, stdout, stderr);
-      const streamEnded = once(stream, 'end').catch(() => undefined);
+      output = adopted
+        ? await container.logs({ follow: true, stdout: true, stderr: true })
+        : await container.attach({ stream: true, stdout: true, stderr: true });
+      docker.modem.demuxStream(output, stdout, stderr);
+      const streamEnded = once(output, 'end').catch(() => undefined);
       // 'next-exit': before start, the default 'not-running' would be satisfied at once.
-      const waited = container.wait({ condition: 'next-exit' });
+      const waited = container.wait({ condition: adopted ? 'not-running' : 'next-exit' });
       // Awaited below once the job runs; when start fails first, the daemon may fail it too.
       waited.catch(() => undefined);
-      if (spec.signal?.aborted) throw new Error('the agent is stopping; container not started');
-      await container.start();
-      active.started = true;
-      // killAll found nothing to kill while the container was starting.
-      if (spec.signal?.aborted) await this.kill(active);
-      onStarted?.(container.id);
+      let startedAtMs = watched.startedAtMs ?? Date.now();
+      if (!adopted) {
+        if (spec.signal?.aborted) throw new Error('the agent is stopping; container not started');
+        await container.start();
+        active.started = true;
+        startedAtMs = Date.now();
+      }
+      onStarted?.(container.id, new Date(startedAtMs).toISOString());
       await this.settle(active);
-
-      let timedOut = false;
-      let error: string | undefined;
-      const startMs = Date.now();
-      let lastSample = 0;
-      let sampling = false;
-      monitor = setInterval(() => {
-        const pausedNow = active.pausedAt === null ? 0 : Date.now() - active.pausedAt;
-        const ranMs = Date.now() - startMs - active.pausedMs - pausedNow;
-        if (!timedOut && error === undefined && ranMs > spec.wallClockLimitMs) {
-          timedOut = true;
-          this.logger.warn('wall-clock limit reached; killing the job', { jobId: spec.jobId });
-          void this.kill(active);
-        }
-        if (sampling || Date.now() - lastSample < this.sampleMs) return;
-        sampling = true;
-        lastSample = Date.now();
-        void this.sample(spec, active)
-          .then((overDisk) => {
-            if (overDisk && error === undefined && !timedOut) {
-              error = `the job used more than its disk cap of ${spec.limits.diskBytes} bytes`;
-              this.logger.warn('disk cap exceeded; killing the job', { jobId: spec.jobId });
-              void this.kill(active);
-            }
-          })
-          .finally(() => {
-            sampling = false;
-          });
-      }, 250);
-
-      const result = (await waited) as { StatusCode?: number };
-      clearInterval(monitor);
-      monitor = undefined;
+      const exit = await this.watch(spec, active, waited, startedAtMs);
+      if (exit === 'stopping') {
+        detached = true;
+        throw new AgentStoppingError();
+      }
       await withTimeout(streamEnded, 5000, 'output stream still open').catch(() => undefined);
-      const outcome: { exitCode: number; timedOut: boolean; cpuSeconds: number; error?: string } = {
+      return {
+        ...exit,
+        cpuSeconds: active.cpuSeconds,
+        startedAt: new Date(startedAtMs).toISOString(),
+      };
+    } finally {
+      this.active.delete(spec.jobId);
+      if (detached) (output as { destroy?: () => void } | undefined)?.destroy?.();
+      await Promise.all([closeStream(stdout), closeStream(stderr)]);
+      if (!detached) {
+        await container.remove({ force: true }).catch((error: unknown) => {
+          this.logger.warn('could not remove job container', {
+            jobId: spec.jobId,
+            error: errorMessage(error),
+          });
+        });
+      }
+    }
+  }
+
+  /**
+   * Waits for the container's exit while enforcing the wall clock (time frozen does not count)
+   * and the disk cap; 'stopping' when the agent stops first (the container is left running).
+   */
+  private async watch(
+    spec: RunSpec,
+    active: Active,
+    waited: Promise<unknown>,
+    startMs: number,
+  ): Promise<{ exitCode: number; timedOut: boolean; error?: string } | 'stopping'> {
+    let timedOut = false;
+    let error: string | undefined;
+    let lastSample = 0;
+    let sampling = false;
+    const monitor = setInterval(() => {
+      const pausedNow = active.pausedAt === null ? 0 : Date.now() - active.pausedAt;
+      const ranMs = Date.now() - startMs - active.pausedMs - pausedNow;
+      if (!timedOut && error === undefined && ranMs > spec.wallClockLimitMs) {
+        timedOut = true;
+        this.logger.warn('wall-clock limit reached; killing the job', { jobId: spec.jobId });
+        void this.kill(active);
+      }
+      if (sampling || Date.now() - lastSample < this.sampleMs) return;
+      sampling = true;
+      lastSample = Date.now();
+      void this.sample(spec, active)
+        .then((overDisk) => {
+          if (overDisk && error === undefined && !timedOut) {
+            error = `the job used more than its disk cap of ${spec.limits.diskBytes} bytes`;
+            this.logger.warn('disk cap exceeded; killing the job', { jobId: spec.jobId });
+            void this.kill(active);
+          }
+        })
+        .finally(() => {
+          sampling = false;
+        });
+    }, 250);
+    const stopping = new Promise<'stopping'>((resolve) => {
+      if (spec.signal?.aborted) resolve('stopping');
+      spec.signal?.addEventListener('abort', () => resolve('stopping'), { once: true });
+    });
+    try {
+      const result = await Promise.race([waited as Promise<{ StatusCode?: number }>, stopping]);
+      if (result === 'stopping') return 'stopping';
+      const exit: { exitCode: number; timedOut: boolean; error?: string } = {
         exitCode: typeof result.StatusCode === 'number' ? result.StatusCode : -1,
         timedOut,
-        cpuSeconds: active.cpuSeconds,
       };
-      if (error !== undefined) outcome.error = error;
+      if (error !== undefined) exit.error = error;
       if (timedOut)
-        outcome.error = `wall-clock limit of ${Math.round(spec.wallClockLimitMs / 1000)} s reached`;
-      return outcome;
+        exit.error = `wall-clock limit of ${Math.round(spec.wallClockLimitMs / 1000)} s reached`;
+      return exit;
     } finally {
-      if (monitor) clearInterval(monitor);
-      this.active.delete(spec.jobId);
-      await Promise.all([closeStream(stdout), closeStream(stderr)]);
-      await container.remove({ force: true }).catch((error: unknown) => {
-        this.logger.warn('could not remove job container', {
-          jobId: spec.jobId,
-          error: errorMessage(error),
-        });
-      });
+      clearInterval(monitor);
     }
   }
 
@@ -477,11 +607,7 @@ export class DockerRunner implements JobRunner {
   }
 
   async cleanup(jobId: string): Promise<void> {
-    const containers = await this.listContainers([
-      `${JOB_LABEL}=${jobId}`,
-      `${AGENT_LABEL}=${this.agentId}`,
-    ]);
-    for (const info of containers) await this.remove(info.Id);
+    for (const info of await this.jobContainers(jobId)) await this.remove(info.Id);
   }
 
   async sweep(keep: readonly string[]): Promise<number> {

@@ -19,10 +19,11 @@ import { bareJid } from '../protocol/jid';
 import { isSafeFileName } from '../protocol/job-fields';
 import { backoffDelay, type BackoffOptions } from '../base/backoff';
 import type { Logger } from '../base/logger';
-import type { JobRunner, RunOutcome } from './docker-runner';
+import { CHECKPOINT_MOUNT, STATUS_MOUNT, type JobRunner, type RunOutcome } from './docker-runner';
+import { PROGRESS_FILE_NAME } from './job-progress';
 import { DockerUnavailableError } from './docker-socket';
 import { inputFileNames, planJobCommand } from './job-command';
-import type { JobInHand, JobResult, JobStore } from './job-store';
+import type { JobInHand, JobPaths, JobResult, JobStore } from './job-store';
 import type { ManagerExchange } from './manager-exchange';
 import { outputUploads } from './output-bundle';
 import type { MonitorReporter } from '../transport/monitor-reporter';
@@ -214,7 +215,12 @@ export class JobLifecycle {
     return record;
   }
 
-  /** Download and run; every failure becomes a result (with the reason in stderr). */
+  /**
+   * Download and run; every failure becomes a result (with the reason in stderr). A job found
+   * in phase 'running' was started by an earlier run of the agent: its container, if it is still
+   * there (the agent stopped, the host did not), is adopted; if it is gone (host reboot), the job
+   * starts again with its checkpoint dir and COPILOT_RESUMED=1.
+   */
   private async execute(): Promise<JobResult> {
     const { deps } = this;
     const { job } = this.inHand;
@@ -225,44 +231,11 @@ export class JobLifecycle {
       deps.logger.warn(what, { jobId: job.id, state, error });
       return this.failure(state, error);
     };
-
-    // A fresh start: an earlier attempt (agent restarted mid-run) leaves nothing behind.
-    await deps.runner.cleanup(job.id).catch(() => undefined);
-    for (const dir of [paths.input, paths.output]) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.mkdirSync(dir, { recursive: true });
-      // The job runs as uid 1000, which may not be us.
-      fs.chmodSync(dir, 0o777);
-    }
-    fs.writeFileSync(paths.stdout, '');
-    fs.writeFileSync(paths.stderr, '');
-
-    deps.onPhase(job.id, 'downloading');
-    const downloadStarted = Date.now();
-    try {
-      const names = inputFileNames(job);
-      let budget = deps.limits().diskBytes;
-      for (const name of names) {
-        this.throwIfStopped();
-        const bytes = await deps.storage.download(
-          job.chirpUrl,
-          job.inputDir,
-          name,
-          path.join(paths.input, name),
-          budget,
-        );
-        budget -= bytes;
-      }
-      deps.monitor?.duration('job.download', Date.now() - downloadStarted);
-    } catch (error) {
-      this.throwIfStopped();
-      if (leaseLost(error)) {
-        return failed(
-          'aborted',
-          `the manager no longer gives this job to us: ${errorMessage(error)}`,
-        );
-      }
-      return failed('download-failed', `input download failed: ${errorMessage(error)}`);
+    const resumed = this.inHand.phase === 'running';
+    const adopt = resumed && (await deps.runner.hasContainer(job.id).catch(() => false));
+    if (!adopt) {
+      const failure = await this.prepare(paths, resumed);
+      if (failure) return failed(failure.state, failure.error);
     }
 
     let plan;
@@ -272,14 +245,20 @@ export class JobLifecycle {
       return failed('failed', `bad job description: ${errorMessage(error)}`);
     }
     const network = plan.wantsNetwork && deps.allowJobNetwork();
-    if (plan.wantsNetwork && !network) {
+    if (plan.wantsNetwork && !network && !adopt) {
       appendStderr(paths.stderr, 'network access requested but not allowed on this host');
     }
+    const env: Record<string, string> = {
+      ...plan.env,
+      COPILOT_CHECKPOINT_DIR: CHECKPOINT_MOUNT,
+      COPILOT_PROGRESS_FILE: `${STATUS_MOUNT}/${PROGRESS_FILE_NAME}`,
+    };
+    if (resumed) env.COPILOT_RESUMED = '1';
 
     this.inHand.phase = 'running';
     deps.store.save(this.inHand);
     deps.onPhase(job.id, 'starting');
-    deps.monitor?.event('job.started');
+    if (!adopt) deps.monitor?.event('job.started');
     const startPaused = !deps.mayRun();
     let outcome: RunOutcome;
     const stopRenewing = this.keepLease();
@@ -289,21 +268,24 @@ export class JobLifecycle {
           jobId: job.id,
           image: deps.image,
           argv: plan.argv,
-          env: plan.env,
+          env,
           network,
           inputDir: paths.input,
           outputDir: paths.output,
           stdoutPath: paths.stdout,
           stderrPath: paths.stderr,
+          checkpointDir: paths.checkpoint,
+          statusDir: paths.status,
           jobRoot: paths.root,
           limits: deps.limits(),
           wallClockLimitMs: deps.wallClockLimitMs,
           validationArgv: plan.validationArgv,
           startPaused,
+          adopt,
           signal: this.signal,
         },
-        () => {
-          deps.onStarted(job.id, new Date().toISOString(), startPaused);
+        (_containerId, startedAt) => {
+          deps.onStarted(job.id, startedAt, startPaused);
           deps.onPhase(job.id, 'running');
         },
       );
@@ -317,12 +299,71 @@ export class JobLifecycle {
       stopRenewing();
     }
     this.throwIfStopped();
+    return this.finish(outcome, network);
+  }
+
+  /**
+   * A clean work dir and the inputs, downloaded. An earlier attempt's container goes; a job
+   * started afresh loses its checkpoint and status dirs too, one started again keeps them.
+   */
+  private async prepare(
+    paths: JobPaths,
+    resumed: boolean,
+  ): Promise<{ state: JobResult['state']; error: string } | undefined> {
+    const { deps } = this;
+    const { job } = this.inHand;
+    await deps.runner.cleanup(job.id).catch(() => undefined);
+    const fresh = resumed ? [] : [paths.checkpoint, paths.status];
+    for (const dir of [paths.input, paths.output, ...fresh]) {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    for (const dir of [paths.input, paths.output, paths.checkpoint, paths.status]) {
+      fs.mkdirSync(dir, { recursive: true });
+      // The job runs as uid 1000, which may not be us.
+      fs.chmodSync(dir, 0o777);
+    }
+    fs.writeFileSync(paths.stdout, '');
+    fs.writeFileSync(paths.stderr, '');
+    if (resumed) appendStderr(paths.stderr, 'the job container was lost; started again');
+
+    deps.onPhase(job.id, 'downloading');
+    const downloadStarted = Date.now();
+    try {
+      let budget = deps.limits().diskBytes;
+      for (const name of inputFileNames(job)) {
+        this.throwIfStopped();
+        const bytes = await deps.storage.download(
+          job.chirpUrl,
+          job.inputDir,
+          name,
+          path.join(paths.input, name),
+          budget,
+        );
+        budget -= bytes;
+      }
+      deps.monitor?.duration('job.download', Date.now() - downloadStarted);
+      return undefined;
+    } catch (error) {
+      this.throwIfStopped();
+      if (leaseLost(error)) {
+        return {
+          state: 'aborted',
+          error: `the manager no longer gives this job to us: ${errorMessage(error)}`,
+        };
+      }
+      return { state: 'download-failed', error: `input download failed: ${errorMessage(error)}` };
+    }
+  }
+
+  private finish(outcome: RunOutcome, network: boolean): JobResult {
+    const { deps } = this;
+    const paths = deps.store.paths(this.jobId);
     if (outcome.error !== undefined) appendStderr(paths.stderr, outcome.error);
     const started = Date.parse(outcome.startedAt);
     deps.monitor?.duration('job.duration', Date.parse(outcome.finishedAt) - started);
     deps.monitor?.event(outcome.state === 'done' ? 'job.succeeded' : 'job.failed');
     deps.logger.info('job finished', {
-      jobId: job.id,
+      jobId: this.jobId,
       state: outcome.state,
       exitCode: outcome.exitCode,
       cpuSeconds: Math.round(outcome.cpuSeconds * 100) / 100,

@@ -11,6 +11,7 @@ import type { JobHistory } from './job-history';
 import { JobLifecycle, type LifecycleDeps } from './job-lifecycle';
 import type { JobInHand, JobStore } from './job-store';
 import type { ContainerLimits } from './resource-policy';
+import { estimateRemainingMs, ProgressReader } from './job-progress';
 import { withTimeout } from '../base/with-timeout';
 import { errorMessage } from '../base/errors';
 
@@ -51,6 +52,7 @@ export class JobSlots {
   private readonly jobs = new Map<string, JobEntry>();
   private readonly settling = new Set<Promise<void>>();
   private abort = new AbortController();
+  private readonly progress = new ProgressReader();
 
   constructor(private readonly options: JobSlotsOptions) {}
 
@@ -67,10 +69,13 @@ export class JobSlots {
     this.abort = new AbortController();
   }
 
-  /** Stops every lifecycle (their jobs stay on disk) and waits up to 15 s for them to settle. */
-  async close(): Promise<void> {
+  /**
+   * Stops every lifecycle; their jobs stay on disk and their containers keep running (frozen
+   * ones stay frozen), to be adopted by the next start. `kill` (an explicit abort) kills them.
+   */
+  async close(options: { kill?: boolean } = {}): Promise<void> {
     this.abort.abort();
-    await this.options.runner.killAll().catch(() => undefined);
+    if (options.kill === true) await this.options.runner.killAll().catch(() => undefined);
   }
 
   async settled(): Promise<void> {
@@ -80,10 +85,15 @@ export class JobSlots {
   }
 
   running(now: number): RunningJob[] {
-    const { runner, wallClockLimitMs } = this.options;
+    const { runner, wallClockLimitMs, store } = this.options;
     return [...this.jobs.values()].map((entry) => {
       const state = entry.lifecycle.state;
       const since = Date.parse(entry.startedAt ?? entry.receivedAt);
+      const elapsedMs = Math.max(0, now - since);
+      const progress =
+        entry.phase === 'running' || entry.phase === 'paused'
+          ? this.progress.read(state.job.id, store.paths(state.job.id).status, now)
+          : null;
       return {
         jobId: state.job.id,
         manager: state.manager,
@@ -91,9 +101,11 @@ export class JobSlots {
         phase: entry.phase,
         receivedAt: entry.receivedAt,
         startedAt: entry.startedAt,
-        elapsedMs: Math.max(0, now - since),
+        elapsedMs,
         wallClockLimitMs,
         cpuSeconds: runner.cpuSeconds(state.job.id),
+        progress,
+        etaMs: estimateRemainingMs(progress, elapsedMs),
       };
     });
   }
@@ -173,6 +185,7 @@ export class JobSlots {
       .catch((error: unknown) => this.failed(inHand, lifecycle, signal, error))
       .finally(() => {
         this.jobs.delete(jobId);
+        this.progress.forget(jobId);
         this.settling.delete(done);
         this.options.onChange();
         this.options.onFreed();

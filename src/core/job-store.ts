@@ -50,6 +50,10 @@ export interface JobPaths {
   stdout: string;
   stderr: string;
   state: string;
+  /** Mounted at /checkpoint: what the job keeps to resume from, kept when it restarts. */
+  checkpoint: string;
+  /** Mounted at /copilot: the progress file the job may write (job-progress.ts). */
+  status: string;
 }
 
 export class JobStore {
@@ -69,6 +73,8 @@ export class JobStore {
       stdout: path.join(root, 'stdout'),
       stderr: path.join(root, 'stderr'),
       state: path.join(root, 'job.json'),
+      checkpoint: path.join(root, 'checkpoint'),
+      status: path.join(root, 'status'),
     };
   }
 

@@ -12,6 +12,8 @@ const job: RunningJob = {
   elapsedMs: 3 * 60_000 + 5000,
   wallClockLimitMs: 86_400_000,
   cpuSeconds: 12,
+  progress: null,
+  etaMs: null,
 };
 
 const base: ActivityInput = {

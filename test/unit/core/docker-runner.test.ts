@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DockerRunner, type RunSpec } from '@copilot/core/docker-runner';
+import { AgentStoppingError, DockerRunner, type RunSpec } from '@copilot/core/docker-runner';
 import { DockerUnavailableError } from '@copilot/core/docker-socket';
 import { containerLimits } from '@copilot/core/resource-policy';
 
@@ -67,7 +67,9 @@ class FakeContainer {
   stats(): Promise<object> {
     return Promise.resolve({});
   }
+  removed = false;
   remove(): Promise<void> {
+    this.removed = true;
     return Promise.resolve();
   }
   /** The daemon went away: start fails, then so does the pending wait. */
@@ -205,20 +207,20 @@ describe('DockerRunner and the agent stopping', () => {
     expect(container.calls).toEqual([]);
   });
 
-  it('kills a container whose start was under way when the agent stopped', async () => {
+  it('leaves a container started as the agent stops running, for the next start to adopt', async () => {
     const container = new FakeContainer();
     const runner = new DockerRunner({ docker: fakeDocker(container) });
     const stopping = new AbortController();
     container.start = () => {
       container.calls.push('start');
-      // killAll comes while the daemon starts the container: its kill finds it not running.
       stopping.abort();
-      void runner.killAll();
       container.running = true;
       return Promise.resolve();
     };
-    const outcome = await runner.run({ ...spec(false), signal: stopping.signal });
-    expect(container.calls).toEqual(['start', 'kill']);
-    expect(outcome.state).toBe('done');
+    await expect(runner.run({ ...spec(false), signal: stopping.signal })).rejects.toBeInstanceOf(
+      AgentStoppingError,
+    );
+    expect(container.calls).not.toContain('kill');
+    expect(container.removed).toBe(false);
   });
 });

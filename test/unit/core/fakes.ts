@@ -5,7 +5,12 @@ import type { Command, JobDescription } from '@copilot/protocol/commands';
 import { ManagerExchange, type ProtocolChannel } from '@copilot/core/manager-exchange';
 import { ManagerTrust } from '@copilot/core/manager-trust';
 import { silentLogger } from '@copilot/base/logger';
-import type { JobRunner, RunOutcome, RunSpec } from '@copilot/core/docker-runner';
+import {
+  AgentStoppingError,
+  type JobRunner,
+  type RunOutcome,
+  type RunSpec,
+} from '@copilot/core/docker-runner';
 import type { ContainerLimits } from '@copilot/core/resource-policy';
 import type { StorageClient } from '@copilot/core/storage-transfer';
 import { TransferError } from '@copilot/core/storage-transfer';
@@ -132,12 +137,31 @@ export class FakeRunner implements JobRunner {
   hold = false;
   private releases: Array<() => void> = [];
 
-  async run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome> {
+  /** Jobs whose container an earlier run left (hasContainer); a stopped held run leaves one. */
+  readonly containers = new Set<string>();
+  /** Called as the job runs, with what it sees. */
+  onRun: ((spec: RunSpec) => void) | undefined;
+
+  async run(
+    spec: RunSpec,
+    onStarted?: (containerId: string, startedAt: string) => void,
+  ): Promise<RunOutcome> {
     this.specs.push(spec);
-    this.calls.push(`run ${spec.jobId}`);
-    onStarted?.(`container-${spec.jobId}`);
+    this.calls.push(`run ${spec.jobId}${spec.adopt === true ? ' adopt' : ''}`);
+    onStarted?.(`container-${spec.jobId}`, new Date().toISOString());
     fs.writeFileSync(spec.stdoutPath, '4\n');
-    if (this.hold) await new Promise<void>((resolve) => this.releases.push(resolve));
+    this.onRun?.(spec);
+    if (this.hold) {
+      const stopped = await new Promise<boolean>((resolve) => {
+        this.releases.push(() => resolve(false));
+        spec.signal?.addEventListener('abort', () => resolve(true), { once: true });
+      });
+      if (stopped) {
+        this.containers.add(spec.jobId);
+        throw new AgentStoppingError();
+      }
+    }
+    this.containers.delete(spec.jobId);
     const now = new Date().toISOString();
     return {
       exitCode: 0,
@@ -170,6 +194,10 @@ export class FakeRunner implements JobRunner {
 
   cpuSeconds(): number {
     return 0;
+  }
+
+  hasContainer(jobId: string): Promise<boolean> {
+    return Promise.resolve(this.containers.has(jobId));
   }
 
   cleanup(): Promise<void> {

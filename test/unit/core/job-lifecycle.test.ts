@@ -178,7 +178,11 @@ describe('job lifecycle', () => {
     });
     const spec = runner.specs[0];
     expect(spec?.argv).toEqual(['./calculator.sh', '1', '2']);
-    expect(spec?.env).toEqual({ A: 'b' });
+    expect(spec?.env).toEqual({
+      A: 'b',
+      COPILOT_CHECKPOINT_DIR: '/checkpoint',
+      COPILOT_PROGRESS_FILE: '/copilot/progress',
+    });
     expect(spec?.network).toBe(false);
     expect(spec?.limits.nanoCpus).toBe(1_000_000_000);
     expect([...storage.uploads.keys()]).toEqual([
@@ -469,6 +473,62 @@ describe('job lifecycle', () => {
     expect(record).toMatchObject({ state: 'failed', exitCode: 3 });
     expect(runner.specs).toEqual([]);
     expect(storage.uploads.get('/storage/job-1/output/tok2/stdout')).toBe('kept\n');
+  });
+
+  it('adopts the container an earlier run of the agent left: no download, no fresh start', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    runner.containers.add('job-1');
+    const store = new JobStore(dir);
+    const paths = store.paths('job-1');
+    for (const sub of [paths.input, paths.output, paths.checkpoint, paths.status])
+      fs.mkdirSync(sub, { recursive: true });
+    fs.writeFileSync(path.join(paths.input, 'calculator.sh'), 'kept');
+    fs.writeFileSync(paths.stderr, '');
+    const storage = new FakeStorage();
+    storage.refuseDownloads = 500;
+    const record = await new JobLifecycle(
+      deps(channel, runner, storage),
+      inHand({ phase: 'running' }),
+    ).run();
+    expect(record.state).toBe('done');
+    expect(runner.calls).toEqual(['run job-1 adopt']);
+    expect(runner.specs[0]?.env.COPILOT_RESUMED).toBe('1');
+    expect(runner.specs[0]?.checkpointDir).toBe(paths.checkpoint);
+  });
+
+  it('starts a job whose container is gone again, keeping its checkpoint, with COPILOT_RESUMED=1', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    const store = new JobStore(dir);
+    const paths = store.paths('job-1');
+    fs.mkdirSync(paths.checkpoint, { recursive: true });
+    fs.writeFileSync(path.join(paths.checkpoint, 'step'), '7');
+    const record = await new JobLifecycle(
+      deps(channel, runner, new FakeStorage()),
+      inHand({ phase: 'running' }),
+    ).run();
+    expect(record.state).toBe('done');
+    expect(runner.calls).toEqual(['run job-1']);
+    expect(runner.specs[0]?.env.COPILOT_RESUMED).toBe('1');
+    expect(runner.specs[0]?.adopt).toBe(false);
+    expect(fs.existsSync(path.join(paths.checkpoint, 'step'))).toBe(false); // removed with the job
+  });
+
+  it('a job started afresh gets an empty checkpoint dir and no COPILOT_RESUMED', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    const store = new JobStore(dir);
+    const paths = store.paths('job-1');
+    fs.mkdirSync(paths.checkpoint, { recursive: true });
+    fs.writeFileSync(path.join(paths.checkpoint, 'stale'), 'x');
+    let seen: string[] = [];
+    runner.onRun = () => {
+      seen = fs.readdirSync(paths.checkpoint);
+    };
+    await new JobLifecycle(deps(channel, runner, new FakeStorage()), inHand()).run();
+    expect(seen).toEqual([]);
+    expect(runner.specs[0]?.env.COPILOT_RESUMED).toBeUndefined();
   });
 
   it('falls back to the broadcast address when jobDone to the manager is not acknowledged', async () => {

@@ -26,7 +26,10 @@ import {
 class DockerGoneRunner extends FakeRunner {
   failures = 1;
 
-  override run(spec: RunSpec, onStarted?: (containerId: string) => void): Promise<RunOutcome> {
+  override run(
+    spec: RunSpec,
+    onStarted?: (containerId: string, startedAt: string) => void,
+  ): Promise<RunOutcome> {
     if (this.failures > 0) {
       this.failures -= 1;
       this.specs.push(spec);
@@ -291,14 +294,15 @@ describe('JobSlots', () => {
     expect(r.store.exists('job-1')).toBe(true);
   });
 
-  it('close() stops the lifecycles and leaves their jobs on disk for the next start', async () => {
+  it('close() stops the lifecycles, leaves their containers running and their jobs on disk', async () => {
     const r = rig();
     r.runner.hold = true;
     const freed = r.nextFreed();
     r.slots.start(inHand());
     await until(() => r.runner.specs.length === 1);
     await r.slots.close();
-    expect(r.runner.calls).toContain('killAll');
+    expect(r.runner.calls).not.toContain('killAll');
+    expect(r.runner.containers.has('job-1')).toBe(true);
     await freed;
     await r.slots.settled();
     expect(r.slots.size).toBe(0);

@@ -16,6 +16,8 @@ const JOB: RunningJob = {
   elapsedMs: 0,
   wallClockLimitMs: 60_000,
   cpuSeconds: 0,
+  progress: null,
+  etaMs: null,
 };
 
 function status(overrides: Partial<AgentStatus> = {}): AgentStatus {
