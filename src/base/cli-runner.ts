@@ -3,23 +3,28 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { errorReport } from './errors';
 
+function realPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
+  }
+}
+
+/** The module is the process entry point (tsx, a bundled dist/bin file, or npm's bin symlink). */
+export function isEntryPoint(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  // npm installs bins as symlinks: compare real paths.
+  return entry !== undefined && realPath(entry) === realPath(fileURLToPath(moduleUrl));
+}
+
 /** Runs `main` when the module is the process entry point (tsx or a bundled dist/bin file). */
 export function runIfEntryPoint(
   moduleUrl: string,
   name: string,
   main: (argv: string[]) => Promise<number>,
 ): void {
-  const entry = process.argv[1];
-  if (entry === undefined) return;
-  // npm installs bins as symlinks: compare real paths.
-  const real = (file: string): string => {
-    try {
-      return fs.realpathSync(file);
-    } catch {
-      return file;
-    }
-  };
-  if (real(entry) !== real(fileURLToPath(moduleUrl))) return;
+  if (!isEntryPoint(moduleUrl)) return;
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

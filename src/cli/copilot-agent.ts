@@ -8,8 +8,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createAgent } from '../core/agent';
+import { isEntryPoint } from '../base/cli-runner';
 import { errorReport } from '../base/errors';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
 import { formatLogRecord } from '../base/logger';
@@ -143,8 +144,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 }
 
-const invoked = process.argv[1];
-if (invoked !== undefined && import.meta.url === pathToFileURL(path.resolve(invoked)).href) {
+// process.exit, not runIfEntryPoint's exitCode: a stopped agent may leave handles open.
+if (isEntryPoint(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
