@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { client as createClient, type Client } from '@xmpp/client';
 import { xml, type Element } from '@xmpp/xml';
 import {
+  accountOf,
   decodeStanza,
   encodeMessage,
   isNoack,
@@ -566,8 +567,10 @@ export class CopilotSession {
     }
     // One sender cannot keep more than so many commands in the works at once (each may hold a
     // reply waiting for its ack): the rest are dropped unacked, and a real peer resends them.
-    // noack messages are never resent, so they are not dropped.
-    const busy = this.busyBySender.get(message.from) ?? 0;
+    // noack messages are never resent, so they are not dropped. A sender is an account (more
+    // resources do not buy more), except a MUC occupant (type chat), who is its room nick.
+    const sender = message.type === 'chat' ? message.from : accountOf(message.from);
+    const busy = this.busyBySender.get(sender) ?? 0;
     const limit = this.options.maxHandlingPerSender ?? DEFAULT_MAX_HANDLING_PER_SENDER;
     if (!message.noack && busy >= limit) {
       this.logger.debug('sender has too many commands in the works; dropped unacked', {
@@ -579,11 +582,11 @@ export class CopilotSession {
     // acknowledged nor remembered: the sender resends it, and an intact copy is still accepted.
     const plain = this.unwrapLayers(message);
     if (!plain) return;
-    this.busyBySender.set(message.from, busy + 1);
+    this.busyBySender.set(sender, busy + 1);
     const handled = this.runHandlers(plain).finally(() => {
-      const left = (this.busyBySender.get(message.from) ?? 1) - 1;
-      if (left > 0) this.busyBySender.set(message.from, left);
-      else this.busyBySender.delete(message.from);
+      const left = (this.busyBySender.get(sender) ?? 1) - 1;
+      if (left > 0) this.busyBySender.set(sender, left);
+      else this.busyBySender.delete(sender);
     });
     if (!message.id) return;
     this.handling.set(seenKey, handled);

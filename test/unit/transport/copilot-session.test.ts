@@ -217,17 +217,18 @@ describe('CopilotSession', () => {
         }),
     );
     for (let index = 0; index < 10; index += 1) client.emit('stanza', incoming(`m${index}`, ping));
-    client.emit(
-      'stanza',
+    const from = (jid: string, id: string): Element =>
       encodeMessage({
         kind: 'command',
         to: 'agent@localhost/a',
-        from: 'other@localhost/b',
-        id: 'o1',
+        from: jid,
+        id,
         noack: false,
         command: ping,
-      }),
-    );
+      });
+    // Another resource of the same account does not get a budget of its own; another account does.
+    client.emit('stanza', from('jm@localhost/another-resource', 'r1'));
+    client.emit('stanza', from('other@localhost/b', 'o1'));
     await vi.advanceTimersByTimeAsync(0);
     expect(handled).toEqual([
       'jm@localhost/m m0',
