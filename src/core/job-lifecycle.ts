@@ -324,7 +324,11 @@ export class JobLifecycle {
     }
     fs.writeFileSync(paths.stdout, '');
     fs.writeFileSync(paths.stderr, '');
-    if (resumed) appendStderr(paths.stderr, 'the job container was lost; started again');
+    if (resumed) {
+      const gone = 'the job container is gone; starting the job again from its checkpoint dir';
+      appendStderr(paths.stderr, gone);
+      deps.logger.info(gone, { jobId: job.id });
+    }
 
     deps.onPhase(job.id, 'downloading');
     const downloadStarted = Date.now();
