@@ -60,10 +60,14 @@ const PSEUDO_FS = /^(tmpfs|devtmpfs|overlay|squashfs|proc|sysfs|devpts|cgroup2?|
 
 export const hostSystemSource: SystemSource = {
   async disks() {
-    const all = await si.fsSize();
-    return all
-      .filter((fs) => fs.size > 0 && !PSEUDO_FS.test(fs.type))
-      .map((fs) => ({ mount: fs.mount, usedBytes: fs.used, availableBytes: fs.available }));
+    const all = (await si.fsSize()).filter((fs) => fs.size > 0);
+    // Pseudo and overlay mounts say nothing about the disks, unless they are all there is.
+    const real = all.filter((fs) => !PSEUDO_FS.test(fs.type));
+    return (real.length > 0 ? real : all).map((fs) => ({
+      mount: fs.mount,
+      usedBytes: fs.used,
+      availableBytes: fs.available,
+    }));
   },
   load: () => Promise.resolve(os.loadavg()),
   async net() {
