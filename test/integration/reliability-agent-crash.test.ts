@@ -113,12 +113,15 @@ describe('kill -9 of the agent mid-job', () => {
     }
     expect(log.some((record) => /lease expired/.test(record.message))).toBe(true);
 
-    // The crashed agent comes back on its own work dir: it resumes the job it had, finds its
-    // token refused (the lease is gone), drops that stale copy, and takes the requeued job anew.
+    // The crashed agent comes back on its own work dir: it adopts the container it had left
+    // (exited by now), offers the result, is refused (the lease is gone), drops that stale copy,
+    // and takes the requeued job anew.
     const restarted = await startAgent('crashed-agent', 'crashy');
     const finished = await waitForJob(manager.queue, job.id, 90_000);
     expect(finished?.state, restarted.logTail(40)).toBe('done');
-    expect(restarted.logTail(200)).toMatch(/job dropped.*no longer gives this job to us/);
+    expect(restarted.logTail(200)).toMatch(
+      /adopting the job container[\s\S]*job dropped.*the manager refused the job \(lease-lost\)/,
+    );
     expect(finished?.attempts).toBeGreaterThanOrEqual(2);
     expect(log.filter((record) => record.message === 'job finished')).toHaveLength(1);
     expect(fs.readdirSync(manager.config.doneJobDir)).toEqual([job.id]);
