@@ -57,6 +57,28 @@ describe('job manager config', () => {
     expect(result.monitorAddress).toBeUndefined();
   });
 
+  it('reads the limits on one account: cooldown, ban file, leases per agent', () => {
+    expect(config(REQUIRED)).toMatchObject({ requestCooldownMs: 0, maxLeasesPerAgent: 16 });
+    expect(config(REQUIRED).bannedFile).toBeUndefined();
+    const limited = config({
+      ...REQUIRED,
+      JM_REQUEST_COOLDOWN: '1.5',
+      JM_BANNED_FILE: 'etc/banned',
+      JM_MAX_LEASES_PER_AGENT: '0',
+    });
+    expect(limited).toMatchObject({
+      requestCooldownMs: 1500,
+      bannedFile: '/srv/etc/banned',
+      maxLeasesPerAgent: 0,
+    });
+    expect(errorOf(() => config({ ...REQUIRED, JM_REQUEST_COOLDOWN: '-1' }))?.variable).toBe(
+      'JM_REQUEST_COOLDOWN',
+    );
+    expect(errorOf(() => config({ ...REQUIRED, JM_MAX_LEASES_PER_AGENT: '2.5' }))?.variable).toBe(
+      'JM_MAX_LEASES_PER_AGENT',
+    );
+  });
+
   it('reads every variable of the report and ours', () => {
     const result = config({
       ...REQUIRED,
