@@ -210,4 +210,28 @@ describe('renderer against the real headless agent', () => {
     expect(await page.getByTestId('log').locator('li').count()).toBeGreaterThan(errors);
     await page.close();
   });
+  it("shows the job's own progress with an ETA on the status view", async () => {
+    const page = await openUi();
+    await page.getByRole('button', { name: 'Status' }).click();
+    const script = path.join(tmp, 'progress-job.sh');
+    fs.writeFileSync(
+      script,
+      '#!/bin/sh\nsleep 1\necho 0.4 > "$COPILOT_PROGRESS_FILE"\nsleep 8\necho 1 > "$COPILOT_PROGRESS_FILE"\n',
+      { mode: 0o755 },
+    );
+    const job = await submitJob(manager.queue, manager.paths, { commandFile: script });
+    const running = page.getByTestId('running-job').filter({ hasText: job.id });
+    await running.waitFor({ timeout: 60_000 });
+    const progress = running.getByTestId('job-progress');
+    await progress.waitFor({ timeout: 20_000 });
+    expect(await progress.textContent()).toMatch(/^40 % done, about \d+ s left$/);
+    expect(await running.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('40');
+    expect(await running.getByRole('progressbar').getAttribute('aria-label')).toBe(
+      `Job ${job.id} progress`,
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'renderer-job-progress.png') });
+    const history = page.getByTestId('running-job').filter({ hasText: job.id });
+    await expect.poll(() => history.count(), { timeout: 60_000 }).toBe(0);
+    await page.close();
+  });
 });

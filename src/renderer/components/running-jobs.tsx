@@ -5,15 +5,18 @@ import { ProgressBar } from './progress-bar';
 
 const CLOCKED_PHASES: ReadonlySet<RunningJob['phase']> = new Set(['running', 'starting']);
 
-/** Running jobs with progress = elapsed time against the wall-clock limit, ticking each second. */
+/**
+ * Running jobs, ticking each second. The bar is the job's own fraction done with an ETA when
+ * it writes one ($COPILOT_PROGRESS_FILE), else elapsed time against the wall-clock limit.
+ */
 export function RunningJobs({ jobs, receivedAt }: { jobs: RunningJob[]; receivedAt: number }) {
   const now = useNow(1000);
   if (jobs.length === 0) return <p className="muted">No job is running.</p>;
   return (
     <ul className="job-list">
       {jobs.map((job) => {
-        const elapsed =
-          job.elapsedMs + (CLOCKED_PHASES.has(job.phase) ? Math.max(0, now - receivedAt) : 0);
+        const since = CLOCKED_PHASES.has(job.phase) ? Math.max(0, now - receivedAt) : 0;
+        const elapsed = job.elapsedMs + since;
         return (
           <li key={job.jobId} className="job-card" data-testid="running-job">
             <div className="job-card-head">
@@ -23,12 +26,28 @@ export function RunningJobs({ jobs, receivedAt }: { jobs: RunningJob[]; received
             <code className="job-command" title={job.command}>
               {job.command}
             </code>
-            <ProgressBar
-              value={elapsed}
-              max={job.wallClockLimitMs}
-              label={`Job ${job.jobId} time used`}
-            />
+            {job.progress === null ? (
+              <ProgressBar
+                value={elapsed}
+                max={job.wallClockLimitMs}
+                label={`Job ${job.jobId} time used`}
+              />
+            ) : (
+              <ProgressBar
+                value={job.progress}
+                max={1}
+                warnAt={Infinity}
+                label={`Job ${job.jobId} progress`}
+              />
+            )}
             <div className="job-card-foot muted">
+              {job.progress !== null && (
+                <span data-testid="job-progress">
+                  {Math.floor(job.progress * 100)} % done
+                  {job.etaMs !== null &&
+                    `, about ${formatDuration(Math.max(0, job.etaMs - since))} left`}
+                </span>
+              )}
               <span>
                 {formatDuration(elapsed)} of {formatDuration(job.wallClockLimitMs)}
               </span>
