@@ -3,8 +3,10 @@
  * JM_REQUEST_COOLDOWN's `sleep`, JM_BANNED_FILE (and unbanning by editing it, no restart),
  * JM_MAX_LEASES_PER_AGENT, and the report's system.* figures reaching the Monitor.
  */
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '@test/harness';
 import { startCarbon, type CarbonServer } from '@test/harness/carbon';
@@ -188,6 +190,49 @@ describe('limits on one account (issue #17)', () => {
     // Another account is not held back by greedy's cap.
     const other = await agent('other');
     await other.fetchJob(jm.jid);
+  });
+});
+
+describe('batches on the Redis queue (issue #17)', () => {
+  it('copilot-job-submit --array and --number queue the right jobs; copilot-jobs cancels by batch', async () => {
+    const repo = path.resolve(import.meta.dirname, '../../..');
+    // The CLIs use Redis's default key namespace, with a waiting list of this test's own.
+    const store = [
+      `--JM_STATE_DIR=${tempDir('jm-batch-')}`,
+      `--JM_REDIS_SERVER=${redis.url}`,
+      '--JM_WAITING_JOBS_LIST=batch-test:waiting',
+    ];
+    const cli = async (tool: string, args: string[]): Promise<string[]> => {
+      const { stdout } = await promisify(execFile)(
+        path.join(repo, 'node_modules/.bin/tsx'),
+        [path.join(repo, 'manager/bin', `${tool}.ts`), ...args, ...store],
+        { cwd: repo, timeout: 60_000 },
+      );
+      return stdout.trim().split('\n');
+    };
+    const [arrayLine, ...arrayIds] = await cli('copilot-job-submit', [
+      `--command=${REPO_CALCULATOR}`,
+      '--array',
+      '3',
+      '--env',
+      'A=1',
+    ]);
+    const [numberLine, ...numberIds] = await cli('copilot-job-submit', [
+      `--command=${REPO_CALCULATOR}`,
+      '--number=2',
+    ]);
+    expect(arrayIds).toHaveLength(3);
+    expect(numberIds).toHaveLength(2);
+    const shown = await cli('copilot-jobs', ['show', arrayIds[2] ?? '']);
+    expect(shown).toContain('environment: A=1 COPILOT_TASK_INDEX=2');
+    expect(shown).toContain(`batch: ${arrayLine?.replace(/^batch /, '') ?? ''}`);
+    expect(await cli('copilot-jobs', ['show', numberIds[1] ?? ''])).toContain('state: queued');
+    const numberBatch = numberLine?.replace(/^batch /, '') ?? '';
+    expect(await cli('copilot-jobs', ['cancel', '--batch', numberBatch])).toEqual([
+      `batch ${numberBatch}: 2 cancelled, 0 left as they were`,
+    ]);
+    const listed = await cli('copilot-jobs', ['list', '--batch', numberBatch]);
+    expect(listed.slice(1).map((line) => line.split(/\s+/)[1])).toEqual(['cancelled', 'cancelled']);
   });
 });
 
