@@ -1,3 +1,4 @@
+import { scheduleProblem } from './schedule';
 import type { TextCheck } from './settings-spec';
 
 /** The text checks a settings spec entry names: each returns a problem, or null. */
@@ -27,6 +28,7 @@ const TEXT_CHECKS: Readonly<Record<TextCheck, (value: string) => string | null>>
     PUBLIC_KEY_PEM.test(value) ? null : 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)',
   'certificate-pem': (value) =>
     CERTIFICATE_PEM.test(value) ? null : 'must be PEM certificates (-----BEGIN CERTIFICATE-----)',
+  schedule: scheduleProblem,
 };
 
 /** Checks trimmed text; an empty value always passes (the setting is then unset). */

@@ -10,7 +10,7 @@
 
 /** How a text value is checked (src/contract/settings-checks.ts). An empty value always passes. */
 export type TextCheck =
-  'jid-list' | 'host-port' | 'domain' | 'name' | 'public-key-pem' | 'certificate-pem';
+  'jid-list' | 'host-port' | 'domain' | 'name' | 'public-key-pem' | 'certificate-pem' | 'schedule';
 
 /** The settings form's groups, in order. */
 export const SETTINGS_GROUP_TITLES = {
@@ -165,6 +165,7 @@ export const SETTINGS_SPEC = {
     config: { variable: 'AGENT_CPU_LIMIT_PERCENT' },
     form: { group: 'computing', unit: '% of all cores' },
   },
+  /** Each job's container gets this much (not split between slots); the JDL advertises it. */
   memoryLimitMb: {
     type: 'integer',
     min: 64,
@@ -173,8 +174,13 @@ export const SETTINGS_SPEC = {
     label: 'Memory cap',
     headless: 'overlay',
     config: { variable: 'AGENT_MEMORY_LIMIT_MB' },
-    form: { group: 'computing', unit: 'MB per job' },
+    form: {
+      group: 'computing',
+      unit: 'MB per job',
+      hint: 'Each job gets this much; with several job slots they add up.',
+    },
   },
+  /** Each job's disk use (work dir and output), not split between slots; the JDL advertises it. */
   diskLimitMb: {
     type: 'integer',
     min: 100,
@@ -183,7 +189,11 @@ export const SETTINGS_SPEC = {
     label: 'Disk cap',
     headless: 'overlay',
     config: { variable: 'AGENT_DISK_LIMIT_MB' },
-    form: { group: 'computing', unit: 'MB per job' },
+    form: {
+      group: 'computing',
+      unit: 'MB per job',
+      hint: 'Each job may use this much disk; with several job slots they add up.',
+    },
   },
   jobSlots: {
     type: 'integer',
@@ -230,6 +240,67 @@ export const SETTINGS_SPEC = {
     headless: 'overlay',
     config: { variable: 'AGENT_IDLE_MINUTES' },
     form: { group: 'schedule', unit: 'minutes without input', enabledBy: 'runOnlyWhenIdle' },
+  },
+  /** The computing schedule (src/contract/schedule.ts); empty: any time. */
+  computeSchedule: {
+    type: 'text',
+    check: 'schedule',
+    default: '',
+    label: 'Compute only during',
+    headless: 'overlay',
+    config: { variable: 'AGENT_SCHEDULE' },
+    form: {
+      group: 'schedule',
+      placeholder: 'Mon-Fri 18:00-08:00; Sat,Sun 00:00-24:00',
+      hint: 'Time windows per weekday, local time. Empty: any time.',
+    },
+  },
+  /** On battery power jobs pause unless this is on (a machine without battery is never on it). */
+  runOnBattery: {
+    type: 'boolean',
+    default: false,
+    label: 'Compute while on battery',
+    headless: 'overlay',
+    config: { variable: 'AGENT_RUN_ON_BATTERY' },
+    form: { group: 'schedule', hint: 'Off: jobs pause when the laptop is unplugged.' },
+  },
+  minBatteryPercent: {
+    type: 'integer',
+    min: 0,
+    max: 100,
+    default: 50,
+    label: 'Minimum battery charge',
+    headless: 'overlay',
+    config: { variable: 'AGENT_MIN_BATTERY_PERCENT' },
+    form: { group: 'schedule', unit: '%', enabledBy: 'runOnBattery' },
+  },
+  /** Above it the container CPU quota is lowered step by step, and raised again when cool. */
+  thermalLimitC: {
+    type: 'integer',
+    min: 0,
+    max: 120,
+    default: 85,
+    label: 'Slow down above CPU temperature',
+    errorLabel: 'CPU temperature limit',
+    headless: 'overlay',
+    config: { variable: 'AGENT_THERMAL_LIMIT_C' },
+    form: {
+      group: 'schedule',
+      unit: '°C (0: never)',
+      hint: 'Jobs get less CPU while the processor is hotter, and their share back when it cools.',
+    },
+  },
+  /** Jobs pause while the rest of the machine uses more than this much CPU; 0: never. */
+  busyCpuPercent: {
+    type: 'integer',
+    min: 0,
+    max: 100,
+    default: 0,
+    label: 'Pause when other programs use more than',
+    errorLabel: 'Busy CPU percent',
+    headless: 'overlay',
+    config: { variable: 'AGENT_BUSY_CPU_PERCENT' },
+    form: { group: 'schedule', unit: '% CPU (0: never)' },
   },
   startAtLogin: {
     type: 'boolean',

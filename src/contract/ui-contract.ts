@@ -17,6 +17,7 @@ export type AgentActivity =
   | 'running'
   | 'waiting-for-work'
   | 'paused'
+  | 'paused-by-rule'
   | 'waiting-for-idle'
   | 'docker-unavailable'
   | 'not-connected'
@@ -107,6 +108,19 @@ export interface IdleState {
   isIdle: boolean;
 }
 
+/** The "when to compute" rules that pause jobs (settings group 'schedule'). */
+export type PauseRule = 'outside-schedule' | 'on-battery' | 'battery-low' | 'computer-busy';
+/** A rule pausing jobs, or the CPU temperature rule slowing them (a lower CPU quota). */
+export type ComputeRule = PauseRule | 'thermal';
+
+export interface RuleState {
+  rule: ComputeRule;
+  /** e.g. "on battery", "CPU at 91 °C, 60 % speed". */
+  reason: string;
+  /** The factor of the CPU quota, 1 = the full share (below 1 only for 'thermal'). */
+  cpuFactor: number;
+}
+
 export interface AgentStatus {
   activity: AgentActivity;
   /** One line for the tray tooltip and the status view, e.g. "Running job 42 (3 min)". */
@@ -124,6 +138,24 @@ export interface AgentStatus {
   /** Fraction of the host's cores jobs may use, 0..1. */
   cpuShare: number;
   running: RunningJob[];
+  /** The rule pausing or slowing jobs now; null or absent: none. */
+  rule?: RuleState | null;
+  /** "Finish then pause": no new work; paused once the running jobs have ended. */
+  finishing?: boolean;
+  /** Jobs the volunteer suspended (suspendJob) until resumeJob; absent: none. */
+  suspendedJobs?: string[];
+}
+
+/** What is worth a desktop notification. */
+export type NotificationKind = 'job-failed' | 'job-refused' | 'connection-lost' | 'docker-gone';
+
+export interface AgentNotification {
+  kind: NotificationKind;
+  title: string;
+  body: string;
+  /** ISO time. */
+  time: string;
+  jobId?: string;
 }
 
 /**
@@ -170,6 +202,13 @@ export interface UiCommands {
   setSettings: { args: [patch: Partial<AgentSettings>]; result: SetSettingsResult };
   pause: { args: [minutes?: number]; result: AgentStatus };
   resume: { args: []; result: AgentStatus };
+  /** Take no new work, let the running jobs end, then pause. */
+  finishThenPause: { args: []; result: AgentStatus };
+  /** Freeze one job's container until resumeJob (the policy may keep it frozen longer). */
+  suspendJob: { args: [jobId: string]; result: AgentStatus };
+  resumeJob: { args: [jobId: string]; result: AgentStatus };
+  /** Kill one job: its manager gets a failed jobDone (state aborted), and it goes to history. */
+  abortJob: { args: [jobId: string]; result: AgentStatus };
   getLog: { args: [limit?: number]; result: LogEntry[] };
 }
 
@@ -178,6 +217,7 @@ export interface UiEvents {
   status: AgentStatus;
   job: JobHistoryRecord;
   log: LogEntry;
+  notification: AgentNotification;
 }
 
 export type UiCommandName = keyof UiCommands;
@@ -190,10 +230,19 @@ export const UI_COMMAND_NAMES = [
   'setSettings',
   'pause',
   'resume',
+  'finishThenPause',
+  'suspendJob',
+  'resumeJob',
+  'abortJob',
   'getLog',
 ] as const satisfies readonly UiCommandName[];
 
-export const UI_EVENT_NAMES = ['status', 'job', 'log'] as const satisfies readonly UiEventName[];
+export const UI_EVENT_NAMES = [
+  'status',
+  'job',
+  'log',
+  'notification',
+] as const satisfies readonly UiEventName[];
 
 export type Unsubscribe = () => void;
 

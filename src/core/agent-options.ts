@@ -7,6 +7,7 @@ import type { LogLevel, LogRecord, Logger } from '../base/logger';
 import type { AgentHost, AgentHostOptions } from './agent-host';
 import type { JobRunner } from './docker-runner';
 import type { SystemInfoSource } from './host-jdl';
+import type { RunProgram, SensorSource } from './host-sensors';
 import type { ProtocolChannel } from './manager-exchange';
 import type { StorageClient } from './storage-transfer';
 
@@ -52,6 +53,16 @@ export interface AgentOptions extends AgentHostOptions {
   storage?: StorageClient;
   channel?: ProtocolChannel;
   systemInfo?: SystemInfoSource;
+  /**
+   * Battery, CPU temperature and load for the "when to compute" rules; default systeminformation,
+   * null: no readings (the rules that need them never block).
+   */
+  sensors?: SensorSource | null;
+  /** How often the sensors are read; default 10 s. */
+  sensorIntervalMs?: number;
+  /** Read the idle time from logind or /dev/input as well (default true); `loginctl` runner. */
+  readIdle?: boolean;
+  runProgram?: RunProgram;
   /** Probes Docker; default DockerRunner.probe (or always available with a fake runner). */
   probeDocker?: () => Promise<DockerState>;
 }
@@ -79,6 +90,7 @@ export const DEFAULT_DOCKER_BACKOFF: BackoffOptions = {
   maxMs: 60_000,
   jitter: 0.3,
 };
+export const DEFAULT_SENSOR_INTERVAL_MS = 10_000;
 export const DEFAULT_WALL_CLOCK_SECONDS = 24 * 3600;
 export const DEFAULT_LEASE_RENEWAL_MS = 30 * 60 * 1000;
 export const DEFAULT_RESULT_RETENTION_MS = 6 * 3600 * 1000;

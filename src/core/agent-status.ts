@@ -3,6 +3,7 @@ import type {
   AgentActivity,
   ConnectionState,
   DockerState,
+  RuleState,
   RunningJob,
 } from '../contract/ui-contract';
 import type { RunDecision } from './resource-policy';
@@ -14,6 +15,35 @@ export interface ActivityInput {
   decision: RunDecision;
   pausedUntil: number | null;
   running: readonly RunningJob[];
+  /** The rule pausing or slowing jobs (ruleState), or null. */
+  rule?: RuleState | null;
+  /** Finish then pause: no new work while the running jobs end. */
+  finishing?: boolean;
+}
+
+const RULE_PAUSE_TEXT = {
+  'outside-schedule': 'Paused: outside the computing hours',
+  'on-battery': 'Paused: on battery',
+  'battery-low': 'Paused: battery low',
+  'computer-busy': 'Paused: the computer is busy',
+} as const;
+
+/** The rule pausing or slowing jobs, from a decision (null: none, or a pause of the volunteer). */
+export function ruleState(decision: RunDecision): RuleState | null {
+  if (decision.run) {
+    if (decision.cpuFactor === undefined || decision.cpuFactor >= 1) return null;
+    return {
+      rule: 'thermal',
+      reason: decision.slowedBy ?? 'CPU hot',
+      cpuFactor: decision.cpuFactor,
+    };
+  }
+  if (decision.reason === 'paused' || decision.reason === 'waiting-for-idle') return null;
+  return {
+    rule: decision.reason,
+    reason: decision.detail ?? RULE_PAUSE_TEXT[decision.reason],
+    cpuFactor: 0,
+  };
 }
 
 export function agentActivity(input: ActivityInput): AgentActivity {
@@ -22,7 +52,10 @@ export function agentActivity(input: ActivityInput): AgentActivity {
   if (input.connection === 'not-configured' || input.connection === 'auth-failed') {
     return 'not-connected';
   }
-  if (!input.decision.run) return input.decision.reason;
+  if (!input.decision.run) {
+    const { reason } = input.decision;
+    return reason === 'paused' || reason === 'waiting-for-idle' ? reason : 'paused-by-rule';
+  }
   if (input.running.length > 0) return 'running';
   if (!input.docker.available) return 'docker-unavailable';
   if (input.connection !== 'online') return 'not-connected';
@@ -42,21 +75,32 @@ function clock(ms: number): string {
   return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }
 
+function runningLine(running: readonly RunningJob[]): string {
+  const [first] = running;
+  if (running.length > 1 || !first) return `Running ${running.length} jobs`;
+  if (first.phase === 'running' || first.phase === 'paused') {
+    return `Running job ${first.jobId} for ${minutes(first.elapsedMs)}`;
+  }
+  return `Job ${first.jobId}: ${first.phase}`;
+}
+
 export function statusLine(activity: AgentActivity, input: ActivityInput): string {
   switch (activity) {
     case 'stopped':
       return 'Stopped';
     case 'paused':
       return input.pausedUntil !== null ? `Paused until ${clock(input.pausedUntil)}` : 'Paused';
+    case 'paused-by-rule': {
+      const rule = input.rule ?? ruleState(input.decision);
+      return rule ? `Paused: ${rule.reason}` : 'Paused';
+    }
     case 'waiting-for-idle':
       return 'Waiting for the computer to be idle';
     case 'running': {
-      const [first] = input.running;
-      if (input.running.length > 1 || !first) return `Running ${input.running.length} jobs`;
-      if (first.phase === 'running' || first.phase === 'paused') {
-        return `Running job ${first.jobId} for ${minutes(first.elapsedMs)}`;
-      }
-      return `Job ${first.jobId}: ${first.phase}`;
+      const rule = input.rule ?? ruleState(input.decision);
+      const slowed = rule?.rule === 'thermal' ? ` (slowed: ${rule.reason})` : '';
+      const finishing = input.finishing ? ', then pausing' : '';
+      return runningLine(input.running) + slowed + finishing;
     }
     case 'docker-unavailable':
       return 'Docker is not running';
@@ -65,6 +109,6 @@ export function statusLine(activity: AgentActivity, input: ActivityInput): strin
       if (input.connection === 'auth-failed') return 'Not connected: login refused';
       return 'Not connected';
     case 'waiting-for-work':
-      return 'Waiting for work';
+      return input.finishing ? 'Pausing' : 'Waiting for work';
   }
 }

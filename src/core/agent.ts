@@ -12,7 +12,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import si from 'systeminformation';
-import type { AgentSettings, AgentStatus, DockerState } from '../contract/ui-contract';
+import type {
+  AgentSettings,
+  AgentStatus,
+  DockerState,
+  JobHistoryRecord,
+} from '../contract/ui-contract';
 import type { Logger } from '../base/logger';
 import { TypedEmitter } from '../base/typed-emitter';
 import type { AgentHostEvents } from './agent-host';
@@ -22,12 +27,15 @@ import {
   DEFAULT_LEASE_RENEWAL_MS,
   DEFAULT_RESULT_RETENTION_MS,
   DEFAULT_RETRY_BACKOFF,
+  DEFAULT_SENSOR_INTERVAL_MS,
   DEFAULT_WALL_CLOCK_SECONDS,
   type Agent,
   type AgentOptions,
 } from './agent-options';
 import { DEFAULT_JOB_IMAGE, DockerRunner, type JobRunner } from './docker-runner';
 import { DockerWatch } from './docker-watch';
+import { AgentNotifier } from './agent-notifier';
+import { HostSensors } from './host-sensors';
 import { EventLog } from './event-log';
 import { JobHistory } from './job-history';
 import { JobSlots, type SharedLifecycleDeps } from './job-slots';
@@ -233,7 +241,12 @@ interface JobParts {
 function jobSlots(
   basics: AgentBasics,
   parts: JobParts,
-  hooks: { afterProbe: () => void; onChange: () => void; onFreed: () => void },
+  hooks: {
+    afterProbe: () => void;
+    onChange: () => void;
+    onFreed: () => void;
+    onJobDone: (record: JobHistoryRecord) => void;
+  },
 ): JobSlots {
   const { options, run, policy, hostCpuCount, store, logger, events } = basics;
   const { runner, docker } = parts;
@@ -264,8 +277,53 @@ function jobSlots(
     onLifecycleFailure: () => void docker.probe().then(hooks.afterProbe),
     onChange: hooks.onChange,
     onFreed: hooks.onFreed,
-    onJobDone: (record) => events.emit('job', record),
+    onJobDone: (record) => {
+      events.emit('job', record);
+      hooks.onJobDone(record);
+    },
   });
+}
+
+/**
+ * Reads the sensors every sensorIntervalMs (one reading at a time) into the policy: a changed
+ * CPU factor updates the containers' limits, and the policy is applied to the jobs.
+ */
+function sensorSampler(
+  basics: AgentBasics,
+  parts: { slots: JobSlots; runner: JobRunner; afterProbe: () => void },
+): () => void {
+  const { options, policy, run } = basics;
+  const source = options.sensors === undefined ? si : options.sensors;
+  if (source === null) return () => undefined;
+  const { slots, runner } = parts;
+  const sensors = new HostSensors({
+    source,
+    hostCpuCount: basics.hostCpuCount,
+    ownCpuSeconds: () =>
+      slots.running(Date.now()).reduce((sum, job) => sum + runner.cpuSeconds(job.jobId), 0),
+    idle: options.readIdle ?? true,
+    ...(options.runProgram ? { run: options.runProgram } : {}),
+  });
+  const every = options.sensorIntervalMs ?? DEFAULT_SENSOR_INTERVAL_MS;
+  let nextAt = 0;
+  let sampling = false;
+  return () => {
+    const now = Date.now();
+    if (sampling || now < nextAt) return;
+    sampling = true;
+    void sensors
+      .sample(now)
+      .then(({ readings, idleSeconds }) => {
+        if (run.stopped) return;
+        if (policy.reportReadings(readings, idleSeconds)) slots.applyLimits();
+        slots.applyPolicy();
+        parts.afterProbe();
+      })
+      .finally(() => {
+        sampling = false;
+        nextAt = Date.now() + every;
+      });
+  };
 }
 
 function workFetcher(
@@ -293,6 +351,7 @@ function workFetcher(
       docker.available &&
       channel.online &&
       policy.decide(now).run &&
+      !policy.finishing &&
       slots.size < run.settings.jobSlots &&
       (options.channel !== undefined || isConfigured(run.settings)),
     holds: (jobId) => slots.holds(jobId) || store.exists(jobId),
@@ -441,11 +500,21 @@ export function createAgent(options: AgentOptions): Agent {
     feed.update();
     fetcher.pump();
   };
+  const notifier = new AgentNotifier((notification) => {
+    logger.info('notification', { kind: notification.kind, title: notification.title });
+    basics.events.emit('notification', notification);
+  });
   const slots = jobSlots(basics, jobParts, {
     afterProbe,
     onChange: () => feed.update(),
-    onFreed: () => fetcher.pump(),
+    onFreed: () => {
+      // Finish then pause: the last running job has ended.
+      if (policy.finishing && slots.size === 0) void commands.finishThenPause();
+      fetcher.pump();
+    },
+    onJobDone: (record) => notifier.jobEnded(record),
   });
+  const sampleSensors = sensorSampler(basics, { slots, runner, afterProbe });
   const fetcher = workFetcher(basics, jobParts, { channel, slots, afterRound: afterProbe });
 
   const status = (): AgentStatus =>
@@ -457,6 +526,8 @@ export function createAgent(options: AgentOptions): Agent {
         connection: () => connection,
         docker: () => docker.state,
         running: (now) => slots.running(now),
+        finishing: () => policy.finishing,
+        suspended: () => slots.suspended(),
       },
       Date.now(),
     );
@@ -465,6 +536,12 @@ export function createAgent(options: AgentOptions): Agent {
   const tick = (): void => {
     if (run.stopped) return;
     if (docker.isDue(Date.now())) void docker.probe().then(afterProbe);
+    sampleSensors();
+    notifier.observe({
+      wantsConnection: options.channel !== undefined || isConfigured(run.settings),
+      online: channel.online,
+      dockerAvailable: docker.available,
+    });
     slots.applyPolicy();
     afterProbe();
   };
@@ -481,8 +558,9 @@ export function createAgent(options: AgentOptions): Agent {
     afterProbe,
   });
 
+  const commands = agentUiCommands(basics, { slots, connection, status, feed, fetcher });
   return {
-    commands: agentUiCommands(basics, { slots, connection, status, feed, fetcher }),
+    commands,
     events: basics.events,
     logger,
     dataDir,

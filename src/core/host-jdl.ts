@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Systeminformation } from 'systeminformation';
 import { jdlExpression, jdlNumber, jdlString, serializeJdl, type JdlRecord } from '../protocol/jdl';
+import { containerLimits, type LimitSettings } from './resource-policy';
 
 /** The parts of systeminformation used here, so tests can inject results. */
 export interface SystemInfoSource {
@@ -31,7 +32,7 @@ export interface HostFacts {
   cpuCores: number;
 }
 
-/** What the volunteer allows, from the settings. */
+/** What one job gets (jobCaps), and how many jobs run at once. */
 export interface HostCaps {
   cpuCores: number;
   memoryLimitMb: number;
@@ -40,6 +41,21 @@ export interface HostCaps {
 }
 
 const MB = 1024 * 1024;
+
+/**
+ * What one job's container gets, in the JDL's units: read from the same containerLimits the
+ * runner applies, so a manager matches a job against exactly what it will be given (whole
+ * cores, MB of memory and of disk, each per job).
+ */
+export function jobCaps(settings: LimitSettings, hostCpuCount: number): HostCaps {
+  const limits = containerLimits(settings, hostCpuCount);
+  return {
+    cpuCores: Math.max(1, Math.floor(limits.nanoCpus / 1e9)),
+    memoryLimitMb: Math.floor(limits.memoryBytes / MB),
+    diskLimitMb: Math.floor(limits.diskBytes / MB),
+    jobSlots: Math.max(1, Math.floor(settings.jobSlots)),
+  };
+}
 
 const ARCH_NAMES: Readonly<Record<string, string>> = {
   x64: 'x86_64',

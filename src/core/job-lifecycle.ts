@@ -94,6 +94,8 @@ export class JobLifecycle {
   private readonly refused = new AbortController();
   private readonly signal: AbortSignal;
   private refusal: string | undefined;
+  /** Why the volunteer aborted the job (cancel), once they did. */
+  private cancelled: string | undefined;
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -138,11 +140,33 @@ export class JobLifecycle {
     return record;
   }
 
+  /**
+   * The volunteer aborts the job: its container is removed, no output is delivered, and its
+   * manager gets a failed jobDone with state 'aborted'. A job already delivering its output is
+   * not stopped (false).
+   */
+  cancel(reason: string): boolean {
+    const { phase } = this.inHand;
+    if (this.cancelled !== undefined || phase === 'finished' || phase === 'uploaded') return false;
+    this.cancelled = reason;
+    this.deps.logger.warn('job aborted', { jobId: this.jobId, reason });
+    void this.deps.runner.cleanup(this.jobId).catch(() => undefined);
+    return true;
+  }
+
+  get isCancelled(): boolean {
+    return this.cancelled !== undefined;
+  }
+
   private async runPhases(): Promise<void> {
     const { store } = this.deps;
     if (this.inHand.phase === 'received' || this.inHand.phase === 'running') {
       this.inHand.result = await this.execute();
       this.throwIfStopped();
+      if (this.cancelled !== undefined) {
+        const { cpuSeconds, startedAt } = this.inHand.result;
+        this.inHand.result = { ...this.failure('aborted', this.cancelled), cpuSeconds, startedAt };
+      }
       this.inHand.phase = 'finished';
       store.save(this.inHand);
     }
@@ -151,7 +175,8 @@ export class JobLifecycle {
       this.inHand.phase = 'uploaded';
       store.save(this.inHand);
     }
-    if (!this.aborted()) await this.reportDone();
+    // A job the volunteer aborted is reported (failed); one the manager dropped is not.
+    if (!this.aborted() || this.cancelled !== undefined) await this.reportDone();
   }
 
   /** The manager that gave the job (any resource of its account), or its storage component. */
@@ -259,6 +284,7 @@ export class JobLifecycle {
     deps.store.save(this.inHand);
     deps.onPhase(job.id, 'starting');
     if (!adopt) deps.monitor?.event('job.started');
+    if (this.cancelled !== undefined) return failed('aborted', this.cancelled);
     const startPaused = !deps.mayRun();
     let outcome: RunOutcome;
     const stopRenewing = this.keepLease();

@@ -12,6 +12,7 @@ import { JobLifecycle, type LifecycleDeps } from './job-lifecycle';
 import type { JobInHand, JobStore } from './job-store';
 import type { ContainerLimits } from './resource-policy';
 import { estimateRemainingMs, ProgressReader } from './job-progress';
+import { ABORTED_BY_VOLUNTEER } from './agent-notifier';
 import { withTimeout } from '../base/with-timeout';
 import { errorMessage } from '../base/errors';
 
@@ -46,6 +47,8 @@ interface JobEntry {
   receivedAt: string;
   startedAt: string | null;
   frozen: boolean;
+  /** The volunteer suspended this job (suspend): frozen whatever the policy says. */
+  held: boolean;
 }
 
 export class JobSlots {
@@ -116,14 +119,15 @@ export class JobSlots {
     const run = this.options.mayRun();
     for (const [jobId, entry] of this.jobs) {
       if (entry.phase !== 'running' && entry.phase !== 'paused') continue;
-      if (!run && !entry.frozen) {
+      const freeze = !run || entry.held;
+      if (freeze && !entry.frozen) {
         entry.frozen = true;
         entry.phase = 'paused';
         logger.info('pausing the running job', { jobId });
         runner.pause(jobId).catch((error: unknown) => {
           logger.warn('could not pause the job', { jobId, error: errorMessage(error) });
         });
-      } else if (run && entry.frozen) {
+      } else if (!freeze && entry.frozen) {
         entry.frozen = false;
         entry.phase = 'running';
         logger.info('resuming the job', { jobId });
@@ -132,6 +136,44 @@ export class JobSlots {
         });
       }
     }
+  }
+
+  /** The volunteer suspends one job until resumeJob; false if no such job. */
+  suspend(jobId: string): boolean {
+    const entry = this.jobs.get(jobId);
+    if (!entry) return false;
+    if (!entry.held) this.options.logger.info('job suspended by the volunteer', { jobId });
+    entry.held = true;
+    this.applyPolicy();
+    this.options.onChange();
+    return true;
+  }
+
+  /** Lifts the volunteer's suspension (the policy may still keep the job frozen). */
+  resumeJob(jobId: string): boolean {
+    const entry = this.jobs.get(jobId);
+    if (!entry) return false;
+    if (entry.held) this.options.logger.info('job resumed by the volunteer', { jobId });
+    entry.held = false;
+    this.applyPolicy();
+    this.options.onChange();
+    return true;
+  }
+
+  /**
+   * The volunteer aborts one job: its container is removed and its manager gets a failed
+   * jobDone (state aborted); it then leaves the slots and goes to the history. False if there is
+   * no such job, or it is already delivering its output.
+   */
+  abortJob(jobId: string): boolean {
+    const entry = this.jobs.get(jobId);
+    if (!entry) return false;
+    return entry.lifecycle.cancel(ABORTED_BY_VOLUNTEER);
+  }
+
+  /** The jobs the volunteer suspended. */
+  suspended(): string[] {
+    return [...this.jobs].filter(([, entry]) => entry.held).map(([jobId]) => jobId);
   }
 
   applyLimits(): void {
@@ -177,6 +219,7 @@ export class JobSlots {
       receivedAt: inHand.receivedAt,
       startedAt: inHand.result?.startedAt ?? null,
       frozen: false,
+      held: false,
     });
     this.options.onChange();
     const done = lifecycle
@@ -209,6 +252,8 @@ export class JobSlots {
     entry.frozen = paused;
     entry.phase = paused ? 'paused' : 'running';
     this.options.logger.info('job started', { jobId, frozen: paused });
+    // Aborted while its container was being made: the first removal may have missed it.
+    if (entry.lifecycle.isCancelled) void this.options.runner.cleanup(jobId).catch(() => undefined);
     this.applyPolicy();
   }
 

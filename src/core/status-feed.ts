@@ -9,7 +9,7 @@ import type {
   DockerState,
   RunningJob,
 } from '../contract/ui-contract';
-import { agentActivity, statusLine, type ActivityInput } from './agent-status';
+import { agentActivity, ruleState, statusLine, type ActivityInput } from './agent-status';
 import { cpuShare, decideRun, isIdle, type ResourcePolicy } from './resource-policy';
 
 const PERIODIC_MS = 5_000;
@@ -21,6 +21,10 @@ export interface StatusSources {
   connection: () => { state: ConnectionState; message: string; jid: string | null };
   docker: () => DockerState;
   running: (now: number) => RunningJob[];
+  /** Finish then pause is under way. */
+  finishing?: () => boolean;
+  /** Jobs the volunteer suspended. */
+  suspended?: () => string[];
 }
 
 export function buildStatus(sources: StatusSources, now: number): AgentStatus {
@@ -30,13 +34,18 @@ export function buildStatus(sources: StatusSources, now: number): AgentStatus {
   const { pausedUntil } = policyState;
   const connection = sources.connection();
   const docker = sources.docker();
+  const decision = decideRun(policyState, now);
+  const rule = ruleState(decision);
+  const finishing = sources.finishing?.() ?? false;
   const input: ActivityInput = {
     stopped: sources.stopped(),
     connection: connection.state,
     docker,
-    decision: decideRun(policyState, now),
+    decision,
     pausedUntil,
     running,
+    rule,
+    finishing,
   };
   const activity = agentActivity(input);
   return {
@@ -58,6 +67,9 @@ export function buildStatus(sources: StatusSources, now: number): AgentStatus {
     slots: { total: settings.jobSlots, busy: running.length },
     cpuShare: cpuShare(settings),
     running,
+    rule,
+    finishing,
+    suspendedJobs: sources.suspended?.() ?? [],
   };
 }
 

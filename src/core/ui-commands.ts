@@ -1,7 +1,7 @@
 /**
  * The UI contract's commands (ui-contract.ts) over the agent's parts: status, jobs, the event
- * log, settings (applied live: limits, policy, reconnect when a connection field changed), and
- * pause / resume.
+ * log, settings (applied live: limits, policy, reconnect when a connection field changed),
+ * pause / resume / finish then pause, and per-job suspend, resume and abort.
  */
 import { applySettingsPatch, CONNECTION_FIELDS, publicSettings } from '../contract/settings';
 import type {
@@ -33,6 +33,26 @@ export interface UiCommandsOptions {
   /** Emits the status; `force` even when nothing the UI shows changed. */
   update: (force?: boolean) => void;
   pump: () => void;
+}
+
+type JobCommand = 'suspendJob' | 'resumeJob' | 'abortJob';
+
+/** suspendJob, resumeJob and abortJob: one job in hand, by id. */
+function jobCommands(options: UiCommandsOptions): Pick<UiCommandHandlers, JobCommand> {
+  const { slots } = options;
+  const act = (what: string, apply: (jobId: string) => boolean) => (jobId: string) => {
+    if (typeof jobId !== 'string' || !slots.holds(jobId)) {
+      return Promise.reject(new Error(`no job ${String(jobId)} in hand`));
+    }
+    if (!apply(jobId)) return Promise.reject(new Error(`job ${jobId} cannot be ${what} now`));
+    options.update(true);
+    return Promise.resolve(options.status());
+  };
+  return {
+    suspendJob: act('suspended', (jobId) => slots.suspend(jobId)),
+    resumeJob: act('resumed', (jobId) => slots.resumeJob(jobId)),
+    abortJob: act('aborted (it is delivering its output)', (jobId) => slots.abortJob(jobId)),
+  };
 }
 
 export function createUiCommands(options: UiCommandsOptions): UiCommandHandlers {
@@ -70,6 +90,7 @@ export function createUiCommands(options: UiCommandsOptions): UiCommandHandlers 
       return { ok: true, settings: publicSettings(applied.settings) };
     },
     pause: async (minutes?: number): Promise<AgentStatus> => {
+      policy.finishing = false;
       if (minutes !== undefined) {
         if (!Number.isFinite(minutes) || minutes <= 0 || minutes > MAX_PAUSE_MINUTES) {
           throw new Error('pause minutes must be between 0 and 10080');
@@ -85,6 +106,7 @@ export function createUiCommands(options: UiCommandsOptions): UiCommandHandlers 
       return options.status();
     },
     resume: async (): Promise<AgentStatus> => {
+      policy.finishing = false;
       policy.clearTimedPause();
       await setPaused(false);
       logger.info('resumed');
@@ -93,6 +115,19 @@ export function createUiCommands(options: UiCommandsOptions): UiCommandHandlers 
       options.pump();
       return options.status();
     },
+    finishThenPause: async (): Promise<AgentStatus> => {
+      if (slots.size === 0) {
+        policy.finishing = false;
+        await setPaused(true);
+        logger.info('paused');
+      } else {
+        policy.finishing = true;
+        logger.info('finishing the running jobs, then pausing', { jobs: slots.size });
+      }
+      options.update(true);
+      return options.status();
+    },
+    ...jobCommands(options),
     getLog: (limit?: number) => Promise.resolve(options.log(limit ?? 200)),
   };
 }

@@ -6,12 +6,17 @@
 import type { AgentSettings } from '../contract/ui-contract';
 import { backoffDelay, type BackoffOptions } from '../base/backoff';
 import type { Logger } from '../base/logger';
-import { buildHostJdl, collectHostFacts, type HostFacts, type SystemInfoSource } from './host-jdl';
+import {
+  buildHostJdl,
+  collectHostFacts,
+  jobCaps,
+  type HostFacts,
+  type SystemInfoSource,
+} from './host-jdl';
 import { requestJob, type JobRequestResult } from './job-request';
 import type { JobInHand } from './job-store';
 import type { ManagerExchange } from './manager-exchange';
 import { managerAddresses } from './manager-trust';
-import { allowedCores } from './resource-policy';
 import type { SerialLock } from '../base/serial-lock';
 import { errorMessage } from '../base/errors';
 
@@ -77,12 +82,7 @@ export class WorkFetcher {
       this.factsAt = Date.now();
     }
     const settings = options.settings();
-    return buildHostJdl(this.facts, {
-      cpuCores: allowedCores(settings, options.hostCpuCount),
-      memoryLimitMb: settings.memoryLimitMb,
-      diskLimitMb: settings.diskLimitMb,
-      jobSlots: settings.jobSlots,
-    });
+    return buildHostJdl(this.facts, jobCaps(settings, options.hostCpuCount));
   }
 
   private async fetchOne(): Promise<void> {

@@ -9,6 +9,7 @@ export function trayIconState(activity: AgentActivity): TrayIconState {
     case 'running':
       return 'running';
     case 'paused':
+    case 'paused-by-rule':
     case 'stopped':
       return 'paused';
     case 'docker-unavailable':

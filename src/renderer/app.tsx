@@ -19,6 +19,7 @@ const ACTIVITY_TONE: Record<AgentActivity, string> = {
   'waiting-for-work': 'idle',
   'waiting-for-idle': 'idle',
   paused: 'warn',
+  'paused-by-rule': 'warn',
   stopped: 'warn',
   'docker-unavailable': 'bad',
   'not-connected': 'bad',

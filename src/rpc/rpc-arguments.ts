@@ -33,6 +33,7 @@ export function parseRpcArguments<K extends UiCommandName>(
       case 'getStatus':
       case 'getSettings':
       case 'resume':
+      case 'finishThenPause':
         if (args.length > 0) throw new RpcArgumentError(`${name} takes no arguments`);
         return [];
       case 'getJobs':
@@ -42,6 +43,13 @@ export function parseRpcArguments<K extends UiCommandName>(
       case 'pause':
         if (args.length > 1) throw new RpcArgumentError('pause takes at most one argument');
         return args.length === 0 ? [] : [optionalNumber(args[0], 'minutes')];
+      case 'suspendJob':
+      case 'resumeJob':
+      case 'abortJob':
+        if (args.length !== 1 || typeof args[0] !== 'string' || args[0] === '') {
+          throw new RpcArgumentError(`${name} takes one job id`);
+        }
+        return [args[0]];
       case 'setSettings':
         if (args.length !== 1) throw new RpcArgumentError('setSettings takes exactly one argument');
         return [settingsPatch(args[0])];

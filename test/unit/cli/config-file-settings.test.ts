@@ -21,6 +21,10 @@ function settingsOnlyAgent(initial: AgentSettings): AgentHost {
       getLog: unused,
       pause: unused,
       resume: unused,
+      finishThenPause: unused,
+      suspendJob: unused,
+      resumeJob: unused,
+      abortJob: unused,
       getSettings: async () => publicSettings(settings),
       setSettings: async (patch) => {
         const result = applySettingsPatch(settings, patch);

@@ -47,6 +47,7 @@ const TEXT_SAMPLES: Record<TextCheck, string> = {
   name: 'sample-name',
   'public-key-pem': PUBLIC_KEY_PEM,
   'certificate-pem': CERTIFICATE_PEM,
+  schedule: 'Mon-Fri 18:00-08:00; Sat,Sun 00:00-24:00',
 };
 
 /** A valid value for an entry that differs from its (headless) default. */

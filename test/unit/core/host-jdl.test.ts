@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildHostJdl, collectHostFacts, type SystemInfoSource } from '@copilot/core/host-jdl';
+import {
+  buildHostJdl,
+  collectHostFacts,
+  jobCaps,
+  type SystemInfoSource,
+} from '@copilot/core/host-jdl';
+import { containerLimits } from '@copilot/core/resource-policy';
 import { jdlGet, parseJdl } from '@copilot/protocol/jdl';
 
 const MB = 1024 * 1024;
@@ -92,5 +98,23 @@ describe('host JDL', () => {
     const facts = await collectHostFacts(other, '/home/volunteer/work');
     expect(facts.platform).toBe('Linux-aarch64');
     expect(facts.localDiskSpaceKb).toBe(1000);
+  });
+});
+
+describe('the JDL advertises what one job gets', () => {
+  it("CpuCores, MemoryLimit and DiskLimit equal one container's limits, for any slot count", async () => {
+    const facts = await collectHostFacts(fakeSi, '/var/lib/copilot-agent');
+    for (const jobSlots of [1, 2, 3, 4]) {
+      const settings = { cpuLimitPercent: 100, memoryLimitMb: 1500, diskLimitMb: 4000, jobSlots };
+      const limits = containerLimits(settings, 8);
+      const record = new Map(parseJdl(buildHostJdl(facts, jobCaps(settings, 8))));
+      const number = (name: string): unknown => (record.get(name) as { value: unknown }).value;
+      expect(number('MemoryLimit')).toBe(limits.memoryBytes / (1024 * 1024));
+      expect(number('MemoryLimit')).toBe(1500);
+      expect(number('DiskLimit')).toBe(limits.diskBytes / (1024 * 1024));
+      expect(number('DiskLimit')).toBe(4000);
+      expect(number('CpuCores')).toBe(Math.floor(limits.nanoCpus / 1e9));
+      expect(number('JobSlots')).toBe(jobSlots);
+    }
   });
 });

@@ -79,6 +79,12 @@ export function createFakeAgent(options: AgentHostOptions) {
           }),
         ),
       ),
+      finishThenPause: vi.fn(() =>
+        Promise.resolve(setStatus({ finishing: true, statusLine: 'Running 1 job, then pausing' })),
+      ),
+      suspendJob: vi.fn((_jobId: string) => Promise.resolve(status)),
+      resumeJob: vi.fn((_jobId: string) => Promise.resolve(status)),
+      abortJob: vi.fn((_jobId: string) => Promise.resolve(status)),
       getLog: vi.fn(() => Promise.resolve([])),
     },
   } satisfies AgentHost & Record<string, unknown>;

@@ -32,14 +32,17 @@ function fakeStatus(paused: boolean): AgentStatus {
 /** Like the real agent's settings commands: validated with the contract, secrets blanked. */
 function fakeAgent(): AgentHost & {
   pausedFor: Array<number | undefined>;
+  jobCalls: Array<[string, string]>;
   settings: () => AgentSettings;
 } {
   let settings: AgentSettings = { ...DEFAULT_SETTINGS, xmppPassword: STORED_PASSWORD };
   let paused = false;
   const pausedFor: Array<number | undefined> = [];
+  const jobCalls: Array<[string, string]> = [];
   const events = new TypedEmitter<AgentHostEvents>();
   return {
     pausedFor,
+    jobCalls,
     settings: () => settings,
     events,
     start: async () => undefined,
@@ -68,6 +71,19 @@ function fakeAgent(): AgentHost & {
       resume: async () => {
         paused = false;
         return fakeStatus(false);
+      },
+      finishThenPause: async () => fakeStatus(paused),
+      suspendJob: async (jobId) => {
+        jobCalls.push(['suspendJob', jobId]);
+        return fakeStatus(paused);
+      },
+      resumeJob: async (jobId) => {
+        jobCalls.push(['resumeJob', jobId]);
+        return fakeStatus(paused);
+      },
+      abortJob: async (jobId) => {
+        jobCalls.push(['abortJob', jobId]);
+        return fakeStatus(paused);
       },
       getLog: async () => [],
     },
@@ -165,6 +181,25 @@ describe('GUI RPC server', () => {
     const paused = await call(server, '/api/pause', { token: server.token, body: '[60]' });
     expect((JSON.parse(paused.body) as AgentStatus).paused).toBe(true);
     expect(agent.pausedFor).toEqual([60]);
+  });
+
+  it('serves the per-job commands with a job id, and refuses them without one', async () => {
+    for (const command of ['suspendJob', 'resumeJob', 'abortJob']) {
+      const reply = await call(server, `/api/${command}`, { token: server.token, body: '["j-1"]' });
+      expect(reply.status).toBe(200);
+      const bad = await call(server, `/api/${command}`, { token: server.token, body: '[]' });
+      expect(bad.status).toBe(400);
+    }
+    expect(agent.jobCalls).toEqual([
+      ['suspendJob', 'j-1'],
+      ['resumeJob', 'j-1'],
+      ['abortJob', 'j-1'],
+    ]);
+    const finishing = await call(server, '/api/finishThenPause', {
+      token: server.token,
+      body: '[]',
+    });
+    expect(finishing.status).toBe(200);
   });
 
   it('rejects bad arguments and bad settings with clear messages', async () => {
