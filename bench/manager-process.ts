@@ -51,6 +51,8 @@ export async function startManagerProcess(options: {
     JM_STORAGE_PORT: String(storagePort),
     JM_STORAGE_BIND: '127.0.0.1',
     JM_STORAGE_URL: `http://127.0.0.1:${storagePort}`,
+    // 1,000 simulated agents share 50 accounts (20 resources each): no cap on leases per account.
+    JM_MAX_LEASES_PER_AGENT: '0',
     BENCH_CPU_PROFILE: profileBase,
   };
   delete env.COPILOT_JM_CONFIG;
