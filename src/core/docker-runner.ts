@@ -358,6 +358,8 @@ export class DockerRunner implements JobRunner {
           await this.remove(found.Id); // made, never started: start afresh
           continue;
         }
+        // The settings may have changed while the agent was down.
+        if (State.Running) await this.applyLimits(container, spec.limits).catch(() => undefined);
         this.logger.info('adopting the job container left by an earlier run', {
           jobId: spec.jobId,
           status: State.Status,
@@ -588,7 +590,11 @@ export class DockerRunner implements JobRunner {
   async update(jobId: string, limits: ContainerLimits): Promise<void> {
     const active = this.active.get(jobId);
     if (!active) return;
-    await active.container.update({
+    await this.applyLimits(active.container, limits);
+  }
+
+  private async applyLimits(container: Docker.Container, limits: ContainerLimits): Promise<void> {
+    await container.update({
       NanoCpus: limits.nanoCpus,
       Memory: limits.memoryBytes,
       MemorySwap: limits.memorySwapBytes,

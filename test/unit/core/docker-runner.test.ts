@@ -224,3 +224,65 @@ describe('DockerRunner and the agent stopping', () => {
     expect(container.removed).toBe(false);
   });
 });
+
+describe('DockerRunner adopting a container of an earlier run', () => {
+  /** A Docker with one frozen container of job-1 left by an earlier run, started a minute ago. */
+  function leftBehind(container: FakeContainer, startedAt: string) {
+    const created: string[] = [];
+    const adopted = Object.assign(container, {
+      inspect: () =>
+        Promise.resolve({
+          State: { Status: 'paused', Running: true, Paused: true, StartedAt: startedAt },
+        }),
+      logs: () => Promise.resolve(container.stream),
+      update: () => {
+        container.calls.push('update');
+        return Promise.resolve();
+      },
+    });
+    const docker = {
+      createContainer: () => {
+        created.push('new');
+        return Promise.resolve(container);
+      },
+      listContainers: () =>
+        Promise.resolve([{ Id: 'container-1', Labels: { 'copilot.job': 'job-1' } }]),
+      getContainer: () => adopted,
+      modem: { demuxStream: (stream: PassThrough) => stream.resume() },
+    } as unknown as Docker;
+    container.paused = true;
+    container.running = true;
+    return { docker, created };
+  }
+
+  it('thaws and watches it instead of making a new one, rewriting stdout from its whole log', async () => {
+    const container = new FakeContainer();
+    const startedAt = new Date(Date.now() - 60_000).toISOString();
+    const { docker, created } = leftBehind(container, startedAt);
+    const runner = new DockerRunner({ docker });
+    fs.writeFileSync(path.join(dir, 'stdout'), 'from the earlier run\n');
+    expect(await runner.hasContainer('job-1')).toBe(true);
+    let reported = '';
+    const outcome = runner.run({ ...spec(false), adopt: true }, (_id, at) => {
+      reported = at;
+    });
+    await until(() => container.calls.includes('unpause'));
+    container.finish();
+    const result = await outcome;
+    expect(created).toEqual([]);
+    expect(container.calls).toEqual(['update', 'unpause']);
+    expect(reported).toBe(startedAt);
+    expect(result).toMatchObject({ state: 'done', startedAt });
+    expect(fs.readFileSync(path.join(dir, 'stdout'), 'utf8')).toBe('');
+    expect(container.removed).toBe(true);
+  });
+
+  it('counts the wall clock from the container start', async () => {
+    const container = new FakeContainer();
+    const { docker } = leftBehind(container, new Date(Date.now() - 60_000).toISOString());
+    const runner = new DockerRunner({ docker });
+    const result = await runner.run({ ...spec(false), adopt: true, wallClockLimitMs: 30_000 });
+    expect(result.state).toBe('timeout');
+    expect(container.calls).toContain('kill');
+  });
+});
