@@ -215,17 +215,17 @@ function activeAccount(record: JobRecord): string | null {
  * queue file made before it existed, and filled in for the jobs active then.
  */
 function addAccountColumn(db: Database.Database): void {
-  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all();
-  if (!columns.some((column) => column.name === 'account')) {
-    db.transaction(() => {
-      db.exec('ALTER TABLE jobs ADD COLUMN account TEXT');
-      const active = db
-        .prepare<[], JobRow & { id: string }>(`SELECT id, data FROM jobs WHERE ${ACTIVE_SQL}`)
-        .all();
-      const set = db.prepare<[string | null, string]>('UPDATE jobs SET account = ? WHERE id = ?');
-      for (const row of active) set.run(activeAccount(parseRow(row)), row.id);
-    }).immediate();
-  }
+  // Checked inside the transaction: two processes opening an old file at once add it once.
+  db.transaction(() => {
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all();
+    if (columns.some((column) => column.name === 'account')) return;
+    db.exec('ALTER TABLE jobs ADD COLUMN account TEXT');
+    const active = db
+      .prepare<[], JobRow & { id: string }>(`SELECT id, data FROM jobs WHERE ${ACTIVE_SQL}`)
+      .all();
+    const set = db.prepare<[string | null, string]>('UPDATE jobs SET account = ? WHERE id = ?');
+    for (const row of active) set.run(activeAccount(parseRow(row)), row.id);
+  }).immediate();
   db.exec('CREATE INDEX IF NOT EXISTS jobs_account ON jobs (account, state)');
 }
 
