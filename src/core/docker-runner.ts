@@ -292,7 +292,11 @@ export class DockerRunner implements JobRunner {
   }
 
   async hasContainer(jobId: string): Promise<boolean> {
-    return (await this.jobContainers(jobId, 'main')).length > 0;
+    try {
+      return (await this.jobContainers(jobId, 'main')).length > 0;
+    } catch (error) {
+      throw dockerFailure(error);
+    }
   }
 
   private jobContainers(jobId: string, role?: string): Promise<ContainerSummary[]> {

@@ -257,7 +257,9 @@ export class JobLifecycle {
       return this.failure(state, error);
     };
     const resumed = this.inHand.phase === 'running';
-    const adopt = resumed && (await deps.runner.hasContainer(job.id).catch(() => false));
+    // Not knowing is no answer: clearing the work dir under a live container would break it, so
+    // a failed look-up fails the lifecycle, and the job is taken up again once Docker answers.
+    const adopt = resumed && (await deps.runner.hasContainer(job.id));
     if (!adopt) {
       const failure = await this.prepare(paths, resumed);
       if (failure) return failed(failure.state, failure.error);

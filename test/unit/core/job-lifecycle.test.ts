@@ -515,6 +515,24 @@ describe('job lifecycle', () => {
     expect(fs.existsSync(path.join(paths.checkpoint, 'step'))).toBe(false); // removed with the job
   });
 
+  it('leaves the work dir of a job in phase running alone while Docker cannot say whether its container lives', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    runner.hasContainer = () => Promise.reject(new DockerUnavailableError('connect ECONNREFUSED'));
+    const store = new JobStore(dir);
+    const paths = store.paths('job-1');
+    fs.mkdirSync(paths.input, { recursive: true });
+    fs.writeFileSync(path.join(paths.input, 'calculator.sh'), 'in use');
+    const lifecycle = new JobLifecycle(
+      deps(channel, runner, new FakeStorage()),
+      inHand({ phase: 'running' }),
+    );
+    await expect(lifecycle.run()).rejects.toBeInstanceOf(DockerUnavailableError);
+    expect(fs.readFileSync(path.join(paths.input, 'calculator.sh'), 'utf8')).toBe('in use');
+    expect(runner.specs).toEqual([]);
+    expect(store.load('job-1', () => undefined)?.phase).toBe('running');
+  });
+
   it('a job started afresh gets an empty checkpoint dir and no COPILOT_RESUMED', async () => {
     const channel = new FakeChannel(scriptedManager([]));
     const runner = new FakeRunner();
