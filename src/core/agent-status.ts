@@ -22,10 +22,10 @@ export interface ActivityInput {
 }
 
 const RULE_PAUSE_TEXT = {
-  'outside-schedule': 'Paused: outside the computing hours',
-  'on-battery': 'Paused: on battery',
-  'battery-low': 'Paused: battery low',
-  'computer-busy': 'Paused: the computer is busy',
+  'outside-schedule': 'outside the computing hours',
+  'on-battery': 'on battery',
+  'battery-low': 'battery low',
+  'computer-busy': 'the computer is busy',
 } as const;
 
 /** The rule pausing or slowing jobs, from a decision (null: none, or a pause of the volunteer). */

@@ -2,6 +2,7 @@ import { app, ipcMain, powerMonitor, type BrowserWindow } from 'electron';
 import type { AgentSettings, AgentStatus } from '../contract/ui-contract';
 import type { AgentHost, AgentHostOptions } from '../core/agent-host';
 import { withTimeout } from '../base/with-timeout';
+import { startDesktopNotifications } from './desktop-notifications';
 import { startIdleMonitor } from './idle-monitor';
 import { forwardAgentEvents, registerCommandHandlers } from './ipc-bridge';
 import { applyStartAtLogin, type LoginItemTarget } from './login-item';
@@ -112,11 +113,21 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     if (window && !window.isDestroyed()) window.webContents.send(channel, payload);
   });
 
+  const { commands } = agent;
   const tray = createTrayController(options.paths.trayIconDir, {
-    pause: (minutes) => void agent.commands.pause(minutes).catch(reportError(log, 'pause')),
-    resume: () => void agent.commands.resume().catch(reportError(log, 'resume')),
+    pause: (minutes) => void commands.pause(minutes).catch(reportError(log, 'pause')),
+    resume: () => void commands.resume().catch(reportError(log, 'resume')),
+    finishThenPause: () =>
+      void commands.finishThenPause().catch(reportError(log, 'finish then pause')),
+    suspendJob: (jobId) => void commands.suspendJob(jobId).catch(reportError(log, 'suspend')),
+    resumeJob: (jobId) => void commands.resumeJob(jobId).catch(reportError(log, 'resume job')),
+    abortJob: (jobId) => void commands.abortJob(jobId).catch(reportError(log, 'abort')),
     openWindow,
     quit: () => app.quit(),
+  });
+  const stopNotifications = startDesktopNotifications(agent.events, {
+    iconPath: options.paths.appIcon,
+    openWindow,
   });
   const updateTray = (status: AgentStatus): void => tray.update(status);
   agent.events.on('status', updateTray);
@@ -132,6 +143,7 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     shutDown = true;
     quitting = true;
     stopIdle();
+    stopNotifications();
     unforward();
     unregister();
     // Jobs still settling after the stop timeout emit status; the tray is destroyed by then.

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { agentActivity, statusLine, type ActivityInput } from '@copilot/core/agent-status';
+import {
+  agentActivity,
+  ruleState,
+  statusLine,
+  type ActivityInput,
+} from '@copilot/core/agent-status';
 import type { RunningJob } from '@copilot/contract/ui-contract';
 
 const job: RunningJob = {
@@ -62,5 +67,35 @@ describe('status line', () => {
     expect(line({ decision: { run: false, reason: 'paused' }, pausedUntil: end })).toBe(
       'Paused until 14:05',
     );
+  });
+});
+
+describe('rules in the status', () => {
+  it('a rule that pauses is the activity and the reason in the status line', () => {
+    const decision = { run: false, reason: 'on-battery', detail: 'on battery' } as const;
+    expect(agentActivity({ ...base, decision })).toBe('paused-by-rule');
+    expect(line({ decision })).toBe('Paused: on battery');
+    expect(ruleState(decision)).toEqual({ rule: 'on-battery', reason: 'on battery', cpuFactor: 0 });
+    expect(line({ decision: { run: false, reason: 'outside-schedule' } })).toBe(
+      'Paused: outside the computing hours',
+    );
+    expect(ruleState({ run: false, reason: 'paused' })).toBeNull();
+  });
+
+  it('the thermal rule slows running jobs and says so; finishing says what comes next', () => {
+    const decision = { run: true, cpuFactor: 0.7, slowedBy: 'CPU at 90 °C, 70 % speed' } as const;
+    expect(agentActivity({ ...base, decision, running: [job] })).toBe('running');
+    expect(line({ decision, running: [job] })).toBe(
+      'Running job 42 for 3 min (slowed: CPU at 90 °C, 70 % speed)',
+    );
+    expect(ruleState(decision)).toEqual({
+      rule: 'thermal',
+      reason: 'CPU at 90 °C, 70 % speed',
+      cpuFactor: 0.7,
+    });
+    expect(line({ running: [job], finishing: true })).toBe(
+      'Running job 42 for 3 min, then pausing',
+    );
+    expect(ruleState({ run: true })).toBeNull();
   });
 });

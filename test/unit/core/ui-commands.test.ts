@@ -277,3 +277,21 @@ describe('UI commands: jobs and log', () => {
     });
   });
 });
+
+describe('UI commands: per-job control', () => {
+  it('finish then pause with no job in hand pauses at once; with jobs it waits for them', async () => {
+    const r = rig();
+    await r.commands.finishThenPause();
+    expect(r.current().paused).toBe(true);
+    expect(r.policy.finishing).toBe(false);
+    await r.commands.resume();
+    expect(r.current().paused).toBe(false);
+  });
+
+  it('refuses a job it does not hold', async () => {
+    const r = rig();
+    await expect(r.commands.suspendJob('nope')).rejects.toThrow('no job nope in hand');
+    await expect(r.commands.resumeJob('nope')).rejects.toThrow('no job nope in hand');
+    await expect(r.commands.abortJob('nope')).rejects.toThrow('no job nope in hand');
+  });
+});

@@ -4,7 +4,9 @@ import {
   ipcCommandChannel,
   ipcEventChannel,
   type LogEntry,
+  type RunningJob,
 } from '@copilot/contract/ui-contract';
+import type { MenuItemConstructorOptions } from 'electron';
 import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
 import { startDesktopApp, type DesktopApp } from '@copilot/main/desktop-app';
 import {
@@ -14,7 +16,7 @@ import {
   type StoredSettings,
 } from '@copilot/main/settings-repository';
 import { createFakeAgent, type FakeAgent } from './fake-agent';
-import { FakeBrowserWindow, FakeTray, fake } from './fake-electron';
+import { FakeBrowserWindow, FakeNotification, FakeTray, fake } from './fake-electron';
 
 vi.mock('electron', () => import('./fake-electron'));
 
@@ -188,6 +190,67 @@ describe('tray', () => {
     });
     expect(tray.image).toBe('/app/assets/tray/tray-idle.png');
     expect(tray.tooltip).toBe('Co-Pilot Desktop: Waiting for idle');
+  });
+});
+
+describe('per-job control and notifications', () => {
+  const job: RunningJob = {
+    jobId: 'j-7',
+    manager: 'jm@localhost',
+    command: 'run.sh',
+    phase: 'running',
+    receivedAt: '2026-11-30T10:00:00.000Z',
+    startedAt: '2026-11-30T10:00:01.000Z',
+    elapsedMs: 60_000,
+    wallClockLimitMs: 86_400_000,
+    cpuSeconds: 3,
+    progress: null,
+    etaMs: null,
+  };
+
+  it('the tray lists running jobs to suspend, resume or abort, and offers finish then pause', async () => {
+    const { agent, tray } = await start();
+    expect(tray.item('finish-then-pause')).toBeUndefined();
+    agent.setStatus({ activity: 'running', statusLine: 'Running job j-7', running: [job] });
+    const submenu = (): MenuItemConstructorOptions[] =>
+      tray.item('job:j-7')?.submenu as MenuItemConstructorOptions[];
+    const click = (id: string): void => {
+      const entry = submenu().find((item) => item.id === id);
+      (entry?.click as () => void)();
+    };
+    click('job-suspend:j-7');
+    expect(agent.commands.suspendJob).toHaveBeenCalledWith('j-7');
+    agent.setStatus({ suspendedJobs: ['j-7'] });
+    expect(tray.item('job:j-7')?.label).toBe('Job j-7 (suspended)');
+    click('job-resume:j-7');
+    expect(agent.commands.resumeJob).toHaveBeenCalledWith('j-7');
+    click('job-abort:j-7');
+    expect(agent.commands.abortJob).toHaveBeenCalledWith('j-7');
+    tray.click('finish-then-pause');
+    expect(agent.commands.finishThenPause).toHaveBeenCalledTimes(1);
+    await vi.waitFor(() => expect(tray.item('finish-then-pause')).toBeUndefined());
+  });
+
+  it("shows the agent's notification events as desktop notifications", async () => {
+    const { agent } = await start();
+    agent.events.emit('notification', {
+      kind: 'job-failed',
+      title: 'Job j-7 failed',
+      body: 'exit code 3',
+      time: new Date().toISOString(),
+      jobId: 'j-7',
+    });
+    expect(FakeNotification.shown.map((shown) => shown.options)).toEqual([
+      { title: 'Job j-7 failed', body: 'exit code 3', icon: '/app/assets/icon.png' },
+    ]);
+    FakeNotification.supported = false;
+    agent.events.emit('notification', {
+      kind: 'docker-gone',
+      title: 'Docker went away',
+      body: '',
+      time: new Date().toISOString(),
+    });
+    expect(FakeNotification.shown).toHaveLength(1);
   });
 });
 

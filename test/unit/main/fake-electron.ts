@@ -100,6 +100,21 @@ export class FakeTray extends EventEmitter {
   }
 }
 
+/** Electron's Notification: records what was shown. */
+export class FakeNotification extends EventEmitter {
+  static shown: FakeNotification[] = [];
+  static supported = true;
+  static isSupported(): boolean {
+    return FakeNotification.supported;
+  }
+  constructor(readonly options: { title: string; body: string; icon?: string }) {
+    super();
+  }
+  show(): void {
+    FakeNotification.shown.push(this);
+  }
+}
+
 type Handler = (event: { sender: unknown }, ...args: unknown[]) => unknown;
 
 /**
@@ -172,6 +187,8 @@ export const fake = {
     fake.idleSeconds = 0;
     FakeBrowserWindow.instances = [];
     FakeTray.instances = [];
+    FakeNotification.shown = [];
+    FakeNotification.supported = true;
   },
   /** Calls an ipcMain.handle handler as a renderer would. */
   invoke(channel: string, sender: unknown, ...args: unknown[]): unknown {
@@ -197,5 +214,16 @@ export const ipcMain = {
 export const powerMonitor = { getSystemIdleTime: () => fake.idleSeconds };
 export const shell = { openExternal: vi.fn(() => Promise.resolve()) };
 export const safeStorage = fake.safeStorage;
+export const Notification = FakeNotification;
 
-export default { app, BrowserWindow, Tray, Menu, ipcMain, powerMonitor, shell, safeStorage };
+export default {
+  app,
+  BrowserWindow,
+  Tray,
+  Menu,
+  ipcMain,
+  powerMonitor,
+  shell,
+  safeStorage,
+  Notification,
+};
