@@ -3,8 +3,9 @@
  * running, and the next start with the same data dir adopts it, so the job's result arrives
  * once, with its whole stdout. A job whose container is gone while the agent is down (a host
  * reboot, simulated by removing the container) starts again, finds its checkpoint dir and sees
- * COPILOT_RESUMED=1. The fraction done a job writes to $COPILOT_PROGRESS_FILE reaches
- * getStatus and getJobs. Real Prosody, the real manager and the real agent with Docker.
+ * COPILOT_RESUMED=1. A frozen container stays frozen while the agent is down, and the next
+ * start applies its own policy to it. The fraction done a job writes to $COPILOT_PROGRESS_FILE
+ * reaches getStatus and getJobs. Real Prosody, the real manager and the real agent with Docker.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -193,5 +194,31 @@ describe('work survives the agent', () => {
     expect(agentLog.map((record) => record.message)).toContain(
       'the job container is gone; starting the job again from its checkpoint dir',
     );
+  }, 120_000);
+  it('keeps a frozen container frozen while the agent is down; the next start applies its policy', async () => {
+    const managerLog: LogRecord[] = [];
+    const manager = await startManager(managerLog);
+    const dataDir = fs.mkdtempSync(path.join(root, 'agent-'));
+    const first = await startAgent(dataDir);
+    const job = await submitJob(manager.queue, manager.paths, {
+      commandFile: script('frozen.sh', '#!/bin/bash\necho before\nsleep 3\necho after\n'),
+    });
+    jobIds.push(job.id);
+    const state = async (): Promise<string | undefined> =>
+      (await jobContainers([job.id]))[0]?.State;
+    await until('the job running', async () => ((await state()) === 'running' ? true : undefined));
+    await first.commands.pause();
+    await until('the job frozen', async () => ((await state()) === 'paused' ? true : undefined));
+    await stopAgent(first);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(await state()).toBe('paused');
+
+    // A new agent on the same data dir whose settings let jobs run: it thaws the job.
+    await startAgent(dataDir);
+    const finished = await waitForJob(manager.queue, job.id, 60_000);
+    expect(finished).toMatchObject({ state: 'done', exitCode: 0, attempts: 1 });
+    expect(leases(managerLog)).toEqual([job.id]);
+    const stdout = path.join(manager.config.doneJobDir, job.id, 'stdout');
+    expect(fs.readFileSync(stdout, 'utf8')).toBe('before\nafter\n');
   }, 120_000);
 });
