@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { RunningJob } from '../../contract/ui-contract';
 import { formatDuration } from '../format';
 import { useNow } from '../hooks/use-now';
@@ -9,7 +10,16 @@ const CLOCKED_PHASES: ReadonlySet<RunningJob['phase']> = new Set(['running', 'st
  * Running jobs, ticking each second. The bar is the job's own fraction done with an ETA when
  * it writes one ($COPILOT_PROGRESS_FILE), else elapsed time against the wall-clock limit.
  */
-export function RunningJobs({ jobs, receivedAt }: { jobs: RunningJob[]; receivedAt: number }) {
+export function RunningJobs({
+  jobs,
+  receivedAt,
+  actions,
+}: {
+  jobs: RunningJob[];
+  receivedAt: number;
+  /** Buttons for one job (suspend, resume, abort), under its card. */
+  actions?: (job: RunningJob) => ReactNode;
+}) {
   const now = useNow(1000);
   if (jobs.length === 0) return <p className="muted">No job is running.</p>;
   return (
@@ -54,6 +64,7 @@ export function RunningJobs({ jobs, receivedAt }: { jobs: RunningJob[]; received
               <span>CPU {formatDuration(job.cpuSeconds * 1000)}</span>
               <span>from {job.manager}</span>
             </div>
+            {actions && <div className="actions job-actions">{actions(job)}</div>}
           </li>
         );
       })}

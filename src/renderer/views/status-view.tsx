@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { AgentStatus, ConnectionState } from '../../contract/ui-contract';
+import type { AgentStatus, ConnectionState, RunningJob } from '../../contract/ui-contract';
 import { RunningJobs } from '../components/running-jobs';
 import { useCopilot } from '../copilot-context';
 import { errorMessage } from '../../base/errors';
@@ -40,6 +40,32 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
       .catch((e: unknown) => setActionError(errorMessage(e)))
       .finally(() => setBusy(false));
   };
+  const suspended = new Set(status.suspendedJobs ?? []);
+  const jobActions = (job: RunningJob) => (
+    <>
+      {suspended.has(job.jobId) ? (
+        <button disabled={busy} onClick={() => act(() => api.resumeJob(job.jobId))}>
+          Resume job
+        </button>
+      ) : (
+        <button disabled={busy} onClick={() => act(() => api.suspendJob(job.jobId))}>
+          Suspend job
+        </button>
+      )}
+      <button
+        className="danger"
+        disabled={busy}
+        data-testid="abort-job"
+        onClick={() => {
+          if (window.confirm(`Abort job ${job.jobId}? Its work so far is lost.`)) {
+            act(() => api.abortJob(job.jobId));
+          }
+        }}
+      >
+        Abort job
+      </button>
+    </>
+  );
   return (
     <div className="stack">
       <section className={`hero hero-${status.activity}`} aria-live="polite">
@@ -50,6 +76,12 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
           </div>
           {status.paused && status.pausedUntil && (
             <div className="muted">Resumes at {formatTime(status.pausedUntil)}</div>
+          )}
+          {status.rule && (
+            <div className="muted" data-testid="rule">
+              {status.rule.rule === 'thermal' ? 'Slowed' : 'Paused'} by a rule of your settings:{' '}
+              {status.rule.reason}
+            </div>
           )}
         </div>
         <div className="actions">
@@ -65,6 +97,11 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
               <button disabled={busy} onClick={() => act(() => api.pause(60))}>
                 Pause for 1 hour
               </button>
+              {status.running.length > 0 && !status.finishing && (
+                <button disabled={busy} onClick={() => act(() => api.finishThenPause())}>
+                  Finish jobs, then pause
+                </button>
+              )}
             </>
           )}
         </div>
@@ -133,7 +170,7 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
       </div>
       <section className="card">
         <h3>Current jobs</h3>
-        <RunningJobs jobs={status.running} receivedAt={state.receivedAt} />
+        <RunningJobs jobs={status.running} receivedAt={state.receivedAt} actions={jobActions} />
       </section>
     </div>
   );
