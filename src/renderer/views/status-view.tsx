@@ -18,6 +18,42 @@ function tone(ok: boolean, warn = false): string {
   return ok ? 'ok' : warn ? 'warn' : 'bad';
 }
 
+/** Suspend or resume one job, and abort it (after a confirmation). */
+function JobControls(props: {
+  job: RunningJob;
+  suspended: boolean;
+  busy: boolean;
+  act: (action: () => Promise<AgentStatus>) => void;
+}) {
+  const api = useCopilot();
+  const { job, busy, act } = props;
+  return (
+    <>
+      {props.suspended ? (
+        <button disabled={busy} onClick={() => act(() => api.resumeJob(job.jobId))}>
+          Resume job
+        </button>
+      ) : (
+        <button disabled={busy} onClick={() => act(() => api.suspendJob(job.jobId))}>
+          Suspend job
+        </button>
+      )}
+      <button
+        className="danger"
+        disabled={busy}
+        data-testid="abort-job"
+        onClick={() => {
+          if (window.confirm(`Abort job ${job.jobId}? Its work so far is lost.`)) {
+            act(() => api.abortJob(job.jobId));
+          }
+        }}
+      >
+        Abort job
+      </button>
+    </>
+  );
+}
+
 export interface StatusViewProps {
   state: StatusState;
   onOpenSettings(): void;
@@ -42,29 +78,7 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
   };
   const suspended = new Set(status.suspendedJobs ?? []);
   const jobActions = (job: RunningJob) => (
-    <>
-      {suspended.has(job.jobId) ? (
-        <button disabled={busy} onClick={() => act(() => api.resumeJob(job.jobId))}>
-          Resume job
-        </button>
-      ) : (
-        <button disabled={busy} onClick={() => act(() => api.suspendJob(job.jobId))}>
-          Suspend job
-        </button>
-      )}
-      <button
-        className="danger"
-        disabled={busy}
-        data-testid="abort-job"
-        onClick={() => {
-          if (window.confirm(`Abort job ${job.jobId}? Its work so far is lost.`)) {
-            act(() => api.abortJob(job.jobId));
-          }
-        }}
-      >
-        Abort job
-      </button>
-    </>
+    <JobControls job={job} suspended={suspended.has(job.jobId)} busy={busy} act={act} />
   );
   return (
     <div className="stack">
