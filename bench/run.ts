@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--only=baseline,batch,container,agent,dispatch,scale,latency]
+ * npm run bench [-- --quick] [--only=baseline,batch,container,agent,dispatch,scale,latency,thermal]
  *                [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]
  * npm run bench -- --report=bench/results/<file>.json   (prints an earlier run's tables)
  *
@@ -23,6 +23,7 @@ import { measureAgentFootprint, type AgentFootprintResult } from './agent-footpr
 import { runBaseline, type BaselineResult } from './baseline';
 import { measureBatchSubmit, type BatchSubmitResult } from './batch-submit';
 import { measureContainer, type ContainerResult } from './container';
+import { runThermalThrottle, type ThermalThrottleResult } from './thermal-throttle';
 import {
   managerRss,
   measureLatency,
@@ -47,6 +48,7 @@ const SECTIONS = [
   'dispatch',
   'scale',
   'latency',
+  'thermal',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -88,7 +90,7 @@ function parseArgs(argv: string[]): Options {
       options.queues = queues as Array<'sqlite' | 'redis'>;
     } else if (name === '--help' || name === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--only=baseline,batch,container,agent,dispatch,scale,latency] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]\n',
+        'usage: npm run bench -- [--quick] [--only=baseline,batch,container,agent,dispatch,scale,latency,thermal] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]\n',
       );
       process.exit(0);
     } else if (arg !== '--') throw new Error(`unknown argument ${arg}`);
@@ -110,6 +112,7 @@ interface Results {
   };
   baseline?: BaselineResult;
   batch?: BatchSubmitResult;
+  thermal?: ThermalThrottleResult;
   container?: ContainerResult;
   agentFootprint?: AgentFootprintResult;
   throughput: ThroughputResult[];
@@ -307,6 +310,16 @@ function printSummary(results: Results): void {
           [`submitBatch --number ${batch.jobs} (inputs + queue)`, batch.submitMs],
           [`of which queueing (one transaction)`, batch.queueMs],
         ],
+      ),
+    );
+  }
+  const thermal = results.thermal;
+  if (thermal) {
+    log(
+      formatTable(
+        `Thermal throttle (limit ${thermal.limitC} °C, hysteresis ${thermal.hysteresisC} °C, ${thermal.hostCores} cores at 100 %, one slot)`,
+        ['reading', '°C', 'factor', 'job CPU quota, cores'],
+        thermal.steps.map((s) => [s.step, s.temperatureC, s.factor, s.cores]),
       ),
     );
   }
@@ -514,6 +527,10 @@ async function main(): Promise<void> {
     results.batch = await attempt(results, 'batch submission', () =>
       measureBatchSubmit({ quick: options.quick }),
     );
+  }
+  if (options.only.has('thermal')) {
+    log('\n[thermal] the CPU quota over a synthetic temperature ramp');
+    results.thermal = runThermalThrottle();
   }
   if (options.only.has('container')) {
     log('\n[container] start latency and CPU-bound overhead');
