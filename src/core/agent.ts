@@ -286,15 +286,16 @@ function jobSlots(
 
 /**
  * Reads the sensors every sensorIntervalMs (one reading at a time) into the policy: a changed
- * CPU factor updates the containers' limits, and the policy is applied to the jobs.
+ * CPU factor updates the containers' limits, and the policy is applied to the jobs. The promise
+ * is the reading under way (start waits for the first before it asks for work).
  */
 function sensorSampler(
   basics: AgentBasics,
   parts: { slots: JobSlots; runner: JobRunner; afterProbe: () => void },
-): () => void {
+): () => Promise<void> {
   const { options, policy, run } = basics;
   const source = options.sensors === undefined ? si : options.sensors;
-  if (source === null) return () => undefined;
+  if (source === null) return () => Promise.resolve();
   const { slots, runner } = parts;
   const sensors = new HostSensors({
     source,
@@ -306,12 +307,12 @@ function sensorSampler(
   });
   const every = options.sensorIntervalMs ?? DEFAULT_SENSOR_INTERVAL_MS;
   let nextAt = 0;
-  let sampling = false;
+  let sampling: Promise<void> | null = null;
   return () => {
     const now = Date.now();
-    if (sampling || now < nextAt) return;
-    sampling = true;
-    void sensors
+    if (sampling) return sampling;
+    if (now < nextAt) return Promise.resolve();
+    sampling = sensors
       .sample(now)
       .then(({ readings, idleSeconds }) => {
         if (run.stopped) return;
@@ -319,10 +320,12 @@ function sensorSampler(
         slots.applyPolicy();
         parts.afterProbe();
       })
+      .catch(() => undefined)
       .finally(() => {
-        sampling = false;
+        sampling = null;
         nextAt = Date.now() + every;
       });
+    return sampling;
   };
 }
 
@@ -428,6 +431,8 @@ interface HostParts {
   fetcher: WorkFetcher;
   tick: () => void;
   afterProbe: () => void;
+  /** The first sensor reading, so that the rules hold before any work is asked for. */
+  sampleSensors: () => Promise<void>;
 }
 
 /** The host's controls (AgentHost): start with a cleanup list of timers, stop, idle readings. */
@@ -447,6 +452,7 @@ function hostControls(parts: HostParts): Pick<Agent, 'start' | 'stop' | 'reportI
       logger.info('agent starting', { dataDir: basics.dataDir, resource: basics.resource, image });
       await docker.probe();
       await takeUpLeftovers({ runner: parts.runner, docker, store, slots }, logger);
+      await parts.sampleSensors();
       void connection.connect();
       timers.push(setInterval(parts.tick, 1000));
       if (monitor.enabled) {
@@ -536,7 +542,7 @@ export function createAgent(options: AgentOptions): Agent {
   const tick = (): void => {
     if (run.stopped) return;
     if (docker.isDue(Date.now())) void docker.probe().then(afterProbe);
-    sampleSensors();
+    void sampleSensors();
     notifier.observe({
       wantsConnection: options.channel !== undefined || isConfigured(run.settings),
       online: channel.online,
@@ -556,6 +562,7 @@ export function createAgent(options: AgentOptions): Agent {
     fetcher,
     tick,
     afterProbe,
+    sampleSensors,
   });
 
   const commands = agentUiCommands(basics, { slots, connection, status, feed, fetcher });

@@ -334,3 +334,73 @@ describe('createAgent', () => {
     expect(second.runner.specs).toHaveLength(1);
   });
 });
+
+describe('createAgent: finish then pause, rules from the sensors, notifications', () => {
+  it('finish then pause takes no new work, lets the running job end, then pauses', async () => {
+    const { agent, runner, channel, persisted } = rig([
+      jobDescription(),
+      jobDescription({ id: 'job-2' }),
+    ]);
+    runner.hold = true;
+    await agent.start();
+    await until(() => runner.specs.length > 0);
+    const finishing = await agent.commands.finishThenPause();
+    expect(finishing).toMatchObject({ finishing: true, paused: false });
+    expect(finishing.statusLine).toMatch(/, then pausing$/);
+    const asked = channel.commands('want_getJob').length;
+    runner.release();
+    const paused = await until(async () => {
+      const status = await agent.commands.getStatus();
+      return status.paused ? status : undefined;
+    });
+    expect(paused).toMatchObject({ activity: 'paused', finishing: false, running: [] });
+    expect(persisted.at(-1)?.paused).toBe(true);
+    await sleep(200);
+    expect(channel.commands('want_getJob')).toHaveLength(asked);
+    expect(runner.specs.map((spec) => spec.jobId)).toEqual(['job-1']);
+  });
+
+  it('a sensor rule pauses the running job with its reason and lifts it again', async () => {
+    const machine = { onBattery: true };
+    const { agent, runner } = rig(
+      [jobDescription()],
+      { runOnBattery: false },
+      {
+        sensors: {
+          battery: () =>
+            Promise.resolve({ hasBattery: true, acConnected: !machine.onBattery, percent: 50 }),
+          cpuTemperature: () => Promise.resolve({ main: -1 }),
+          currentLoad: () => Promise.resolve({ currentLoad: 0 }),
+        },
+        sensorIntervalMs: 20,
+        readIdle: false,
+      },
+    );
+    await agent.start();
+    const blocked = await until(async () => {
+      const status = await agent.commands.getStatus();
+      return status.activity === 'paused-by-rule' ? status : undefined;
+    });
+    expect(blocked).toMatchObject({
+      statusLine: 'Paused: on battery',
+      rule: { rule: 'on-battery' },
+    });
+    // No work is asked for while a rule pauses.
+    expect(runner.specs).toEqual([]);
+    machine.onBattery = false;
+    await until(() => runner.specs.length > 0);
+    expect((await agent.commands.getStatus()).rule ?? null).toBeNull();
+  });
+
+  it('a failed job is a notification event', async () => {
+    const { agent, runner } = rig();
+    runner.outcome = { exitCode: 3, state: 'failed' };
+    const notified = new Promise((resolve) => agent.events.once('notification', resolve));
+    await agent.start();
+    await expect(notified).resolves.toMatchObject({
+      kind: 'job-failed',
+      title: 'Job job-1 failed',
+      jobId: 'job-1',
+    });
+  });
+});
