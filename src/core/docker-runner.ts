@@ -411,16 +411,17 @@ export class DockerRunner implements JobRunner {
       settling: undefined,
     };
     this.active.set(spec.jobId, active);
-    // An adopted container's whole log replaces what the earlier run of the agent had written.
-    const flags = adopted ? 'w' : 'a';
-    const stdout = fs.createWriteStream(stdoutPath, { flags, mode: 0o644 });
-    const stderr = fs.createWriteStream(stderrPath, { flags, mode: 0o644 });
     let detached = false;
     let output: NodeJS.ReadableStream | undefined;
+    let files: fs.WriteStream[] = [];
     try {
-      output = adopted
-        ? await container.logs({ follow: true, stdout: true, stderr: true })
-        : await container.attach({ stream: true, stdout: true, stderr: true });
+      const replay = adopted ? await this.replayLog(container, spec.jobId) : undefined;
+      output = replay ?? (await container.attach({ stream: true, stdout: true, stderr: true }));
+      // An adopted container's whole log replaces what the earlier run of the agent had written.
+      const flags = replay ? 'w' : 'a';
+      const stdout = fs.createWriteStream(stdoutPath, { flags, mode: 0o644 });
+      const stderr = fs.createWriteStream(stderrPath, { flags, mode: 0o644 });
+      files = [stdout, stderr];
       docker.modem.demuxStream(output, stdout, stderr);
       const streamEnded = once(output, 'end').catch(() => undefined);
       // 'next-exit': before start, the default 'not-running' would be satisfied at once.
@@ -450,7 +451,7 @@ export class DockerRunner implements JobRunner {
     } finally {
       this.active.delete(spec.jobId);
       if (detached) (output as { destroy?: () => void } | undefined)?.destroy?.();
-      await Promise.all([closeStream(stdout), closeStream(stderr)]);
+      await Promise.all(files.map(closeStream));
       if (!detached) {
         await container.remove({ force: true }).catch((error: unknown) => {
           this.logger.warn('could not remove job container', {
@@ -459,6 +460,25 @@ export class DockerRunner implements JobRunner {
           });
         });
       }
+    }
+  }
+
+  /**
+   * The whole log of an adopted container, followed to its exit; undefined when the daemon keeps
+   * none (log driver `none`): then only what the job writes from now on is kept (attach).
+   */
+  private async replayLog(
+    container: Docker.Container,
+    jobId: string,
+  ): Promise<NodeJS.ReadableStream | undefined> {
+    try {
+      return await container.logs({ follow: true, stdout: true, stderr: true });
+    } catch (error) {
+      this.logger.warn('the adopted container keeps no log; its earlier output is lost', {
+        jobId,
+        error: errorMessage(error),
+      });
+      return undefined;
     }
   }
 

@@ -277,6 +277,21 @@ describe('DockerRunner adopting a container of an earlier run', () => {
     expect(container.removed).toBe(true);
   });
 
+  it('keeps what the earlier run wrote and attaches when the daemon keeps no log', async () => {
+    const container = new FakeContainer();
+    const { docker } = leftBehind(container, new Date().toISOString());
+    Object.assign(container, {
+      logs: () => Promise.reject(new Error('configured logging driver does not support reading')),
+    });
+    const runner = new DockerRunner({ docker });
+    fs.writeFileSync(path.join(dir, 'stdout'), 'from the earlier run\n');
+    const outcome = runner.run({ ...spec(false), adopt: true });
+    await until(() => container.calls.includes('unpause'));
+    container.finish();
+    expect((await outcome).state).toBe('done');
+    expect(fs.readFileSync(path.join(dir, 'stdout'), 'utf8')).toBe('from the earlier run\n');
+  });
+
   it('counts the wall clock from the container start', async () => {
     const container = new FakeContainer();
     const { docker } = leftBehind(container, new Date(Date.now() - 60_000).toISOString());
