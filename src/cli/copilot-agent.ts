@@ -36,6 +36,8 @@ Configuration variables (config file, environment, or --NAME=value):
   AGENT_CPU_LIMIT_PERCENT, AGENT_MEMORY_LIMIT_MB, AGENT_DISK_LIMIT_MB, AGENT_JOB_SLOTS,
   AGENT_JOB_IMAGE, AGENT_WALL_CLOCK_LIMIT_SECONDS, AGENT_GUI_RPC_PORT, AGENT_LOG_LEVEL,
   AGENT_RUN_ONLY_WHEN_IDLE, AGENT_IDLE_MINUTES, AGENT_JABBER_RESOURCE
+  AGENT_SCHEDULE, AGENT_RUN_ON_BATTERY, AGENT_MIN_BATTERY_PERCENT, AGENT_THERMAL_LIMIT_C,
+  AGENT_BUSY_CPU_PERCENT   when to compute (time windows, battery, CPU temperature, busy CPU)
   AGENT_SECURE_MODE, JM_PUBLIC_KEY   secure mode (1, and the job manager's RSA public key PEM)
   AGENT_JABBER_CA_FILE, AGENT_REQUIRE_TLS   CA for the XMPP server's certificate; 1 = TLS or nothing
   AGENT_GUI_STATIC_DIR     the built UI served with the GUI RPC (default: dist/renderer)
