@@ -234,4 +234,26 @@ describe('renderer against the real headless agent', () => {
     await expect.poll(() => history.count(), { timeout: 60_000 }).toBe(0);
     await page.close();
   });
+
+  it('suspends, resumes and aborts one job from the status view', async () => {
+    const page = await openUi();
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Status' }).click();
+    const script = path.join(tmp, 'long-job.sh');
+    fs.writeFileSync(script, '#!/bin/sh\nsleep 600\n', { mode: 0o755 });
+    const job = await submitJob(manager.queue, manager.paths, { commandFile: script });
+    const card = page.getByTestId('running-job').filter({ hasText: job.id });
+    await card.getByRole('button', { name: 'Suspend job' }).click({ timeout: 60_000 });
+    await card.getByRole('button', { name: 'Resume job' }).waitFor();
+    expect((await agent.commands.getStatus()).suspendedJobs).toEqual([job.id]);
+    await expect.poll(() => card.locator('.badge').textContent()).toBe('paused');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'renderer-job-suspended.png') });
+    await card.getByRole('button', { name: 'Resume job' }).click();
+    await card.getByRole('button', { name: 'Suspend job' }).waitFor();
+    await card.getByTestId('abort-job').click();
+    await expect.poll(() => card.count(), { timeout: 30_000 }).toBe(0);
+    const { history } = await agent.commands.getJobs();
+    expect(history.find((record) => record.jobId === job.id)).toMatchObject({ state: 'aborted' });
+    await page.close();
+  });
 });
