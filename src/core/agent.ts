@@ -303,6 +303,11 @@ function sensorSampler(
     ownCpuSeconds: () =>
       slots.running(Date.now()).reduce((sum, job) => sum + runner.cpuSeconds(job.jobId), 0),
     idle: options.readIdle ?? true,
+    needs: () => ({
+      temperature: run.settings.thermalLimitC > 0,
+      load: run.settings.busyCpuPercent > 0,
+      idle: run.settings.runOnlyWhenIdle,
+    }),
     ...(options.runProgram ? { run: options.runProgram } : {}),
   });
   const every = options.sensorIntervalMs ?? DEFAULT_SENSOR_INTERVAL_MS;

@@ -112,3 +112,40 @@ describe('host sensors', () => {
     expect(inputDevicesIdleSeconds('/nonexistent-input-dir', NOW)).toBeNull();
   });
 });
+
+describe('host sensors: only what a rule needs', () => {
+  it('skips the temperature, the load and the idle time when no rule needs them', async () => {
+    const asked: string[] = [];
+    const counting: SensorSource = {
+      battery: () => {
+        asked.push('battery');
+        return Promise.resolve({ hasBattery: false, acConnected: true, percent: 0 });
+      },
+      cpuTemperature: () => {
+        asked.push('temperature');
+        return Promise.resolve({ main: 50 });
+      },
+      currentLoad: () => {
+        asked.push('load');
+        return Promise.resolve({ currentLoad: 10 });
+      },
+    };
+    const sensors = new HostSensors({
+      source: counting,
+      ownCpuSeconds: () => 0,
+      hostCpuCount: 1,
+      idle: true,
+      run: () => {
+        asked.push('loginctl');
+        return Promise.resolve('IdleHint=no\n');
+      },
+      needs: () => ({ temperature: false, load: false, idle: false }),
+    });
+    expect((await sensors.sample(NOW)).readings).toEqual({
+      battery: null,
+      cpuTemperatureC: null,
+      otherCpuPercent: null,
+    });
+    expect(asked).toEqual(['battery']);
+  });
+});
