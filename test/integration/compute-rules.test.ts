@@ -4,6 +4,7 @@
  * restores it; a synthetic battery pauses the container (State.Paused) and mains power thaws
  * it; each time getStatus names the rule. Then the volunteer suspends and resumes the job, and
  * aborts it: the manager hears a failed jobDone and the job is in the agent's history as aborted.
+ * Other programs' CPU load, the computing hours and "only when idle" pause and lift it the same way.
  * Real Prosody, the real manager and the real agent with Docker.
  */
 import fs from 'node:fs';
@@ -49,12 +50,12 @@ afterAll(async () => {
 });
 
 /** What the synthetic sensors say; the test changes it. */
-const machine = { temperatureC: 60, onBattery: false };
+const machine = { temperatureC: 60, onBattery: false, cpuLoadPercent: 0 };
 const sensors: SensorSource = {
   battery: () =>
     Promise.resolve({ hasBattery: true, acConnected: !machine.onBattery, percent: 90 }),
   cpuTemperature: () => Promise.resolve({ main: machine.temperatureC }),
-  currentLoad: () => Promise.resolve({ currentLoad: 0 }),
+  currentLoad: () => Promise.resolve({ currentLoad: machine.cpuLoadPercent }),
 };
 
 async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string) {
@@ -66,6 +67,32 @@ async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, wha
       throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** The rule pauses the running job's container and says so; `lift` lets it run again. */
+async function expectPausedThenLifted(
+  jobId: string,
+  why: string,
+  lift: () => unknown,
+): Promise<void> {
+  const status = (): Promise<AgentStatus> => (agent as Agent).commands.getStatus();
+  const says = (s: AgentStatus): boolean =>
+    why === 'waiting-for-idle'
+      ? s.activity === 'waiting-for-idle'
+      : s.activity === 'paused-by-rule' && s.rule?.rule === why;
+  await waitFor(
+    () => container(jobId),
+    (info) => info.State.Paused,
+    `paused by ${why}`,
+  );
+  await waitFor(status, says, `the status to say ${why}`);
+  await lift();
+  await waitFor(
+    () => container(jobId),
+    (info) => !info.State.Paused,
+    `running after ${why}`,
+  );
+  await waitFor(status, (s) => s.activity === 'running', 'running again');
 }
 
 async function container(jobId: string): Promise<Docker.ContainerInspectInfo> {
@@ -146,6 +173,30 @@ describe('rules and per-job control on a running job', () => {
       'a running container',
     );
     await waitFor(status, (s) => s.activity === 'running', 'running again');
+
+    // Other programs busy: paused with the reason; quiet again: running.
+    await agent.commands.setSettings({ busyCpuPercent: 50 });
+    machine.cpuLoadPercent = 100;
+    await expectPausedThenLifted(job.id, 'computer-busy', () => {
+      machine.cpuLoadPercent = 0;
+    });
+
+    // Outside the computing hours (a one-minute window twelve hours from now), then always.
+    const later = new Date(Date.now() + 12 * 3600 * 1000);
+    const at = (date: Date): string =>
+      `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
+    const window = `daily ${at(later)}-${at(new Date(later.getTime() + 60_000))}`;
+    expect((await agent.commands.setSettings({ computeSchedule: window })).ok).toBe(true);
+    await expectPausedThenLifted(job.id, 'outside-schedule', async () => {
+      await (agent as Agent).commands.setSettings({ computeSchedule: '' });
+    });
+
+    // Only when idle: the volunteer at the keyboard pauses the job; away again, it runs.
+    await agent.commands.setSettings({ runOnlyWhenIdle: true, idleMinutes: 1 });
+    agent.reportIdleSeconds(0);
+    await expectPausedThenLifted(job.id, 'waiting-for-idle', () => {
+      (agent as Agent).reportIdleSeconds(120);
+    });
 
     // By hand: suspend, resume, abort.
     await agent.commands.suspendJob(job.id);
