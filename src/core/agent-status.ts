@@ -75,10 +75,17 @@ function clock(ms: number): string {
   return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }
 
+/** Jobs while the policy lets them run: a frozen one ('paused') was suspended by hand. */
 function runningLine(running: readonly RunningJob[]): string {
   const [first] = running;
-  if (running.length > 1 || !first) return `Running ${running.length} jobs`;
-  if (first.phase === 'running' || first.phase === 'paused') {
+  if (running.length > 1 || !first) {
+    const suspended = running.filter((job) => job.phase === 'paused').length;
+    return suspended > 0
+      ? `Running ${running.length} jobs (${suspended} suspended)`
+      : `Running ${running.length} jobs`;
+  }
+  if (first.phase === 'paused') return `Job ${first.jobId} suspended`;
+  if (first.phase === 'running') {
     return `Running job ${first.jobId} for ${minutes(first.elapsedMs)}`;
   }
   return `Job ${first.jobId}: ${first.phase}`;

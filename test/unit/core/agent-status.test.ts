@@ -43,6 +43,11 @@ describe('status line', () => {
     );
     expect(line({ running: [{ ...job, phase: 'uploading' }] })).toBe('Job 42: uploading');
     expect(line({ running: [job, { ...job, jobId: '43' }] })).toBe('Running 2 jobs');
+    // While the policy lets jobs run, a frozen one was suspended by hand.
+    expect(line({ running: [{ ...job, phase: 'paused' }] })).toBe('Job 42 suspended');
+    expect(line({ running: [job, { ...job, jobId: '43', phase: 'paused' }] })).toBe(
+      'Running 2 jobs (1 suspended)',
+    );
     expect(line({ decision: { run: false, reason: 'paused' }, running: [job] })).toBe('Paused');
     expect(line({ decision: { run: false, reason: 'waiting-for-idle' } })).toBe(
       'Waiting for the computer to be idle',
