@@ -5,6 +5,8 @@ import type { Command, JobDescription } from '@copilot/protocol/commands';
 import { ManagerExchange, type ProtocolChannel } from '@copilot/core/manager-exchange';
 import { ManagerTrust } from '@copilot/core/manager-trust';
 import { silentLogger } from '@copilot/base/logger';
+import { SerialLock } from '@copilot/base/serial-lock';
+import type { SharedLifecycleDeps } from '@copilot/core/job-slots';
 import {
   AgentStoppingError,
   type JobRunner,
@@ -258,4 +260,30 @@ export class FakeStorage implements StorageClient {
     this.uploads.set(`${directory}/${file}`, text);
     return Promise.resolve(text.length);
   }
+}
+
+/**
+ * What every lifecycle shares, for tests of the parts that start lifecycles: a scripted manager
+ * that answers nothing, fake storage, short time outs. Tests override what they are about.
+ */
+export function sharedLifecycleDeps(
+  parts: Pick<SharedLifecycleDeps, 'runner' | 'store' | 'limits'> & Partial<SharedLifecycleDeps>,
+): SharedLifecycleDeps {
+  return {
+    exchange: managerExchange(new FakeChannel(scriptedManager([]))),
+    storage: new FakeStorage(),
+    logger: silentLogger,
+    handshakeLock: new SerialLock(),
+    agentHost: 'volunteer.example.org',
+    mayRun: () => true,
+    image: 'copilot-job:latest',
+    wallClockLimitMs: 60_000,
+    allowJobNetwork: () => false,
+    replyTimeoutMs: 200,
+    leaseRenewalMs: 60_000,
+    retry: { initialMs: 5, maxMs: 20, jitter: 0 },
+    maxUploadAttempts: 3,
+    resultRetentionMs: 60_000,
+    ...parts,
+  };
 }

@@ -8,7 +8,6 @@ import { JobHistory } from '@copilot/core/job-history';
 import { JobSlots } from '@copilot/core/job-slots';
 import { JobStore } from '@copilot/core/job-store';
 import { containerLimits } from '@copilot/core/resource-policy';
-import { SerialLock } from '@copilot/base/serial-lock';
 import { silentLogger } from '@copilot/base/logger';
 import {
   FakeChannel,
@@ -18,6 +17,7 @@ import {
   jobDescription,
   managerExchange,
   scriptedManager,
+  sharedLifecycleDeps,
 } from './fakes';
 
 /** A runner whose cleanup (what an abort does) kills the held container: exit 137. */
@@ -61,25 +61,14 @@ function rig() {
   const state = { mayRun: true };
   const done: JobHistoryRecord[] = [];
   const slots = new JobSlots({
-    lifecycle: {
+    lifecycle: sharedLifecycleDeps({
       exchange: managerExchange(channel),
       runner,
       storage,
       store,
-      logger: silentLogger,
-      handshakeLock: new SerialLock(),
-      agentHost: 'volunteer.example.org',
       limits: () => limits,
       mayRun: () => state.mayRun,
-      image: 'copilot-job:latest',
-      wallClockLimitMs: 60_000,
-      allowJobNetwork: () => false,
-      replyTimeoutMs: 200,
-      leaseRenewalMs: 60_000,
-      retry: { initialMs: 5, maxMs: 20, jitter: 0 },
-      maxUploadAttempts: 3,
-      resultRetentionMs: 60_000,
-    },
+    }),
     runner,
     store,
     history,

@@ -10,17 +10,8 @@ import { JobHistory } from '@copilot/core/job-history';
 import { JobSlots, type JobSlotsOptions } from '@copilot/core/job-slots';
 import { JobStore, type JobInHand } from '@copilot/core/job-store';
 import { containerLimits } from '@copilot/core/resource-policy';
-import { SerialLock } from '@copilot/base/serial-lock';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
-import {
-  FakeChannel,
-  FakeRunner,
-  FakeStorage,
-  JM_FULL,
-  jobDescription,
-  managerExchange,
-  scriptedManager,
-} from './fakes';
+import { FakeRunner, JM_FULL, jobDescription, sharedLifecycleDeps } from './fakes';
 
 /** A runner whose first `failures` runs fail as when the Docker daemon has gone away. */
 class DockerGoneRunner extends FakeRunner {
@@ -92,25 +83,13 @@ function rig(runner: FakeRunner = new FakeRunner()): Rig {
     nextFreed: () => new Promise((resolve) => freedWaiters.push(resolve)),
   };
   const options: JobSlotsOptions = {
-    lifecycle: {
-      exchange: managerExchange(new FakeChannel(scriptedManager([]))),
+    lifecycle: sharedLifecycleDeps({
       runner,
-      storage: new FakeStorage(),
       store,
       logger,
-      handshakeLock: new SerialLock(),
-      agentHost: 'volunteer.example.org',
       limits: () => limits,
       mayRun: () => result.state.mayRun,
-      image: 'copilot-job:latest',
-      wallClockLimitMs: 60_000,
-      allowJobNetwork: () => false,
-      replyTimeoutMs: 200,
-      leaseRenewalMs: 60_000,
-      retry: { initialMs: 5, maxMs: 20, jitter: 0 },
-      maxUploadAttempts: 3,
-      resultRetentionMs: 60_000,
-    },
+    }),
     runner,
     store,
     history,

@@ -8,17 +8,9 @@ import { JobHistory } from '@copilot/core/job-history';
 import { JobSlots } from '@copilot/core/job-slots';
 import { JobStore } from '@copilot/core/job-store';
 import { ResourcePolicy } from '@copilot/core/resource-policy';
-import { SerialLock } from '@copilot/base/serial-lock';
 import { createUiCommands } from '@copilot/core/ui-commands';
 import { silentLogger } from '@copilot/base/logger';
-import {
-  FakeChannel,
-  FakeRunner,
-  FakeStorage,
-  JM,
-  managerExchange,
-  scriptedManager,
-} from './fakes';
+import { FakeRunner, JM, sharedLifecycleDeps } from './fakes';
 
 const HOST_CPUS = 4;
 
@@ -59,25 +51,12 @@ function rig(settings: Partial<AgentSettings> = {}): Rig {
   const store = new JobStore(dir);
   const history = new JobHistory(dir);
   const slots = new JobSlots({
-    lifecycle: {
-      exchange: managerExchange(new FakeChannel(scriptedManager([]))),
+    lifecycle: sharedLifecycleDeps({
       runner,
-      storage: new FakeStorage(),
       store,
-      logger: silentLogger,
-      handshakeLock: new SerialLock(),
-      agentHost: 'volunteer.example.org',
       limits: () => policy.limits(HOST_CPUS),
-      mayRun: () => true,
-      image: 'copilot-job:latest',
-      wallClockLimitMs: 60_000,
-      allowJobNetwork: () => false,
       replyTimeoutMs: 100,
-      leaseRenewalMs: 60_000,
-      retry: { initialMs: 5, maxMs: 20, jitter: 0 },
-      maxUploadAttempts: 3,
-      resultRetentionMs: 60_000,
-    },
+    }),
     runner,
     store,
     history,
