@@ -102,6 +102,7 @@ export async function startJobManager(
     leaseMs: config.leaseMs,
     maxUploadBytes: config.maxUploadBytes,
     maxJobBytes: config.maxJobBytes,
+    maxConnectionsPerClient: config.maxConnectionsPerClient,
     serveInput: config.role !== 'storage',
     acceptOutput: !redirecting,
     port: config.storagePort,

@@ -27,6 +27,7 @@
  * | JM_MAX_ATTEMPTS | leases of one job before it is failed instead of requeued | `5` |
  * | JM_MAX_UPLOAD_MB | largest single uploaded output file | `1024` |
  * | JM_MAX_JOB_MB | largest total output of one job | `4096` |
+ * | JM_STORAGE_MAX_CONNECTIONS_PER_CLIENT | HTTP storage connections one address may hold at once (more get 503) | `256` |
  * | JM_STORAGE_MANAGER_ADDRESS | JID of a storage manager: output and jobDone are redirected to it | unset |
  * | JM_ROLE | `all` (jobs and storage), `job`, or `storage` (output + jobDone only) | `all` |
  * | JM_REQUEST_COOLDOWN | seconds an account must wait after a served want_getJob; sooner it gets `sleep` (0 = off) | `0` |
@@ -95,6 +96,8 @@ export interface JobManagerConfig {
   maxAttempts: number;
   maxUploadBytes: number;
   maxJobBytes: number;
+  /** JM_STORAGE_MAX_CONNECTIONS_PER_CLIENT */
+  maxConnectionsPerClient: number;
   storageManagerAddress?: string;
   /** JM_REQUEST_COOLDOWN in ms; 0 = off. */
   requestCooldownMs: number;
@@ -199,6 +202,9 @@ export function configFromValues(values: ConfigValues, cwd = process.cwd()): Job
     maxAttempts: values.integer('JM_MAX_ATTEMPTS', 5, { min: 1 }),
     maxUploadBytes: Math.round(values.number('JM_MAX_UPLOAD_MB', 1024, { min: 0 }) * MB),
     maxJobBytes: Math.round(values.number('JM_MAX_JOB_MB', 4096, { min: 0 }) * MB),
+    maxConnectionsPerClient: values.integer('JM_STORAGE_MAX_CONNECTIONS_PER_CLIENT', 256, {
+      min: 1,
+    }),
     requestCooldownMs: Math.round(values.number('JM_REQUEST_COOLDOWN', 0, { min: 0 }) * 1000),
     maxLeasesPerAgent: values.integer('JM_MAX_LEASES_PER_AGENT', 16, { min: 0 }),
   };

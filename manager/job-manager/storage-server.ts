@@ -59,7 +59,9 @@ export interface StorageServerOptions {
 
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 const DEFAULT_MIN_UPLOAD_BYTES_PER_IDLE_TIMEOUT = 1024;
-const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 16;
+// Many volunteers may share one address (a campus NAT, carrier-grade NAT, a test machine's
+// loopback): 16 refused the uploads of a hundred agents on one host, which do not retry a 503.
+const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 256;
 const DEFAULT_MAX_FILES_PER_JOB = 1000;
 /** Node's own default; a longer idle timeout must not give headers more time. */
 const MAX_HEADERS_TIMEOUT_MS = 60_000;

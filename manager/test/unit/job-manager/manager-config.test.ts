@@ -57,6 +57,17 @@ describe('job manager config', () => {
     expect(result.monitorAddress).toBeUndefined();
   });
 
+  it('reads how many storage connections one address may hold (many volunteers share a NAT)', () => {
+    expect(config(REQUIRED).maxConnectionsPerClient).toBe(256);
+    expect(
+      config({ ...REQUIRED, JM_STORAGE_MAX_CONNECTIONS_PER_CLIENT: '1000' })
+        .maxConnectionsPerClient,
+    ).toBe(1000);
+    expect(() => config({ ...REQUIRED, JM_STORAGE_MAX_CONNECTIONS_PER_CLIENT: '0' })).toThrow(
+      /JM_STORAGE_MAX_CONNECTIONS_PER_CLIENT/,
+    );
+  });
+
   it('reads the limits on one account: cooldown, ban file, leases per agent', () => {
     expect(config(REQUIRED)).toMatchObject({ requestCooldownMs: 0, maxLeasesPerAgent: 16 });
     expect(config(REQUIRED).bannedFile).toBeUndefined();
