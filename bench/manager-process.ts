@@ -53,6 +53,8 @@ export async function startManagerProcess(options: {
     JM_STORAGE_URL: `http://127.0.0.1:${storagePort}`,
     // 1,000 simulated agents share 50 accounts (20 resources each): no cap on leases per account.
     JM_MAX_LEASES_PER_AGENT: '0',
+    // ...and all upload from one address, without the real agent's retry of a 503.
+    JM_STORAGE_MAX_CONNECTIONS_PER_CLIENT: '4096',
     BENCH_CPU_PROFILE: profileBase,
   };
   delete env.COPILOT_JM_CONFIG;
