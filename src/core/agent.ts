@@ -284,8 +284,12 @@ function jobSlots(
   });
 }
 
+/** How much less often the sensors are read while no job runs (60 s at the default 10 s). */
+const IDLE_SAMPLING_FACTOR = 6;
+
 /**
- * Reads the sensors every sensorIntervalMs (one reading at a time) into the policy: a changed
+ * Reads the sensors every sensorIntervalMs (IDLE_SAMPLING_FACTOR times less often while no job
+ * runs; one reading at a time) into the policy: a changed
  * CPU factor updates the containers' limits, and the policy is applied to the jobs. The promise
  * is the reading under way (start waits for the first before it asks for work).
  */
@@ -328,7 +332,8 @@ function sensorSampler(
       .catch(() => undefined)
       .finally(() => {
         sampling = null;
-        nextAt = Date.now() + every;
+        // Without a running job nothing is throttled; a slower look keeps the idle agent idle.
+        nextAt = Date.now() + (slots.size > 0 ? every : every * IDLE_SAMPLING_FACTOR);
       });
     return sampling;
   };
