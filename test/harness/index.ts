@@ -31,3 +31,4 @@ export type { RunContainerOptions, RunContainerResult } from './docker';
 export { startSession } from './copilot-session';
 export { startChirp } from './chirp';
 export type { ChirpOptions, ChirpServer } from './chirp';
+export { until } from './until';

@@ -13,6 +13,7 @@ import {
   startRedis,
   type ProsodyServer,
   type RedisServer,
+  until,
 } from '@test/harness';
 import { createAgent, type Agent, type AgentOptions } from '@copilot/core/agent';
 import type { JobHistoryRecord } from '@copilot/contract/ui-contract';
@@ -122,20 +123,6 @@ function nextJobEvent(agent: Agent, jobId: string): Promise<JobHistoryRecord> {
     };
     agent.events.on('job', listener);
   });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 describe('agent ↔ generic job manager over Prosody', () => {

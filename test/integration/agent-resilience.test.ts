@@ -14,6 +14,7 @@ import {
   startRedis,
   type ProsodyServer,
   type RedisServer,
+  until,
 } from '@test/harness';
 import { createAgent, type Agent, type AgentOptions } from '@copilot/core/agent';
 import { CopilotSession } from '@copilot/transport/copilot-session';
@@ -97,18 +98,6 @@ function script(name: string, text: string): string {
   const file = path.join(fs.mkdtempSync(path.join(root, 'job-')), name);
   fs.writeFileSync(file, text, { mode: 0o755 });
   return file;
-}
-
-async function until(
-  what: string,
-  probe: () => Promise<boolean> | boolean,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 describe('agent resilience', () => {

@@ -5,7 +5,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { list as listTar } from 'tar';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
@@ -16,6 +15,7 @@ import {
   startSession,
   type ChirpServer,
   type ProsodyServer,
+  until,
 } from '@test/harness';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import type { CopilotSession } from '@copilot/transport';
@@ -92,14 +92,6 @@ function chirpDirsOf(jobId: string): string[] {
   return fs.readdirSync(chirp.rootDir).filter((name) => name.startsWith(jobId));
 }
 
-async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 describe('Chirp storage: our manager and our agent on a real chirp_server', () => {
   it('runs calculator.sh: the done dir holds 4 (listing 4.23), the lease dirs are gone', async () => {
     const manager = await startManager('calc');
@@ -166,7 +158,7 @@ describe('Chirp storage: our manager and our agent on a real chirp_server', () =
     const job = await submitJob(manager.queue, manager.paths, { commandFile: script });
     await leaseTo('expiry', manager, job.id);
     // The agent goes silent: the lease runs out and the reaper takes the job back.
-    await until('the lease dirs to go', () => chirpDirsOf(job.id).length === 0);
+    await until('the lease dirs to go', () => chirpDirsOf(job.id).length === 0, 20_000);
     expect((await manager.queue.get(job.id))?.state).toBe('queued');
   });
 
@@ -176,6 +168,6 @@ describe('Chirp storage: our manager and our agent on a real chirp_server', () =
     const job = await submitJob(manager.queue, manager.paths, { commandFile: script });
     await leaseTo('cancel', manager, job.id);
     await cancelJob(manager.queue, job.id);
-    await until('the sweep after the cancel', () => chirpDirsOf(job.id).length === 0);
+    await until('the sweep after the cancel', () => chirpDirsOf(job.id).length === 0, 20_000);
   });
 });

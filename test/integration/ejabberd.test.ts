@@ -19,7 +19,7 @@ import { createAgent, type Agent } from '@copilot/core/agent';
 import { CopilotSession } from '@copilot/transport';
 import { managerSecureLayers } from '@copilot/transport/secure-layer';
 import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
-import { ensureDocker, startEjabberd, type EjabberdServer } from '@test/harness';
+import { ensureDocker, startEjabberd, type EjabberdServer, until } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const AGENT_PASSWORD = 'agent-secret';
@@ -43,14 +43,6 @@ beforeAll(async () => {
 afterAll(() => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 function jobScript(name: string, text: string): string {
   const file = path.join(root, name);
@@ -235,7 +227,7 @@ describe('secure mode over ejabberd with STARTTLS required', () => {
       session: { ackTimeoutMs: 1000 },
     });
     await agent.start();
-    await until('the agent online', () => agent?.session?.isOnline ?? false);
+    await until('the agent online', () => agent?.session?.isOnline ?? false, 20_000);
     expect(agent.session?.tlsSocket?.authorized).toBe(true);
     const job = await waitForJob(manager.queue, submitted.id, 45_000);
     expect(job).toMatchObject({ state: 'done', exitCode: 0 });

@@ -46,6 +46,7 @@ import {
   startProsody,
   type ProsodyServer,
   type XmppSession,
+  until,
 } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
@@ -222,20 +223,6 @@ function script(name: string, text: string): string {
 
 async function submit(manager: RunningJobManager, name: string, text: string): Promise<JobRecord> {
   return submitJob(manager.queue, manager.paths, { commandFile: script(name, text) });
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 async function waitDone(

@@ -18,7 +18,7 @@ import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import { JOB_LABEL } from '@copilot/core/docker-runner';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
-import { ensureDocker, startProsody, type ProsodyServer } from '@test/harness';
+import { ensureDocker, startProsody, type ProsodyServer, until } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const PASSWORD = 'volunteer-pw';
@@ -94,16 +94,6 @@ function script(name: string, text: string): string {
   const file = path.join(dir, name);
   fs.writeFileSync(file, text, { mode: 0o755 });
   return file;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 function leases(log: LogRecord[]): unknown[] {
