@@ -7,7 +7,7 @@
  * A lease that expires puts the job back to queued; cancelled is set by an operator.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { assertSafeFileName, isValidJobId, splitList } from '@copilot/protocol';
+import { assertSafeFileName, isValidJobId, parsePinnedImage, splitList } from '@copilot/protocol';
 import { CopilotError } from '@copilot/base/errors';
 
 export const JOB_STATES = [
@@ -39,6 +39,12 @@ export interface JobSpec {
   requirements?: string;
   /** The batch a job was submitted in (copilot-job-submit --number/--array). */
   batch?: string;
+  /** Who the job is run for: fair share and quotas are per owner (the submitter by default). */
+  owner?: string;
+  /** Higher runs first among one owner's jobs; 0 when not given. */
+  priority?: number;
+  /** The container image, pinned by digest (runJob's `image`); the agent's default when unset. */
+  image?: string;
 }
 
 export interface JobRecord extends JobSpec {
@@ -89,6 +95,7 @@ const NUMERIC_FIELDS = new Set([
   'leaseExpiresAt',
   'exitCode',
   'finishedAt',
+  'priority',
 ]);
 
 export class JobRecordError extends CopilotError {
@@ -179,7 +186,23 @@ export function validateJobSpec(spec: JobSpec): void {
   if (spec.batch !== undefined && !isValidJobId(spec.batch)) {
     throw new JobRecordError(`invalid batch id ${JSON.stringify(spec.batch.slice(0, 80))}`);
   }
+  if (spec.owner !== undefined && !OWNER_PATTERN.test(spec.owner)) {
+    throw new JobRecordError(`invalid owner ${JSON.stringify(spec.owner.slice(0, 80))}`);
+  }
+  if (
+    spec.priority !== undefined &&
+    !(Number.isInteger(spec.priority) && Math.abs(spec.priority) <= MAX_PRIORITY)
+  ) {
+    throw new JobRecordError(
+      `priority must be an integer from -${MAX_PRIORITY} to ${MAX_PRIORITY}`,
+    );
+  }
+  if (spec.image !== undefined) parsePinnedImage(spec.image);
 }
+
+/** An owner is an account name or a bare JID: no white space, nothing a log or path misreads. */
+const OWNER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+export const MAX_PRIORITY = 1000;
 
 /** jmJobData sent to agents: opaque to them, `lease=<leaseId>` to us. */
 export function formatJmJobData(leaseId: string): string {

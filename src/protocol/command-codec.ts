@@ -1,4 +1,4 @@
-import type { Command, JobDescription } from './commands';
+import { ADMIN_ORDERS, type AdminOrderName, type Command, type JobDescription } from './commands';
 import { childNamed, type InfoNode } from './info-node';
 import { ProtocolError } from './protocol-error';
 
@@ -39,6 +39,7 @@ const FLAT_COMMANDS: Readonly<Record<string, FlatSpec>> = {
   jobRefused: { required: ['jobID', 'code', 'reason'], optional: [], numeric: [] },
   renewLease: { required: ['agentHost', 'jobID'], optional: ['jmJobData'], numeric: [] },
   sleep: { required: [], optional: ['seconds'], numeric: ['seconds'] },
+  adminOrder: { required: ['order'], optional: ['reason'], numeric: [] },
   reportEvent: { required: ['component', 'event'], optional: [], numeric: [] },
   reportEventDuration: {
     required: ['component', 'event', 'duration'],
@@ -119,6 +120,7 @@ function decodeJob(node: InfoNode | undefined): JobDescription {
   if (attributes.validation !== undefined && attributes.validation !== '') {
     job.validation = attributes.validation;
   }
+  if (attributes.image !== undefined && attributes.image !== '') job.image = attributes.image;
   return job;
 }
 
@@ -133,6 +135,10 @@ function decodeSecureEnvelope(node: InfoNode, attributes: Attributes): Command {
   };
   if (attributes.session_key !== undefined) envelope.sessionKey = attributes.session_key;
   return envelope;
+}
+
+function isAdminOrderName(value: string): value is AdminOrderName {
+  return (ADMIN_ORDERS as readonly string[]).includes(value);
 }
 
 /** Turns a decoded <info> node into a typed command, or throws a ProtocolError. */
@@ -161,7 +167,11 @@ export function commandFromInfo(node: InfoNode): Command {
   }
   const spec = FLAT_COMMANDS[name];
   if (!spec) throw new ProtocolError('unknown-command', `unknown command '${name}'`);
-  return decodeFlat(name, spec, attributes);
+  const command = decodeFlat(name, spec, attributes);
+  if (command.command === 'adminOrder' && !isAdminOrderName(command.order)) {
+    throw new ProtocolError('invalid-attribute', `adminOrder has unknown order '${command.order}'`);
+  }
+  return command;
 }
 
 function stringAttributes(fields: object, skip: ReadonlySet<string>): Record<string, string> {

@@ -20,6 +20,12 @@ export interface JobDescription {
   inputDir: string;
   outputDir: string;
   validation?: string;
+  /**
+   * Ours, not the report's: the container image the job runs in, pinned by digest
+   * (`registry/repository@sha256:<64 hex>`). Report-only agents ignore the attribute and run
+   * their own image; `packages` keeps the report's meaning.
+   */
+  image?: string;
 }
 
 export interface WantGetJob {
@@ -123,6 +129,22 @@ export interface Sleep {
   seconds?: number;
 }
 
+/** What an admin may order an agent to do (AdminOrder). */
+export const ADMIN_ORDERS = ['drain', 'pause', 'resume'] as const;
+export type AdminOrderName = (typeof ADMIN_ORDERS)[number];
+
+/**
+ * Ours, not the report's: a project admin orders an agent to drain (finish its jobs and take no
+ * more), pause or resume. Agents take it only from the project's configured admin accounts;
+ * report-only agents ignore it as an unknown command.
+ */
+export interface AdminOrder {
+  command: 'adminOrder';
+  order: AdminOrderName;
+  /** Shown to the volunteer and in the agent's event log. */
+  reason?: string;
+}
+
 export interface Redirect {
   command: 'redirect';
   /** JID of the component the inner command is to be sent to. */
@@ -205,6 +227,7 @@ export type Command =
   | JobRefused
   | RenewLease
   | Sleep
+  | AdminOrder
   | Redirect
   | ReportEvent
   | ReportEventDuration

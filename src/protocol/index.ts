@@ -11,3 +11,4 @@ export * from './storage-url';
 export * from './classad-match';
 export * from './config-file';
 export * from './wire-format';
+export * from './image-reference';

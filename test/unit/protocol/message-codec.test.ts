@@ -175,6 +175,23 @@ describe('section 2.2 commands round-trip', () => {
       ciphertext: 'Y3Q=',
     },
     { command: 'secure', keyId: 'k1', nonce: 'bm9uY2U=', ciphertext: 'Y3Q=' },
+    {
+      command: 'runJob',
+      job: {
+        id: 'job-3',
+        command: 'run.sh',
+        arguments: '',
+        environment: '',
+        packages: '',
+        inputFiles: 'run.sh',
+        chirpUrl: 'http://127.0.0.1:8088',
+        inputDir: '/in',
+        outputDir: '/out',
+        image: `127.0.0.1:5000/copilot/job@sha256:${'a'.repeat(64)}`,
+      },
+    },
+    { command: 'adminOrder', order: 'drain', reason: 'maintenance' },
+    { command: 'adminOrder', order: 'resume' },
   ];
 
   for (const command of commands) {
@@ -240,6 +257,11 @@ describe('listings 2.5 and 2.6: redirect', () => {
 
 describe('malformed input gets a typed error', () => {
   it('no body', () => expectProtocolError(`<message to='a@x' id='1'/>`, 'no-body'));
+  it('an admin order that is not drain, pause or resume', () =>
+    expectProtocolError(
+      `<message to='a@x' id='1'><body><info command='adminOrder' order='reboot'/></body></message>`,
+      'invalid-attribute',
+    ));
   it('no info', () =>
     expectProtocolError(`<message to='a@x' id='1'><body>hi</body></message>`, 'no-info'));
   it('bad base64', () =>

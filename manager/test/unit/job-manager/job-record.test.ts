@@ -74,4 +74,35 @@ describe('job records', () => {
       /must be one of the input files/,
     );
   });
+
+  it('validates owner, priority and image', () => {
+    const spec = {
+      command: 'run.sh',
+      arguments: '',
+      environment: '',
+      packages: '',
+      inputFiles: 'run.sh',
+    };
+    const image = `127.0.0.1:5000/copilot/job@sha256:${'b'.repeat(64)}`;
+    expect(() =>
+      validateJobSpec({ ...spec, owner: 'alice@example.org', priority: -5, image }),
+    ).not.toThrow();
+    expect(() => validateJobSpec({ ...spec, owner: 'alice smith' })).toThrow(/invalid owner/);
+    expect(() => validateJobSpec({ ...spec, owner: '' })).toThrow(/invalid owner/);
+    expect(() => validateJobSpec({ ...spec, priority: 1.5 })).toThrow(/priority/);
+    expect(() => validateJobSpec({ ...spec, priority: 10_000 })).toThrow(/priority/);
+    expect(() => validateJobSpec({ ...spec, image: 'copilot-job:latest' })).toThrow(/digest/);
+  });
+
+  it('keeps priority a number through the stored fields', () => {
+    const record = recordFromFields({
+      id: 'j',
+      command: 'run.sh',
+      state: 'queued',
+      priority: '-3',
+      owner: 'bob',
+    });
+    expect(record.priority).toBe(-3);
+    expect(record.owner).toBe('bob');
+  });
 });
