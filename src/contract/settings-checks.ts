@@ -6,6 +6,8 @@ import type { TextCheck } from './settings-spec';
 const JID_PATTERN = /^[^@/\s]+@[^@/\s]+(\/\S+)?$/;
 const HOST_PATTERN = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$/;
 const NAME_PATTERN = /^[^@/\s]+$/;
+const REGISTRY_PATTERN =
+  /^([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:]+\])(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*\/?$/;
 const PUBLIC_KEY_PEM =
   /^-----BEGIN (RSA )?PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END (RSA )?PUBLIC KEY-----$/;
 const CERTIFICATE_PEM =
@@ -29,6 +31,13 @@ const TEXT_CHECKS: Readonly<Record<TextCheck, (value: string) => string | null>>
   'certificate-pem': (value) =>
     CERTIFICATE_PEM.test(value) ? null : 'must be PEM certificates (-----BEGIN CERTIFICATE-----)',
   schedule: scheduleProblem,
+  'registry-list': (value) =>
+    value
+      .split(/[\s,]+/)
+      .filter((entry) => entry !== '')
+      .every((entry) => REGISTRY_PATTERN.test(entry))
+      ? null
+      : 'must be registries such as registry.example.org:5000/project (several: separated by spaces)',
 };
 
 /** Checks trimmed text; an empty value always passes (the setting is then unset). */

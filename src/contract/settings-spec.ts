@@ -10,7 +10,14 @@
 
 /** How a text value is checked (src/contract/settings-checks.ts). An empty value always passes. */
 export type TextCheck =
-  'jid-list' | 'host-port' | 'domain' | 'name' | 'public-key-pem' | 'certificate-pem' | 'schedule';
+  | 'jid-list'
+  | 'host-port'
+  | 'domain'
+  | 'name'
+  | 'public-key-pem'
+  | 'certificate-pem'
+  | 'schedule'
+  | 'registry-list';
 
 /** The settings form's groups, in order. */
 export const SETTINGS_GROUP_TITLES = {
@@ -97,6 +104,15 @@ export type SettingSpec = TextSpec | SecretSpec | PemFileSpec | NumberSpec | Boo
 export type SettingType = SettingSpec['type'];
 
 export const SETTINGS_SPEC = {
+  /** What the volunteer calls the project (set by an attach link); shown, never sent. */
+  projectName: {
+    type: 'text',
+    default: '',
+    label: 'Project',
+    headless: 'config-file',
+    config: { variable: 'PROJECT_NAME' },
+    form: { group: 'project', placeholder: 'CernVM test project' },
+  },
   /** JM_JABBER_ADDRESS: where want_getJob is broadcast (several: separated by spaces). */
   jobManagerAddress: {
     type: 'text',
@@ -362,6 +378,37 @@ export const SETTINGS_SPEC = {
     headless: 'config-file',
     config: { variable: 'JM_PUBLIC_KEY' },
     form: { group: 'security', placeholder: '-----BEGIN PUBLIC KEY-----', enabledBy: 'secureMode' },
+  },
+  /**
+   * Registries (`host[:port]`, or with a repository prefix `host[:port]/path`) that a job's
+   * image may come from; a job naming any other is refused before anything is pulled.
+   */
+  allowedImageRegistries: {
+    type: 'text',
+    check: 'registry-list',
+    default: '',
+    label: 'Job images may come from',
+    headless: 'config-file',
+    config: { variable: 'AGENT_ALLOWED_IMAGE_REGISTRIES' },
+    form: {
+      group: 'security',
+      placeholder: 'registry.example.org/project',
+      hint: 'Empty: jobs run only in the built-in image.',
+    },
+  },
+  /** Accounts whose adminOrder (drain, pause, resume) this agent follows. */
+  adminAccounts: {
+    type: 'text',
+    check: 'jid-list',
+    default: '',
+    label: 'Project admins',
+    headless: 'config-file',
+    config: { variable: 'AGENT_ADMIN_JIDS' },
+    form: {
+      group: 'security',
+      placeholder: 'admin@xmpp.example.org',
+      hint: 'They may ask this computer to drain, pause or resume.',
+    },
   },
   /** Refuse to log in unless the XMPP connection is encrypted. */
   requireTls: {

@@ -48,6 +48,7 @@ const TEXT_SAMPLES: Record<TextCheck, string> = {
   'public-key-pem': PUBLIC_KEY_PEM,
   'certificate-pem': CERTIFICATE_PEM,
   schedule: 'Mon-Fri 18:00-08:00; Sat,Sun 00:00-24:00',
+  'registry-list': '127.0.0.1:5000 registry.example.org/cern/jobs',
 };
 
 /** A valid value for an entry that differs from its (headless) default. */
