@@ -30,7 +30,7 @@ fi
 # --- 1. Debian packages ------------------------------------------------------------------------
 PACKAGES=(
   prosody ejabberd redis-server docker.io chromium busybox-static bc coop-computing-tools
-  graphite-carbon openssl ca-certificates procps iproute2
+  graphite-carbon openssl ca-certificates procps iproute2 podman docker-registry debootstrap
 )
 if [[ "${SETUP_SKIP_APT:-0}" != "1" ]]; then
   missing=()
@@ -49,7 +49,7 @@ if [[ "${SETUP_SKIP_APT:-0}" != "1" ]]; then
   fi
 
   # --- 2. the harness runs its own servers: stop the system instances --------------------------
-  for svc in prosody ejabberd redis-server carbon-cache; do
+  for svc in prosody ejabberd redis-server carbon-cache docker-registry; do
     if command -v service >/dev/null 2>&1; then
       "${SUDO[@]}" service "$svc" stop >/dev/null 2>&1 || true
     elif [[ -x "/etc/init.d/$svc" ]]; then

@@ -1,7 +1,12 @@
 /**
  * copilot-job-submit --command=calculator.sh [--arguments="a b"] [--packages "p1 p2"]
  *   [--input file]… [--env K=V]… [--requirements expr] [--validation script]
- *   [--number N | --array N] [--wait [--timeout s]] [--config path] [--VARIABLE=value …]
+ *   [--number N | --array N] [--owner NAME] [--priority N] [--image REF@sha256:…]
+ *   [--wait [--timeout s]] [--config path] [--VARIABLE=value …]
+ *
+ * The owner defaults to the submitting user's login name; fair share and quotas are per owner.
+ * Higher priorities run first among one owner's jobs. --image names the container image, pinned
+ * by digest, that agents pull from the project's registry.
  *
  * Copies the command and input files into the job's input storage, queues the job and prints its
  * id. With --wait it then waits for the job and prints its state, exit code and stdout.
@@ -11,6 +16,7 @@
  * --batch ID`), printed as `batch <id>` before the N job ids. They are queued at once.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@copilot/protocol';
 import { runIfEntryPoint } from '@copilot/base/cli-runner';
@@ -23,12 +29,14 @@ import {
   type BatchRequest,
   type SubmitRequest,
 } from '@manager/job-manager/job-submission';
+import { MAX_PRIORITY } from '@manager/job-manager/job-record';
 import { loadConfigValues, storeConfigFromValues } from '@manager/job-manager/manager-config';
 import { openJobQueue } from '@manager/job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-job-submit --command=FILE [--arguments=ARGS] [--packages "P1 P2"]
        [--input FILE]... [--env NAME=VALUE]... [--requirements EXPR] [--validation FILE]
-       [--number N | --array N] [--wait [--timeout SECONDS]] [--config PATH]
+       [--number N | --array N] [--owner NAME] [--priority N] [--image REF@sha256:DIGEST]
+       [--wait [--timeout SECONDS]] [--config PATH]
        [--JM_STATE_DIR=DIR ...]
 `;
 
@@ -41,9 +49,33 @@ const SINGLE = new Set([
   'wait',
   'number',
   'array',
+  'owner',
+  'priority',
+  'image',
 ]);
 const REPEATABLE = new Set(['packages', 'input', 'env']);
 const IGNORED = new Set(['chirp-server', 'chirp-dir']);
+
+/** The submitting user's login name, when it is a valid owner; else no owner. */
+function defaultOwner(): string | undefined {
+  try {
+    const name = os.userInfo().username;
+    return /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(name) ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function priorityOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value) || Math.abs(Number(value)) > MAX_PRIORITY) {
+    throw new ConfigError(
+      `--priority must be a whole number from -${MAX_PRIORITY} to ${MAX_PRIORITY}`,
+      'priority',
+    );
+  }
+  return Number(value);
+}
 
 /** --number N or --array N (not both), as a batch; undefined for one job. */
 function batchRequestOf(
@@ -105,6 +137,12 @@ export async function main(argv: string[]): Promise<number> {
   };
   const requirements = one('requirements');
   if (requirements !== undefined) request.requirements = requirements;
+  const owner = one('owner') ?? defaultOwner();
+  if (owner !== undefined) request.owner = owner;
+  const priority = priorityOf(one('priority'));
+  if (priority !== undefined) request.priority = priority;
+  const image = one('image');
+  if (image !== undefined) request.image = image;
   const validation = one('validation');
   if (validation !== undefined) request.validationFile = validation;
   const timeoutSeconds = Number(one('timeout') ?? '600');

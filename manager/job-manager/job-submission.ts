@@ -20,6 +20,7 @@ import {
   type JobRecord,
   type JobSpec,
   type JobState,
+  validateJobSpec,
 } from './job-record';
 import type { JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
@@ -36,6 +37,10 @@ export interface SubmitRequest {
   requirements?: string;
   /** Path of a validation script, run by the agent after the job. */
   validationFile?: string;
+  owner?: string;
+  priority?: number;
+  /** Container image pinned by digest (registry/repository@sha256:…). */
+  image?: string;
 }
 
 export class SubmitError extends CopilotError {
@@ -81,6 +86,14 @@ function prepareSubmission(request: SubmitRequest): { names: Map<string, string>
   };
   if (request.validationFile !== undefined) spec.validation = path.basename(request.validationFile);
   if (request.requirements !== undefined) spec.requirements = request.requirements;
+  if (request.owner !== undefined) spec.owner = request.owner;
+  if (request.priority !== undefined) spec.priority = request.priority;
+  if (request.image !== undefined) spec.image = request.image;
+  try {
+    validateJobSpec(spec);
+  } catch (error) {
+    throw new SubmitError(errorMessage(error));
+  }
   return { names, spec };
 }
 
