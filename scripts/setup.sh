@@ -8,6 +8,7 @@
 #   3. npm dependencies (npm ci; skipped when node_modules matches the lockfile already)
 #   4. a running Docker daemon (dockerd with the vfs driver when none answers)
 #   5. the job image copilot-job:latest (assets/job-image/build-job-image.sh)
+#   6. the CernVM-like job image copilot-job-cernvm:latest (build-cernvm-image.sh: debootstrap)
 #
 # Env: SETUP_SKIP_APT=1, SETUP_SKIP_NPM=1, SETUP_SKIP_DOCKER=1 skip the matching step.
 set -euo pipefail
@@ -106,6 +107,9 @@ if [[ "${SETUP_SKIP_DOCKER:-0}" != "1" ]]; then
 
   # --- 5. the job image ------------------------------------------------------------------------
   "${SUDO[@]}" bash assets/job-image/build-job-image.sh copilot-job:latest
+
+  # --- 6. the CernVM-like image a project publishes (debootstrap; tests push it to a registry) --
+  "${SUDO[@]}" bash assets/job-image/build-cernvm-image.sh copilot-job-cernvm:latest
 fi
 
 mkdir -p test-artifacts/logs
