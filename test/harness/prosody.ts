@@ -35,6 +35,11 @@ export interface ProsodyOptions {
   scramIterations?: number;
   /** Extra Lua lines appended to the global section of the config. */
   extraGlobalConfig?: string;
+  /**
+   * Invite-only in-band registration (mod_invites, mod_invites_register, mod_register_ibr):
+   * createInvite() makes a token an attach link carries. Default false.
+   */
+  invites?: boolean;
   /** Default 30 s. */
   readyTimeoutMs?: number;
 }
@@ -65,6 +70,8 @@ export interface ProsodyServer {
   /** Registers many accounts (prosodyctl, a few in parallel). */
   registerUsers(users: readonly XmppUser[], concurrency?: number): Promise<void>;
   unregisterUser(username: string): Promise<void>;
+  /** A one-use account invite token (`prosodyctl mod_invites generate`); needs `invites: true`. */
+  createInvite?(): Promise<string>;
   /** SIGTERM (SIGKILL after 5 s), copies the log to test-artifacts/logs, deletes dir. */
   stop(): Promise<void>;
   /** SIGKILL; dir and data stay, so restart() can bring it back. */
@@ -150,10 +157,12 @@ function buildConfig(o: {
   stanzaSizeLimit?: number;
   scramIterations?: number;
   extraGlobalConfig?: string;
+  invites?: boolean;
 }): string {
   const p = (name: string): string => lua(path.join(o.dir, name));
   const modules = ['roster', 'saslauth', 'disco', 'ping', 'time', 'version', 'uptime'];
   if (o.tls) modules.push('tls');
+  if (o.invites) modules.push('invites', 'invites_register', 'register_ibr');
   const ssl =
     o.tls && o.certPath && o.keyPath
       ? `{ certificate = ${lua(o.certPath)}; key = ${lua(o.keyPath)}; }`
@@ -182,8 +191,13 @@ function buildConfig(o: {
     '',
     `modules_enabled = { ${modules.map(lua).join('; ')} }`,
     '-- no s2s; no mod_limits (it throttles c2s reads), benchmarks push thousands of stanzas/s',
-    'modules_disabled = { "s2s"; "s2s_auth_certs"; "limits"; "register"; "register_ibr" }',
+    o.invites
+      ? 'modules_disabled = { "s2s"; "s2s_auth_certs"; "limits"; "register" }'
+      : 'modules_disabled = { "s2s"; "s2s_auth_certs"; "limits"; "register"; "register_ibr" }',
     'allow_registration = false',
+    ...(o.invites
+      ? ['registration_invite_only = true -- in-band registration with an invite']
+      : []),
     '',
     'authentication = "internal_hashed" -- SCRAM-SHA-1',
     'storage = "internal"',
@@ -283,6 +297,7 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
       stanzaSizeLimit: options.stanzaSizeLimit,
       scramIterations: options.scramIterations,
       extraGlobalConfig: options.extraGlobalConfig,
+      invites: options.invites,
     }),
   );
   chownTree(dir, runAs);
@@ -290,6 +305,19 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
   const prosodyctl = async (args: string[]): Promise<void> => {
     const [command, argv] = asUser(runAs, 'prosodyctl', ['--config', configPath, ...args]);
     await runCommand(command, argv, { cwd: dir, timeoutMs: 30_000 });
+  };
+  const createInvite = async (): Promise<string> => {
+    const [command, argv] = asUser(runAs, 'prosodyctl', [
+      '--config',
+      configPath,
+      'mod_invites',
+      'generate',
+      domain,
+    ]);
+    const { stdout } = await runCommand(command, argv, { cwd: dir, timeoutMs: 30_000 });
+    const token = /preauth=([A-Za-z0-9_.~-]+)/.exec(stdout)?.[1];
+    if (!token) throw new Error(`prosodyctl mod_invites generate printed no invite: ${stdout}`);
+    return token;
   };
   const registerUser = (username: string, password: string): Promise<void> =>
     prosodyctl(['register', username, domain, password]);
@@ -355,6 +383,7 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
     jid: (username) => `${username}@${domain}`,
     registerUser,
     registerUsers,
+    createInvite,
     unregisterUser: (username) => prosodyctl(['deluser', `${username}@${domain}`]),
     async stop() {
       if (stopped) return;
