@@ -7,6 +7,12 @@
  * when the job is in one of `from` states (and, when given, holds lease `leaseId`, or has a
  * lease that expired before `expiredBefore`). Several managers can therefore race for the same
  * job safely: exactly one `lease` wins.
+ *
+ * Queued jobs are handed out by fair share between owners (fair-share.ts): `queued` lists them
+ * best owner first, and within an owner by priority (highest first), then submission order.
+ * A lease (queued → leased, running or uploading) is refused with reason `quota` while the
+ * job's owner holds JM_OWNER_MAX_RUNNING active jobs, checked in the same atomic step; `add` and
+ * `addMany` refuse jobs past the owner's JM_OWNER_MAX_QUEUED (OwnerQuotaError).
  */
 import {
   ACTIVE_STATES,
@@ -15,6 +21,7 @@ import {
   type JobSpec,
   type JobState,
 } from './job-record';
+import type { OwnerStats } from './fair-share';
 import { CopilotError } from '@copilot/base/errors';
 
 export interface NewJob {
@@ -31,7 +38,11 @@ export interface TransitionCondition {
 
 export type TransitionResult =
   | { ok: true; job: JobRecord }
-  | { ok: false; reason: 'missing' | 'state' | 'lease' | 'not-expired'; job?: JobRecord };
+  | {
+      ok: false;
+      reason: 'missing' | 'state' | 'lease' | 'not-expired' | 'quota';
+      job?: JobRecord;
+    };
 
 export interface JobQueue {
   readonly backend: 'sqlite' | 'redis';
@@ -46,8 +57,14 @@ export interface JobQueue {
   get(id: string): Promise<JobRecord | undefined>;
   /** Every job, in submission order. */
   list(): Promise<JobRecord[]>;
-  /** Queued jobs in the order they are handed out (lowest seq first), at most `limit`. */
+  /**
+   * Queued jobs in the order they are handed out, at most `limit`: owners by fair share (those
+   * at their running cap left out), each owner's jobs by priority, then seq. Fewer than `limit`
+   * only when no more jobs may be handed out.
+   */
   queued(limit: number): Promise<JobRecord[]>;
+  /** Every owner the store knows, with its queued and active jobs and its usage. */
+  owners(): Promise<OwnerStats[]>;
   countQueued(): Promise<number>;
   /** Jobs handed out and not finished: leased, running or uploading. */
   countActive(): Promise<number>;
@@ -70,6 +87,29 @@ export class JobQueueError extends CopilotError {
     super('JOB_QUEUE_FAILED', message);
     this.name = 'JobQueueError';
   }
+}
+
+/** Jobs refused because their owner would pass JM_OWNER_MAX_QUEUED. */
+export class OwnerQuotaError extends JobQueueError {
+  constructor(
+    readonly owner: string,
+    readonly queued: number,
+    readonly adding: number,
+    readonly cap: number,
+  ) {
+    super(
+      `owner ${owner === '' ? '(none)' : owner} has ${queued} queued jobs; ${adding} more would pass its cap of ${cap} (JM_OWNER_MAX_QUEUED)`,
+    );
+    this.name = 'OwnerQuotaError';
+  }
+}
+
+/** How many jobs of each owner a batch adds (owner "" for jobs without one). */
+export function countByOwner(jobs: ReadonlyArray<NewJob>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { spec } of jobs)
+    counts.set(spec.owner ?? '', (counts.get(spec.owner ?? '') ?? 0) + 1);
+  return counts;
 }
 
 /**

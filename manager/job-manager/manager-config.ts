@@ -33,6 +33,10 @@
  * | JM_REQUEST_COOLDOWN | seconds an account must wait after a served want_getJob; sooner it gets `sleep` (0 = off) | `0` |
  * | JM_BANNED_FILE | file of banned accounts (`user@domain`) and domains (`*@domain`, `domain`), one a line, re-read when it changes | unset |
  * | JM_MAX_LEASES_PER_AGENT | active leases one account may hold; beyond it getJob gets no job (0 = no cap) | `16` |
+ * | JM_OWNER_SHARES | fair share: each owner's share, `alice=3 bob=1`; a bare number is every other owner's (owner-policy.ts) | `1` |
+ * | JM_OWNER_MAX_QUEUED | queued jobs per owner, more refused at submission (0 = no cap), `1000 alice=5000` | `0` |
+ * | JM_OWNER_MAX_RUNNING | active jobs per owner; at the cap its jobs wait (0 = no cap), `50 bob=10` | `0` |
+ * | JM_FAIR_SHARE_HALF_LIFE | seconds after which a lease counts half in its owner's usage | `86400` |
  * | JM_WIRE_FORMAT | form of the message layer (README, protocol): `auto` (each peer in the form it sends), `report`, `namespaced`, `both` | `auto` |
  * | JM_WIRE_FORMAT_NEW_PEERS | what `auto` sends a peer not heard from: `both`, `report`, `namespaced` | `both` |
  *
@@ -52,6 +56,7 @@ import {
 } from '@copilot/protocol';
 import { xmppServiceUrl } from '@copilot/transport/xmpp-service';
 import { readConfigFile } from '@copilot/protocol/config-file-source';
+import { ownerPolicyFromValues, type OwnerPolicy } from './owner-policy';
 
 export const DEFAULT_CONFIG_PATH = '/etc/copilot/copilot-jobmanager-generic.conf';
 
@@ -85,6 +90,8 @@ export interface JobManagerConfig {
   doneJobDir: string;
   redisServer?: string;
   waitingJobsList: string;
+  /** JM_OWNER_SHARES, JM_OWNER_MAX_QUEUED, JM_OWNER_MAX_RUNNING, JM_FAIR_SHARE_HALF_LIFE. */
+  owners: OwnerPolicy;
   requireFile?: string;
   monitorAddress?: string;
   heartbeat?: { chatServer: string; chatRoom: string };
@@ -121,7 +128,13 @@ export function xmppService(server: string): string {
 /** The store settings the CLIs need (no XMPP). */
 export type StoreConfig = Pick<
   JobManagerConfig,
-  'stateDir' | 'queueDb' | 'storageDir' | 'doneJobDir' | 'redisServer' | 'waitingJobsList'
+  | 'stateDir'
+  | 'queueDb'
+  | 'storageDir'
+  | 'doneJobDir'
+  | 'redisServer'
+  | 'waitingJobsList'
+  | 'owners'
 >;
 
 export function storeConfigFromValues(values: ConfigValues, cwd = process.cwd()): StoreConfig {
@@ -132,6 +145,7 @@ export function storeConfigFromValues(values: ConfigValues, cwd = process.cwd())
     storageDir: path.resolve(stateDir, values.string('JM_STORAGE_DIR', 'storage')),
     doneJobDir: path.resolve(stateDir, values.string('JM_DONE_JOB_DIR', 'done')),
     waitingJobsList: values.string('JM_WAITING_JOBS_LIST', 'waiting-jobs'),
+    owners: ownerPolicyFromValues(values),
   };
   const redisServer = values.optional('JM_REDIS_SERVER');
   if (redisServer !== undefined) config.redisServer = redisServer;

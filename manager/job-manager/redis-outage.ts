@@ -30,6 +30,7 @@ export function withRedisOutagesExplained(queue: JobQueue, server: string): JobQ
     get: (id) => explain(queue.get(id)),
     list: () => explain(queue.list()),
     queued: (limit) => explain(queue.queued(limit)),
+    owners: () => explain(queue.owners()),
     countQueued: () => explain(queue.countQueued()),
     countActive: () => explain(queue.countActive()),
     countActiveOf: (account) => explain(queue.countActiveOf(account)),

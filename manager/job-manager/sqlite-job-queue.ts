@@ -2,6 +2,10 @@
  * The embedded queue: one SQLite file in WAL mode (JM_QUEUE_DB, default
  * `<JM_STATE_DIR>/queue.sqlite`). Several processes on one machine (manager instances, the CLIs)
  * may open it at once; every transition runs in an IMMEDIATE transaction.
+ *
+ * Fair share: the `owner` and `priority` columns of `jobs`, and the table `owners` (queued and
+ * active jobs per owner, kept by triggers on `jobs`, and the decayed lease count `usage` as of
+ * `usage_at`, raised by each lease in the lease's transaction).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,8 +21,12 @@ import {
   type JobRecord,
   type JobSpec,
 } from './job-record';
+import { rankOwners, usageAfterLease, type OwnerStats } from './fair-share';
+import { DEFAULT_OWNER_POLICY, valueFor, type OwnerPolicy } from './owner-policy';
 import {
+  countByOwner,
   JobQueueError,
+  OwnerQuotaError,
   type JobQueue,
   type NewJob,
   type TransitionCondition,
@@ -27,6 +35,14 @@ import {
 
 interface JobRow {
   data: string;
+}
+
+interface OwnerRow {
+  owner: string;
+  queued: number;
+  active: number;
+  usage: number;
+  usage_at: number;
 }
 
 const ACTIVE_SQL = "state IN ('leased', 'running', 'uploading')";
@@ -39,12 +55,18 @@ function prepareStatements(db: Database.Database) {
       'UPDATE jobs SET state = ?, lease_expires_at = ?, request_key = ?, account = ?, data = ? WHERE id = ?',
     ),
     maxSeq: db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM jobs'),
-    insert: db.prepare<[string, number, string, string]>(
-      'INSERT INTO jobs (id, seq, state, data) VALUES (?, ?, ?, ?)',
+    insert: db.prepare<[string, number, string, string, string, number]>(
+      'INSERT INTO jobs (id, seq, state, data, owner, priority) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     list: db.prepare<[], JobRow>('SELECT data FROM jobs ORDER BY seq'),
-    queued: db.prepare<[number], JobRow>(
-      "SELECT data FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT ?",
+    queuedOf: db.prepare<[string, number], JobRow>(
+      "SELECT data FROM jobs WHERE state = 'queued' AND owner = ? ORDER BY priority DESC, seq LIMIT ?",
+    ),
+    waitingOwners: db.prepare<[], OwnerRow>('SELECT * FROM owners WHERE queued > 0'),
+    allOwners: db.prepare<[], OwnerRow>('SELECT * FROM owners ORDER BY owner'),
+    owner: db.prepare<[string], OwnerRow>('SELECT * FROM owners WHERE owner = ?'),
+    setUsage: db.prepare<[number, number, string]>(
+      'UPDATE owners SET usage = ?, usage_at = ? WHERE owner = ?',
     ),
     countActive: db.prepare<[], { n: number }>(
       `SELECT COUNT(*) AS n FROM jobs WHERE ${ACTIVE_SQL}`,
@@ -69,7 +91,10 @@ export class SqliteJobQueue implements JobQueue {
   private readonly db: Database.Database;
   private readonly sql: ReturnType<typeof prepareStatements>;
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    readonly policy: OwnerPolicy = DEFAULT_OWNER_POLICY,
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file, { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
@@ -89,6 +114,7 @@ export class SqliteJobQueue implements JobQueue {
       CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (lease_expires_at);
     `);
     addAccountColumn(this.db);
+    addOwnerTables(this.db);
     this.sql = prepareStatements(this.db);
   }
 
@@ -120,6 +146,7 @@ export class SqliteJobQueue implements JobQueue {
       validateJobSpec(spec);
     }
     const insert = this.db.transaction((): JobRecord[] => {
+      this.checkQueuedCaps(jobs);
       let seq = this.sql.maxSeq.get()?.seq ?? 0;
       return jobs.map(({ id, spec }) => {
         if (this.read(id)) throw new JobQueueError(`job ${id} already exists`);
@@ -133,11 +160,28 @@ export class SqliteJobQueue implements JobQueue {
           updatedAt: now,
           attempts: 0,
         };
-        this.sql.insert.run(id, seq, record.state, JSON.stringify(recordToFields(record)));
+        this.sql.insert.run(
+          id,
+          seq,
+          record.state,
+          JSON.stringify(recordToFields(record)),
+          record.owner ?? '',
+          record.priority ?? 0,
+        );
         return record;
       });
     });
     return insert.immediate();
+  }
+
+  /** Throws OwnerQuotaError when a batch would take an owner past JM_OWNER_MAX_QUEUED. */
+  private checkQueuedCaps(jobs: ReadonlyArray<NewJob>): void {
+    for (const [owner, adding] of countByOwner(jobs)) {
+      const cap = valueFor(this.policy.maxQueued, owner);
+      if (cap <= 0) continue;
+      const queued = this.sql.owner.get(owner)?.queued ?? 0;
+      if (queued + adding > cap) throw new OwnerQuotaError(owner, queued, adding, cap);
+    }
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -149,7 +193,18 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async queued(limit: number): Promise<JobRecord[]> {
-    return this.sql.queued.all(limit).map(parseRow);
+    const now = Date.now();
+    const owners = rankOwners(this.sql.waitingOwners.all().map(ownerStats), this.policy, now);
+    const jobs: JobRecord[] = [];
+    for (const owner of owners) {
+      if (jobs.length >= limit) break;
+      for (const row of this.sql.queuedOf.all(owner, limit - jobs.length)) jobs.push(parseRow(row));
+    }
+    return jobs;
+  }
+
+  async owners(): Promise<OwnerStats[]> {
+    return this.sql.allOwners.all().map(ownerStats);
   }
 
   async countActive(): Promise<number> {
@@ -188,10 +243,27 @@ export class SqliteJobQueue implements JobQueue {
         return { ok: false, reason: 'not-expired', job };
       }
       const updated = applyPatch(job, patch);
+      const leasing = job.state === 'queued' && ACTIVE_STATES.includes(updated.state);
+      if (leasing && !this.lease(job.owner ?? '', Date.now())) {
+        return { ok: false, reason: 'quota', job };
+      }
       this.write(updated);
       return { ok: true, job: updated };
     });
     return run.immediate();
+  }
+
+  /**
+   * Inside a transition: false when the owner is at JM_OWNER_MAX_RUNNING, else its usage counts
+   * one more lease.
+   */
+  private lease(owner: string, now: number): boolean {
+    const row = this.sql.owner.get(owner);
+    const stats = row ? ownerStats(row) : { owner, queued: 0, active: 0, usage: 0, usageAt: now };
+    const cap = valueFor(this.policy.maxRunning, owner);
+    if (cap > 0 && stats.active >= cap) return false;
+    this.sql.setUsage.run(usageAfterLease(stats, now, this.policy.halfLifeMs), now, owner);
+    return true;
   }
 
   async expiredLeases(now: number): Promise<string[]> {
@@ -227,6 +299,68 @@ function addAccountColumn(db: Database.Database): void {
     for (const row of active) set.run(activeAccount(parseRow(row)), row.id);
   }).immediate();
   db.exec('CREATE INDEX IF NOT EXISTS jobs_account ON jobs (account, state)');
+}
+
+const ACTIVE_OF = (row: 'NEW' | 'OLD') => `(${row}.state IN ('leased', 'running', 'uploading'))`;
+
+/**
+ * The `owner` and `priority` columns (filled in from the records of a file made before them),
+ * the `owners` table built from the jobs, and the triggers that keep its counts.
+ */
+function addOwnerTables(db: Database.Database): void {
+  db.transaction(() => {
+    const tables = db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .all();
+    if (tables.some((table) => table.name === 'owners')) return;
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all();
+    if (!columns.some((column) => column.name === 'owner')) {
+      db.exec(`ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+        ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+        UPDATE jobs SET owner = coalesce(json_extract(data, '$.owner'), ''),
+          priority = coalesce(CAST(json_extract(data, '$.priority') AS INTEGER), 0);`);
+    }
+    db.exec(`
+      CREATE TABLE owners (
+        owner TEXT PRIMARY KEY,
+        queued INTEGER NOT NULL DEFAULT 0,
+        active INTEGER NOT NULL DEFAULT 0,
+        usage REAL NOT NULL DEFAULT 0,
+        usage_at INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO owners (owner, queued, active)
+        SELECT owner, SUM(state = 'queued'), SUM(state IN ('leased', 'running', 'uploading'))
+        FROM jobs GROUP BY owner;
+      CREATE INDEX IF NOT EXISTS jobs_owner_queue ON jobs (state, owner, priority DESC, seq);
+      CREATE TRIGGER jobs_owner_insert AFTER INSERT ON jobs BEGIN
+        INSERT INTO owners (owner) VALUES (NEW.owner) ON CONFLICT DO NOTHING;
+        UPDATE owners SET queued = queued + (NEW.state = 'queued'), active = active + ${ACTIVE_OF('NEW')}
+          WHERE owner = NEW.owner;
+      END;
+      CREATE TRIGGER jobs_owner_update AFTER UPDATE OF state, owner ON jobs
+      WHEN OLD.state IS NOT NEW.state OR OLD.owner IS NOT NEW.owner BEGIN
+        UPDATE owners SET queued = queued - (OLD.state = 'queued'), active = active - ${ACTIVE_OF('OLD')}
+          WHERE owner = OLD.owner;
+        INSERT INTO owners (owner) VALUES (NEW.owner) ON CONFLICT DO NOTHING;
+        UPDATE owners SET queued = queued + (NEW.state = 'queued'), active = active + ${ACTIVE_OF('NEW')}
+          WHERE owner = NEW.owner;
+      END;
+      CREATE TRIGGER jobs_owner_delete AFTER DELETE ON jobs BEGIN
+        UPDATE owners SET queued = queued - (OLD.state = 'queued'), active = active - ${ACTIVE_OF('OLD')}
+          WHERE owner = OLD.owner;
+      END;
+    `);
+  }).immediate();
+}
+
+function ownerStats(row: OwnerRow): OwnerStats {
+  return {
+    owner: row.owner,
+    queued: row.queued,
+    active: row.active,
+    usage: row.usage,
+    usageAt: row.usage_at,
+  };
 }
 
 function parseRow(row: JobRow): JobRecord {
