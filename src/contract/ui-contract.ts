@@ -194,6 +194,33 @@ export interface SettingsError {
 export type SetSettingsResult =
   { ok: true; settings: PublicSettings } | { ok: false; errors: SettingsError[] };
 
+/**
+ * What an attach link (src/protocol/attach-link.ts) says, shown before the volunteer accepts it:
+ * what the project is and what it may do on this computer.
+ */
+export interface AttachPreview {
+  projectName: string;
+  /** The XMPP server (`host:port`) and domain the agent will have its account on. */
+  xmppServer: string;
+  xmppDomain: string;
+  /** The job managers work is asked from, and the only accounts whose jobs it runs. */
+  managers: string[];
+  /** Job messages are encrypted for, and only accepted from, the manager holding this key. */
+  secureMode: boolean;
+  /** The pinned CA's SHA-256 (64 hex), or null: the server's certificate is publicly signed. */
+  caFingerprint256: string | null;
+  /** Registries job images may come from; empty: only the built-in image. */
+  allowedImageRegistries: string[];
+  /** Accounts that may drain, pause or resume this computer. */
+  adminAccounts: string[];
+  /** A project is configured already: accepting replaces it. */
+  replacesProject: string | null;
+}
+
+export type AttachResult =
+  | { ok: true; projectName: string; jid: string }
+  | { ok: false; error: string };
+
 /** Every command: its argument tuple and its result. */
 export interface UiCommands {
   getStatus: { args: []; result: AgentStatus };
@@ -210,6 +237,10 @@ export interface UiCommands {
   /** Kill one job: its manager gets a failed jobDone (state aborted), and it goes to history. */
   abortJob: { args: [jobId: string]; result: AgentStatus };
   getLog: { args: [limit?: number]; result: LogEntry[] };
+  /** Reads an attach link (or a .copilot file's text) without acting on it; throws if invalid. */
+  previewAttachLink: { args: [link: string]; result: AttachPreview };
+  /** Creates this computer's account with the link's invite, then joins the project. */
+  attachProject: { args: [link: string]; result: AttachResult };
 }
 
 /** Every event the UI can subscribe to, with its payload. */
@@ -235,6 +266,8 @@ export const UI_COMMAND_NAMES = [
   'resumeJob',
   'abortJob',
   'getLog',
+  'previewAttachLink',
+  'attachProject',
 ] as const satisfies readonly UiCommandName[];
 
 export const UI_EVENT_NAMES = [

@@ -47,6 +47,7 @@ import { SerialLock } from '../base/serial-lock';
 import { buildStatus, StatusFeed } from './status-feed';
 import { storageClient } from './storage-transfer';
 import { createUiCommands } from './ui-commands';
+import { attachCommands } from './attach-project';
 import { WorkFetcher } from './work-fetcher';
 import {
   fixedConnection,
@@ -387,7 +388,7 @@ function agentUiCommands(
 ): Agent['commands'] {
   const { options, run, policy } = basics;
   const { connection, feed, fetcher } = parts;
-  return createUiCommands({
+  const commands = createUiCommands({
     settings: {
       get: basics.settings,
       set: async (next) => {
@@ -407,6 +408,13 @@ function agentUiCommands(
     update: (force) => feed.update(force),
     pump: () => fetcher.pump(),
   });
+  // Attaching to a project applies its settings through setSettings (reconnects, persists).
+  const attach = attachCommands({
+    settings: basics.settings,
+    apply: (patch) => commands.setSettings(patch),
+    logger: basics.logger.child('attach'),
+  });
+  return { ...commands, ...attach };
 }
 
 function reportSystemLoad(monitor: MonitorReporter): void {

@@ -50,6 +50,13 @@ export function parseRpcArguments<K extends UiCommandName>(
           throw new RpcArgumentError(`${name} takes one job id`);
         }
         return [args[0]];
+      case 'previewAttachLink':
+      case 'attachProject':
+        // The link itself is checked by the agent (src/protocol/attach-link.ts).
+        if (args.length !== 1 || typeof args[0] !== 'string' || args[0].length > 40_000) {
+          throw new RpcArgumentError(`${name} takes one attach link`);
+        }
+        return [args[0]];
       case 'setSettings':
         if (args.length !== 1) throw new RpcArgumentError('setSettings takes exactly one argument');
         return [settingsPatch(args[0])];

@@ -25,6 +25,8 @@ function settingsOnlyAgent(initial: AgentSettings): AgentHost {
       suspendJob: unused,
       resumeJob: unused,
       abortJob: unused,
+      previewAttachLink: unused,
+      attachProject: unused,
       getSettings: async () => publicSettings(settings),
       setSettings: async (patch) => {
         const result = applySettingsPatch(settings, patch);

@@ -86,6 +86,10 @@ export function createFakeAgent(options: AgentHostOptions) {
       resumeJob: vi.fn((_jobId: string) => Promise.resolve(status)),
       abortJob: vi.fn((_jobId: string) => Promise.resolve(status)),
       getLog: vi.fn(() => Promise.resolve([])),
+      previewAttachLink: vi.fn((_link: string) => Promise.reject(new Error('not a link'))),
+      attachProject: vi.fn((_link: string) =>
+        Promise.resolve({ ok: false as const, error: 'not in this fake' }),
+      ),
     },
   } satisfies AgentHost & Record<string, unknown>;
   return agent;

@@ -86,6 +86,10 @@ function fakeAgent(): AgentHost & {
         return fakeStatus(paused);
       },
       getLog: async () => [],
+      previewAttachLink: async () => {
+        throw new Error('not an attach link');
+      },
+      attachProject: async () => ({ ok: false, error: 'not in this fake' }),
     },
   };
 }
