@@ -121,6 +121,21 @@ export interface RuleState {
   cpuFactor: number;
 }
 
+/**
+ * A project admin's order holding the agent (the adminOrder command, ours), until an admin
+ * resumes it: 'drain' lets the jobs in hand finish and asks for no more work, 'pause' freezes
+ * the jobs. It is separate from the volunteer's pause: each side lifts only its own.
+ */
+export interface AdminHold {
+  order: 'drain' | 'pause';
+  /** The admin account (bare JID, lower case) that ordered it. */
+  by: string;
+  /** The admin's reason (one line, at most 200 characters), or null. */
+  reason: string | null;
+  /** ISO time the order was taken. */
+  since: string;
+}
+
 export interface AgentStatus {
   activity: AgentActivity;
   /** One line for the tray tooltip and the status view, e.g. "Running job 42 (3 min)". */
@@ -144,6 +159,8 @@ export interface AgentStatus {
   finishing?: boolean;
   /** Jobs the volunteer suspended (suspendJob) until resumeJob; absent: none. */
   suspendedJobs?: string[];
+  /** A project admin's drain or pause (AdminHold); null or absent: none. */
+  admin?: AdminHold | null;
 }
 
 /** What is worth a desktop notification. */

@@ -1,6 +1,8 @@
 /** The status line and activity shown in the tray and the status view, from the agent's state. */
 import type {
+  AdminHold,
   AgentActivity,
+  AgentStatus,
   ConnectionState,
   DockerState,
   RuleState,
@@ -19,6 +21,10 @@ export interface ActivityInput {
   rule?: RuleState | null;
   /** Finish then pause: no new work while the running jobs end. */
   finishing?: boolean;
+  /** A project admin's drain or pause, or null. */
+  admin?: AdminHold | null;
+  /** The volunteer's own pause (Pause, or a timed pause) holds. */
+  volunteerPaused?: boolean;
 }
 
 const RULE_PAUSE_TEXT = {
@@ -57,6 +63,8 @@ export function agentActivity(input: ActivityInput): AgentActivity {
     return reason === 'paused' || reason === 'waiting-for-idle' ? reason : 'paused-by-rule';
   }
   if (input.running.length > 0) return 'running';
+  // Drained: no jobs in hand, and no more asked for until an admin resumes.
+  if (input.admin?.order === 'drain') return 'paused';
   if (!input.docker.available) return 'docker-unavailable';
   if (input.connection !== 'online') return 'not-connected';
   return 'waiting-for-work';
@@ -91,12 +99,24 @@ function runningLine(running: readonly RunningJob[]): string {
   return `Job ${first.jobId}: ${first.phase}`;
 }
 
+/** "Drained by the project admin (reason)", "Paused by the project admin". */
+export function adminLine(admin: AdminHold): string {
+  const what = admin.order === 'drain' ? 'Drained' : 'Paused';
+  return `${what} by the project admin${admin.reason === null ? '' : ` (${admin.reason})`}`;
+}
+
+function pausedLine(input: ActivityInput): string {
+  // The volunteer's own pause is what the volunteer sees first; the admin's otherwise.
+  if (input.admin && input.volunteerPaused !== true) return adminLine(input.admin);
+  return input.pausedUntil !== null ? `Paused until ${clock(input.pausedUntil)}` : 'Paused';
+}
+
 export function statusLine(activity: AgentActivity, input: ActivityInput): string {
   switch (activity) {
     case 'stopped':
       return 'Stopped';
     case 'paused':
-      return input.pausedUntil !== null ? `Paused until ${clock(input.pausedUntil)}` : 'Paused';
+      return pausedLine(input);
     case 'paused-by-rule': {
       const rule = input.rule ?? ruleState(input.decision);
       return rule ? `Paused: ${rule.reason}` : 'Paused';
@@ -107,7 +127,11 @@ export function statusLine(activity: AgentActivity, input: ActivityInput): strin
       const rule = input.rule ?? ruleState(input.decision);
       const slowed = rule?.rule === 'thermal' ? ` (slowed: ${rule.reason})` : '';
       const finishing = input.finishing ? ', then pausing' : '';
-      return runningLine(input.running) + slowed + finishing;
+      const draining =
+        input.admin?.order === 'drain'
+          ? `; draining for the project admin${input.admin.reason === null ? '' : ` (${input.admin.reason})`}`
+          : '';
+      return runningLine(input.running) + slowed + finishing + draining;
     }
     case 'docker-unavailable':
       return 'Docker is not running';
@@ -117,5 +141,40 @@ export function statusLine(activity: AgentActivity, input: ActivityInput): strin
       return 'Not connected';
     case 'waiting-for-work':
       return input.finishing ? 'Pausing' : 'Waiting for work';
+  }
+}
+
+/**
+ * The agent's state as one line, for `Heartbeat:getStatus component=agentState` (a fleet
+ * console): `<state> <jobs in hand>/<slots>[: <reason>]`, the state one of `idle`, `running`,
+ * `draining`, `drained`, `paused by volunteer`, `paused by admin`, `paused by rule`,
+ * `unavailable`, `not connected`, `stopped`. The volunteer's pause is named before an admin's.
+ */
+export function agentStateLine(status: AgentStatus): string {
+  const jobs = `${status.running.length}/${status.slots.total}`;
+  const admin = status.admin ?? null;
+  const because = (reason: string | null | undefined): string =>
+    reason === null || reason === undefined || reason === '' ? '' : `: ${reason}`;
+  const line = (state: string, reason?: string | null): string =>
+    `${state} ${jobs}${because(reason)}`;
+  switch (status.activity) {
+    case 'stopped':
+      return line('stopped');
+    case 'paused':
+      if (status.paused) return line('paused by volunteer');
+      if (admin) return line(admin.order === 'pause' ? 'paused by admin' : 'drained', admin.reason);
+      return line('paused by volunteer');
+    case 'paused-by-rule':
+      return line('paused by rule', status.rule?.reason);
+    case 'waiting-for-idle':
+      return line('paused by rule', 'waiting for the computer to be idle');
+    case 'docker-unavailable':
+      return line('unavailable', 'Docker is not running');
+    case 'not-connected':
+      return line('not connected');
+    case 'running':
+      return admin?.order === 'drain' ? line('draining', admin.reason) : line('running');
+    case 'waiting-for-work':
+      return line('idle');
   }
 }

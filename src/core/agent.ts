@@ -34,6 +34,7 @@ import {
 } from './agent-options';
 import { DEFAULT_JOB_IMAGE, DockerRunner, type JobRunner } from './docker-runner';
 import { DockerWatch } from './docker-watch';
+import { attachAdminOrders } from './admin-orders';
 import { AgentNotifier } from './agent-notifier';
 import { HostSensors } from './host-sensors';
 import { EventLog } from './event-log';
@@ -45,6 +46,8 @@ import { managerAddresses, ManagerTrust } from './manager-trust';
 import { ResourcePolicy } from './resource-policy';
 import { SerialLock } from '../base/serial-lock';
 import { buildStatus, StatusFeed } from './status-feed';
+import { agentStateLine } from './agent-status';
+import { hostStatusProbes } from '../heartbeat/status-probes';
 import { storageClient } from './storage-transfer';
 import { createUiCommands } from './ui-commands';
 import { attachCommands } from './attach-project';
@@ -197,7 +200,7 @@ function agentBasics(options: AgentOptions): AgentBasics {
  */
 function agentConnection(
   basics: AgentBasics,
-  hooks: { onChange: () => void; onOnline: () => void },
+  hooks: { onChange: () => void; onOnline: () => void; agentState?: () => string },
 ): { channel: ProtocolChannel; connection: AgentConnection } {
   const { options, run, resource, logger } = basics;
   if (options.channel) return { channel: options.channel, connection: fixedConnection(resource) };
@@ -212,16 +215,27 @@ function agentConnection(
     stopped: () => run.stopped,
     onChange: hooks.onChange,
     onOnline: hooks.onOnline,
+    ...(hooks.agentState ? { heartbeatProbes: agentStateProbes(hooks.agentState) } : {}),
   });
   return { channel, connection };
 }
 
-/** Every command that enters goes through the trust rule: orders only from our managers. */
+/** The host's Heartbeat probes and the agent's own `agentState` (agent-status.ts). */
+function agentStateProbes(agentState: () => string): typeof hostStatusProbes {
+  return { ...hostStatusProbes, extra: { agentState: () => Promise.resolve(agentState()) } };
+}
+
+/**
+ * Every command that enters goes through the trust rule: orders only from our managers, admin
+ * orders only from the project's admin accounts.
+ */
 function managerExchange(channel: ProtocolChannel, basics: AgentBasics): ManagerExchange {
   const { run, logger } = basics;
   const trust = new ManagerTrust(
     () => managerAddresses(run.settings.jobManagerAddress),
     logger.child('trust'),
+    Date.now,
+    () => managerAddresses(run.settings.adminAccounts),
   );
   // The Heartbeat responder attached to the session answers Heartbeat questions.
   return new ManagerExchange(channel, trust, logger.child('exchange'), (from, command) => {
@@ -343,7 +357,13 @@ function sensorSampler(
 function workFetcher(
   basics: AgentBasics,
   parts: JobParts,
-  wiring: { channel: ProtocolChannel; slots: JobSlots; afterRound: () => void },
+  wiring: {
+    channel: ProtocolChannel;
+    slots: JobSlots;
+    afterRound: () => void;
+    /** No admin order (drain, pause) stops asking for work. */
+    allowsNewWork?: () => boolean;
+  },
 ): WorkFetcher {
   const { options, run, policy, store } = basics;
   const { docker } = parts;
@@ -366,6 +386,7 @@ function workFetcher(
       channel.online &&
       policy.decide(now).run &&
       !policy.finishing &&
+      (wiring.allowsNewWork?.() ?? true) &&
       slots.size < run.settings.jobSlots &&
       (options.channel !== undefined || isConfigured(run.settings)),
     holds: (jobId) => slots.holds(jobId) || store.exists(jobId),
@@ -506,8 +527,19 @@ export function createAgent(options: AgentOptions): Agent {
   const { channel, connection } = agentConnection(basics, {
     onChange: () => feed.update(),
     onOnline: () => fetcher.pump(),
+    agentState: () => agentStateLine(status()),
   });
   const exchange = managerExchange(channel, basics);
+  const adminOrders = attachAdminOrders({
+    dataDir,
+    logger: logger.child('admin'),
+    policy,
+    exchange,
+    onChange: () => {
+      slots.applyPolicy();
+      afterProbe();
+    },
+  });
   const monitor = new MonitorReporter(
     channel,
     options.monitorAddress,
@@ -539,7 +571,12 @@ export function createAgent(options: AgentOptions): Agent {
     onJobDone: (record) => notifier.jobEnded(record),
   });
   const sampleSensors = sensorSampler(basics, { slots, runner, afterProbe });
-  const fetcher = workFetcher(basics, jobParts, { channel, slots, afterRound: afterProbe });
+  const fetcher = workFetcher(basics, jobParts, {
+    channel,
+    slots,
+    afterRound: afterProbe,
+    allowsNewWork: () => adminOrders.allowsNewWork,
+  });
 
   const status = (): AgentStatus =>
     buildStatus(
@@ -552,6 +589,7 @@ export function createAgent(options: AgentOptions): Agent {
         running: (now) => slots.running(now),
         finishing: () => policy.finishing,
         suspended: () => slots.suspended(),
+        admin: () => adminOrders.current,
       },
       Date.now(),
     );

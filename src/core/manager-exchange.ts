@@ -6,8 +6,10 @@
  * The trust rule is applied here, where commands enter: work and storage orders are taken only
  * from the project's managers (ManagerTrust), and from a storage component only while a
  * manager's redirect to it is being answered or for the job a manager sent us there about.
+ * Admin orders (drain, pause, resume) are taken only from the project's admin accounts and go
+ * to the `onAdminOrder` listener (AdminOrders).
  */
-import type { Command, CommandName, CommandOf } from '../protocol/commands';
+import type { AdminOrder, Command, CommandName, CommandOf } from '../protocol/commands';
 import { accountOf, bareJid } from '../protocol/jid';
 import type { CopilotSession } from '../transport/copilot-session';
 import { silentLogger, type Logger } from '../base/logger';
@@ -73,6 +75,8 @@ const FORWARDABLE: ReadonlySet<string> = new Set([
 
 /** Commands only one of the project's managers may send: work orders and their control. */
 const MANAGER_ONLY: ReadonlySet<string> = new Set(['have_getJob', 'runJob', 'redirect', 'sleep']);
+/** Orders only one of the project's admin accounts may send. */
+const ADMIN_ONLY: ReadonlySet<string> = new Set(['adminOrder']);
 /** Storage orders: from a manager, or from the storage component a manager sent us to. */
 const STORAGE_ORDERS: ReadonlySet<string> = new Set([
   'have_getJobOutputDir',
@@ -85,6 +89,8 @@ const DEFAULT_SLEEP_SECONDS = 60;
 const MAX_SLEEP_SECONDS = 24 * 3600;
 
 export type RefusalListener = (code: string, reason: string, from: string) => void;
+/** An admin order from one of the project's admin accounts. */
+export type AdminOrderListener = (from: string, order: AdminOrder) => void;
 
 /** Replies of one kind, queued as they arrive, from accepted peers only. */
 export class Mailbox<N extends CommandName> {
@@ -171,6 +177,7 @@ export class ManagerExchange {
   /** JIDs we have sent to: only they may redirect us. */
   private readonly contacted = new Set<string>();
   private readonly refusalListeners = new Map<string, Set<RefusalListener>>();
+  private readonly adminOrderListeners = new Set<AdminOrderListener>();
   /**
    * Managers not to be asked for work before the time given: accounts (lower case) that told us
    * to `sleep`, and full JIDs whose requireFile this host lacks.
@@ -198,6 +205,12 @@ export class ManagerExchange {
       listeners.delete(listener);
       if (listeners.size === 0) this.refusalListeners.delete(jobId);
     };
+  }
+
+  /** Hears admin orders that passed the trust rule; the returned function stops listening. */
+  onAdminOrder(listener: AdminOrderListener): () => void {
+    this.adminOrderListeners.add(listener);
+    return () => this.adminOrderListeners.delete(listener);
   }
 
   dispose(): void {
@@ -240,6 +253,12 @@ export class ManagerExchange {
       case 'sleep':
         this.onSleep(from, command.seconds);
         return;
+      case 'adminOrder':
+        for (const listener of [...this.adminOrderListeners]) listener(from, command);
+        if (this.adminOrderListeners.size === 0) {
+          this.logger.warn('admin order with nobody to take it', { from, order: command.order });
+        }
+        return;
       default:
     }
     let taken = false;
@@ -257,6 +276,7 @@ export class ManagerExchange {
 
   private trusted(from: string, command: Command): boolean {
     if (MANAGER_ONLY.has(command.command)) return this.trust.isManager(from);
+    if (ADMIN_ONLY.has(command.command)) return this.trust.isAdmin(from);
     if (!STORAGE_ORDERS.has(command.command)) return true;
     const jobId = 'jobID' in command ? command.jobID : undefined;
     if (this.trust.accepts(from, jobId)) return true;

@@ -211,6 +211,8 @@ export class ResourcePolicy {
   private thermalFactorValue = 1;
   /** "Finish then pause": no new work; the agent pauses once the running jobs have ended. */
   finishing = false;
+  /** Holds from outside the volunteer's settings (a project admin's pause: admin-orders.ts). */
+  private readonly holds: Array<() => RunDecision | null> = [];
 
   constructor(settings: AgentSettings) {
     this.settings = settings;
@@ -300,7 +302,19 @@ export class ResourcePolicy {
   }
 
   decide(now: number): RunDecision {
-    return decideRun(this.state(now), now);
+    const own = decideRun(this.state(now), now);
+    // The volunteer's own pause and rules come first; a hold only stops what they let run.
+    if (!own.run) return own;
+    for (const hold of this.holds) {
+      const held = hold();
+      if (held) return held;
+    }
+    return own;
+  }
+
+  /** Adds a hold that `decide` consults after the volunteer's settings (AdminOrders.decision). */
+  addHold(hold: () => RunDecision | null): void {
+    this.holds.push(hold);
   }
 
   /** Each container's limits now, with the thermal rule's factor. */

@@ -3,6 +3,7 @@
  * something the UI shows changed, and every 5 s while jobs run (their elapsed time moves).
  */
 import type {
+  AdminHold,
   AgentSettings,
   AgentStatus,
   ConnectionState,
@@ -10,7 +11,7 @@ import type {
   RunningJob,
 } from '../contract/ui-contract';
 import { agentActivity, ruleState, statusLine, type ActivityInput } from './agent-status';
-import { cpuShare, decideRun, isIdle, type ResourcePolicy } from './resource-policy';
+import { cpuShare, isIdle, type ResourcePolicy } from './resource-policy';
 
 const PERIODIC_MS = 5_000;
 
@@ -25,6 +26,8 @@ export interface StatusSources {
   finishing?: () => boolean;
   /** Jobs the volunteer suspended. */
   suspended?: () => string[];
+  /** A project admin's drain or pause (AdminOrders). */
+  admin?: () => AdminHold | null;
 }
 
 export function buildStatus(sources: StatusSources, now: number): AgentStatus {
@@ -34,7 +37,9 @@ export function buildStatus(sources: StatusSources, now: number): AgentStatus {
   const { pausedUntil } = policyState;
   const connection = sources.connection();
   const docker = sources.docker();
-  const decision = decideRun(policyState, now);
+  // The policy's decision: the volunteer's settings, then the holds (a project admin's pause).
+  const decision = sources.policy.decide(now);
+  const admin = sources.admin?.() ?? null;
   const rule = ruleState(decision);
   const finishing = sources.finishing?.() ?? false;
   const input: ActivityInput = {
@@ -46,6 +51,8 @@ export function buildStatus(sources: StatusSources, now: number): AgentStatus {
     running,
     rule,
     finishing,
+    admin,
+    volunteerPaused: settings.paused || pausedUntil !== null,
   };
   const activity = agentActivity(input);
   return {
@@ -70,6 +77,7 @@ export function buildStatus(sources: StatusSources, now: number): AgentStatus {
     rule,
     finishing,
     suspendedJobs: sources.suspended?.() ?? [],
+    admin,
   };
 }
 

@@ -6,6 +6,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { AgentSettings, ConnectionState } from '../contract/ui-contract';
 import { attachHeartbeatResponder } from '../heartbeat/heartbeat-responder';
+import type { StatusProbes } from '../heartbeat/status-probes';
 import { backoffDelay } from '../base/backoff';
 import {
   CopilotSession,
@@ -90,6 +91,8 @@ export interface XmppConnectionOptions {
   /** Something the status shows changed. */
   onChange: () => void;
   onOnline: () => void;
+  /** What the Heartbeat responder reads (with the agent's own `agentState`); default the host's. */
+  heartbeatProbes?: StatusProbes;
 }
 
 export class XmppConnection implements AgentConnection {
@@ -176,6 +179,7 @@ export class XmppConnection implements AgentConnection {
         chatRoom: settings.heartbeatChatRoom,
         nick: options.resource,
         logger: options.logger.child('heartbeat'),
+        ...(options.heartbeatProbes ? { probes: options.heartbeatProbes } : {}),
       });
     }
     current.events.on('online', (jid) => {

@@ -5,7 +5,14 @@ import { errorMessage } from '../base/errors';
 
 /** Reads one status component of this host and describes it as haveStatus's `status` string. */
 export type StatusProbe = () => Promise<string>;
-export type StatusProbes = Readonly<Record<StatusComponent, StatusProbe>>;
+/**
+ * The report's components, and `extra` ones of a component's own (ours): the agent answers
+ * `agentState` (what it is doing, for a fleet console). A component without an extra probe
+ * answers a question about it as about any unknown component.
+ */
+export type StatusProbes = Readonly<Record<StatusComponent, StatusProbe>> & {
+  readonly extra?: Readonly<Record<string, StatusProbe>>;
+};
 
 const MB = 1024 * 1024;
 
@@ -97,16 +104,24 @@ export function isStatusComponent(name: string): name is StatusComponent {
   return (STATUS_COMPONENTS as readonly string[]).includes(name);
 }
 
+/** The extra probe for `component`, when the component has one of that name (own keys only). */
+function extraProbe(probes: StatusProbes, component: string): StatusProbe | undefined {
+  const extra = probes.extra;
+  return extra && Object.hasOwn(extra, component) ? extra[component] : undefined;
+}
+
 /** The status string for `component`, or an `error: …` string; never throws. */
 export async function readStatus(
   component: string,
   probes: StatusProbes = hostStatusProbes,
 ): Promise<string> {
-  if (!isStatusComponent(component)) {
-    return `error: unknown component '${component}'; known: ${STATUS_COMPONENTS.join(', ')}`;
+  const probe = isStatusComponent(component) ? probes[component] : extraProbe(probes, component);
+  if (!probe) {
+    const known = [...STATUS_COMPONENTS, ...Object.keys(probes.extra ?? {})];
+    return `error: unknown component '${component}'; known: ${known.join(', ')}`;
   }
   try {
-    return await probes[component]();
+    return await probe();
   } catch (error) {
     return `error: cannot read ${component}: ${errorMessage(error)}`;
   }

@@ -37,6 +37,18 @@ describe('readStatus', () => {
     );
   });
 
+  it('answers a component of its own (extra) and names it among the known ones', async () => {
+    const probes: StatusProbes = {
+      ...hostStatusProbes,
+      extra: { agentState: () => Promise.resolve('running 1/2') },
+    };
+    expect(await readStatus('agentState', probes)).toBe('running 1/2');
+    expect(await readStatus('agentState')).toMatch(/^error: unknown component 'agentState'/);
+    expect(await readStatus('toString', probes)).toBe(
+      "error: unknown component 'toString'; known: systemLoad, diskUsage, memoryUsage, runningProcesses, agentState",
+    );
+  });
+
   it('turns a failing probe into an error string', async () => {
     const probes: StatusProbes = {
       ...hostStatusProbes,
