@@ -5,12 +5,22 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@copilot/base/logger';
 import { renewLease, type JobQueue } from '@manager/job-manager/job-queue';
-import { newJobId, newLeaseId, type JobSpec } from '@manager/job-manager/job-record';
+import {
+  newJobId,
+  newLeaseId,
+  type JobRecord,
+  type JobSpec,
+} from '@manager/job-manager/job-record';
 import { requeueExpiredLeases } from '@manager/job-manager/lease-reaper';
+import {
+  DEFAULT_OWNER_POLICY,
+  parsePerOwner,
+  type OwnerPolicy,
+} from '@manager/job-manager/owner-policy';
 
 export interface QueueFactory {
-  /** A fresh, empty queue. */
-  open(): Promise<JobQueue>;
+  /** A fresh, empty queue (with this fair share and quotas, when given). */
+  open(policy?: OwnerPolicy): Promise<JobQueue>;
   /** Another handle on the same store as `queue` (a second manager, or after a restart). */
   reopen(queue: JobQueue): Promise<JobQueue>;
 }
@@ -342,6 +352,237 @@ export function describeQueueContract(name: string, factory: QueueFactory): void
           /already exists|not stored/,
         );
         expect(await queue.countQueued()).toBe(50);
+      }),
+    );
+  });
+}
+
+/** A policy from the variables' text, e.g. `policy({ shares: 'alice=3 bob=1' })`. */
+export function ownerPolicy(
+  texts: { shares?: string; maxQueued?: string; maxRunning?: string },
+  halfLifeMs = DEFAULT_OWNER_POLICY.halfLifeMs,
+): OwnerPolicy {
+  return {
+    shares: parsePerOwner(texts.shares ?? '1', 'JM_OWNER_SHARES', 1, 'share'),
+    maxQueued: parsePerOwner(texts.maxQueued ?? '0', 'JM_OWNER_MAX_QUEUED', 0, 'cap'),
+    maxRunning: parsePerOwner(texts.maxRunning ?? '0', 'JM_OWNER_MAX_RUNNING', 0, 'cap'),
+    halfLifeMs,
+  };
+}
+
+function ownerJobs(owner: string | undefined, count: number, priority?: number) {
+  return Array.from({ length: count }, () => ({
+    id: newJobId(),
+    spec: {
+      ...SPEC,
+      ...(owner === undefined ? {} : { owner }),
+      ...(priority === undefined ? {} : { priority }),
+    },
+  }));
+}
+
+/** Leases the first job `queued` offers, as getJob does; its owner, or undefined when none. */
+async function leaseNext(queue: JobQueue, agent = 'a@x/1'): Promise<JobRecord | undefined> {
+  const [next] = await queue.queued(1);
+  if (!next) return undefined;
+  const result = await queue.transition(
+    next.id,
+    { from: ['queued'] },
+    leasePatch(agent, Date.now() + 60_000),
+  );
+  if (!result.ok) throw new Error(`lease of ${next.id} refused: ${result.reason}`);
+  return result.job;
+}
+
+async function finish(queue: JobQueue, job: JobRecord): Promise<void> {
+  const done = await queue.transition(
+    job.id,
+    { from: ['leased'], leaseId: job.leaseId },
+    { state: 'done', leaseExpiresAt: null },
+  );
+  if (!done.ok) throw new Error(`job ${job.id} not finished: ${done.reason}`);
+}
+
+/** Owners, priorities, fair share and quotas: needs a factory that honours `open(policy)`. */
+export function describeOwnerContract(name: string, factory: QueueFactory): void {
+  describe(`JobQueue owners contract: ${name}`, () => {
+    const withQueue =
+      (policy: OwnerPolicy, test: (queue: JobQueue) => Promise<void>) => async () => {
+        const queue = await factory.open(policy);
+        try {
+          await test(queue);
+        } finally {
+          await queue.close();
+        }
+      };
+
+    it(
+      'hands out work 3:1 to two owners with shares 3 and 1',
+      withQueue(ownerPolicy({ shares: 'alice=3 bob=1' }), async (queue) => {
+        await queue.addMany([...ownerJobs('bob', 40), ...ownerJobs('alice', 40)]);
+        const served = { alice: 0, bob: 0 };
+        for (let round = 0; round < 40; round += 1) {
+          const job = await leaseNext(queue);
+          if (job?.owner !== 'alice' && job?.owner !== 'bob') throw new Error('no owner');
+          served[job.owner] += 1;
+          await finish(queue, job);
+        }
+        expect(served.alice).toBeGreaterThanOrEqual(29);
+        expect(served.alice).toBeLessThanOrEqual(31);
+        const owners = await queue.owners();
+        expect(owners.map((entry) => [entry.owner, entry.queued, entry.active])).toEqual([
+          ['alice', 40 - served.alice, 0],
+          ['bob', 40 - served.bob, 0],
+        ]);
+        expect(owners[0]?.usage).toBeGreaterThan(28);
+      }),
+    );
+
+    it(
+      "counts an owner's active jobs in its usage, and forgets finished ones with half-life 0",
+      withQueue(ownerPolicy({}, 0), async (queue) => {
+        await queue.addMany([...ownerJobs('alice', 4), ...ownerJobs('bob', 4)]);
+        // alice is first by name; her active job makes bob next.
+        const first = await leaseNext(queue);
+        expect(first?.owner).toBe('alice');
+        expect((await queue.queued(1))[0]?.owner).toBe('bob');
+        // Once it is done, only active jobs count (half-life 0): alice is first again.
+        if (first) await finish(queue, first);
+        expect((await queue.queued(1))[0]?.owner).toBe('alice');
+      }),
+    );
+
+    it(
+      'remembers finished leases with a half-life, so the owner served less goes first',
+      withQueue(ownerPolicy({}), async (queue) => {
+        await queue.addMany([...ownerJobs('alice', 4), ...ownerJobs('bob', 4)]);
+        const first = await leaseNext(queue);
+        if (first) await finish(queue, first);
+        expect(first?.owner).toBe('alice');
+        expect((await queue.queued(1))[0]?.owner).toBe('bob');
+      }),
+    );
+
+    it(
+      "orders an owner's jobs by priority, highest first, then by submission",
+      withQueue(ownerPolicy({}), async (queue) => {
+        const [low, high1, plain, high2] = [
+          ...ownerJobs('carol', 1, -5),
+          ...ownerJobs('carol', 1, 7),
+          ...ownerJobs('carol', 1),
+          ...ownerJobs('carol', 1, 7),
+        ];
+        if (!low || !high1 || !plain || !high2) throw new Error('no jobs');
+        await queue.addMany([low, high1, plain, high2]);
+        expect((await queue.queued(10)).map((job) => job.id)).toEqual([
+          high1.id,
+          high2.id,
+          plain.id,
+          low.id,
+        ]);
+        expect((await queue.get(high1.id))?.priority).toBe(7);
+        // A requeued job goes back to its place.
+        const leased = await leaseNext(queue);
+        expect(leased?.id).toBe(high1.id);
+        await queue.transition(high1.id, { from: ['leased'] }, { state: 'queued' });
+        expect((await queue.queued(2)).map((job) => job.id)).toEqual([high1.id, high2.id]);
+      }),
+    );
+
+    it(
+      'puts jobs without an owner under the owner "", with its own share',
+      withQueue(ownerPolicy({ shares: '2 dave=1' }), async (queue) => {
+        await queue.addMany([...ownerJobs(undefined, 3), ...ownerJobs('dave', 3)]);
+        expect((await queue.queued(10)).map((job) => job.owner ?? '')).toEqual([
+          '',
+          '',
+          '',
+          'dave',
+          'dave',
+          'dave',
+        ]);
+        expect((await queue.owners()).map((entry) => [entry.owner, entry.queued])).toEqual([
+          ['', 3],
+          ['dave', 3],
+        ]);
+      }),
+    );
+
+    it(
+      'refuses a lease past the running cap, leaves that owner out of the queue, serves others',
+      withQueue(ownerPolicy({ maxRunning: '0 alice=1' }), async (queue) => {
+        const [a1, a2] = ownerJobs('alice', 2);
+        const [b1] = ownerJobs('bob', 1);
+        if (!a1 || !a2 || !b1) throw new Error('no jobs');
+        await queue.addMany([a1, a2, b1]);
+        const first = await queue.transition(a1.id, { from: ['queued'] }, leasePatch('a@x/1', 1));
+        expect(first.ok).toBe(true);
+        expect((await queue.queued(10)).map((job) => job.id)).toEqual([b1.id]);
+        const refused = await queue.transition(
+          a2.id,
+          { from: ['queued'] },
+          leasePatch('a@x/2', Date.now() + 60_000),
+        );
+        expect(refused).toMatchObject({ ok: false, reason: 'quota', job: { state: 'queued' } });
+        expect((await queue.get(a2.id))?.state).toBe('queued');
+        expect(await queue.countQueued()).toBe(2);
+        const other = await queue.transition(b1.id, { from: ['queued'] }, leasePatch('b@x/1', 1));
+        expect(other.ok).toBe(true);
+        // The reaper takes alice's job back: her waiting jobs are offered again.
+        expect(await requeueExpiredLeases(queue, silentLogger, Date.now())).toEqual(
+          expect.arrayContaining([a1.id]),
+        );
+        // Both owners had one lease (a tie, broken by name): alice's jobs first.
+        expect((await queue.queued(10)).map((job) => job.id)).toEqual([a1.id, a2.id, b1.id]);
+      }),
+    );
+
+    it(
+      'lets exactly one of two managers racing for the last running slot lease',
+      withQueue(ownerPolicy({ maxRunning: '1' }), async (queue) => {
+        const [a1, a2] = ownerJobs('alice', 2);
+        if (!a1 || !a2) throw new Error('no jobs');
+        await queue.addMany([a1, a2]);
+        const other = await factory.reopen(queue);
+        try {
+          const expires = Date.now() + 60_000;
+          const results = await Promise.all([
+            queue.transition(a1.id, { from: ['queued'] }, leasePatch('a@x/1', expires)),
+            other.transition(a2.id, { from: ['queued'] }, leasePatch('b@x/1', expires)),
+          ]);
+          expect(results.filter((result) => result.ok)).toHaveLength(1);
+          expect(results.find((result) => !result.ok)).toMatchObject({ reason: 'quota' });
+          expect(await queue.countActive()).toBe(1);
+        } finally {
+          await other.close();
+        }
+      }),
+    );
+
+    it(
+      "refuses jobs past an owner's queued cap at submission, a batch whole",
+      withQueue(ownerPolicy({ maxQueued: '2 bob=3' }), async (queue) => {
+        const [alice] = await queue.addMany(ownerJobs('alice', 2));
+        await expect(queue.addMany(ownerJobs('alice', 1))).rejects.toThrow(
+          /owner alice has 2 queued jobs; 1 more would pass its cap of 2 \(JM_OWNER_MAX_QUEUED\)/,
+        );
+        await expect(queue.add(newJobId(), { ...SPEC, owner: 'alice' })).rejects.toThrow(
+          /JM_OWNER_MAX_QUEUED/,
+        );
+        await expect(queue.addMany(ownerJobs('bob', 4))).rejects.toThrow(/cap of 3/);
+        expect(await queue.countQueued()).toBe(2);
+        await queue.addMany(ownerJobs('bob', 3));
+        await queue.addMany(ownerJobs(undefined, 2));
+        expect(await queue.countQueued()).toBe(7);
+        // A leased job no longer counts as queued.
+        const leased = await queue.transition(
+          alice?.id ?? '',
+          { from: ['queued'] },
+          leasePatch('a@x/1', Date.now() + 60_000),
+        );
+        expect(leased.ok).toBe(true);
+        await queue.add(newJobId(), { ...SPEC, owner: 'alice' });
+        expect(await queue.countQueued()).toBe(7);
       }),
     );
   });

@@ -8,22 +8,32 @@ import { newJobId, newLeaseId } from '@manager/job-manager/job-record';
 import { requeueExpiredLeases } from '@manager/job-manager/lease-reaper';
 import { SqliteJobQueue } from '@manager/job-manager/sqlite-job-queue';
 import type { JobQueue } from '@manager/job-manager/job-queue';
-import { describeQueueContract, SPEC } from '@manager/test/support/queue-contract';
+import {
+  describeOwnerContract,
+  describeQueueContract,
+  SPEC,
+  type QueueFactory,
+} from '@manager/test/support/queue-contract';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jm-sqlite-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 let counter = 0;
 
-describeQueueContract('SQLite (WAL)', {
-  open: () => {
+const sqliteFactory: QueueFactory = {
+  open: (policy) => {
     counter += 1;
-    return Promise.resolve(new SqliteJobQueue(path.join(root, `q${counter}`, 'queue.sqlite')));
+    return Promise.resolve(
+      new SqliteJobQueue(path.join(root, `q${counter}`, 'queue.sqlite'), policy),
+    );
   },
   reopen: (queue: JobQueue) => {
     if (!(queue instanceof SqliteJobQueue)) throw new Error('not a SQLite queue');
-    return Promise.resolve(new SqliteJobQueue(queue.file));
+    return Promise.resolve(new SqliteJobQueue(queue.file, queue.policy));
   },
-});
+};
+
+describeQueueContract('SQLite (WAL)', sqliteFactory);
+describeOwnerContract('SQLite (WAL)', sqliteFactory);
 
 describe('lease reaper', () => {
   it('fails a job instead of requeueing it once it was leased maxAttempts times', async () => {
@@ -77,6 +87,40 @@ describe('SQLite queue made before the account column', () => {
     const upgraded = new SqliteJobQueue(file);
     try {
       expect(await upgraded.countActiveOf('old@x')).toBe(1);
+    } finally {
+      await upgraded.close();
+    }
+  });
+});
+
+describe('SQLite queue made before the owner columns', () => {
+  it('adds them from the records and counts queued and active jobs per owner', async () => {
+    const file = path.join(root, 'old-owners', 'queue.sqlite');
+    const first = new SqliteJobQueue(file);
+    const [leased, queued, high] = await first.addMany([
+      { id: newJobId(), spec: { ...SPEC, owner: 'old' } },
+      { id: newJobId(), spec: { ...SPEC, owner: 'old' } },
+      { id: newJobId(), spec: { ...SPEC, owner: 'old', priority: 4 } },
+    ]);
+    if (!leased || !queued || !high) throw new Error('no jobs');
+    await first.transition(
+      leased.id,
+      { from: ['queued'] },
+      { state: 'leased', agent: 'a@x/1', leaseId: newLeaseId(), leaseExpiresAt: Date.now() },
+    );
+    await first.close();
+    // The file as an earlier version left it: no owner table, columns, index or triggers.
+    const db = new Database(file);
+    db.exec(`DROP TRIGGER jobs_owner_insert; DROP TRIGGER jobs_owner_update;
+      DROP TRIGGER jobs_owner_delete; DROP TABLE owners; DROP INDEX jobs_owner_queue;
+      ALTER TABLE jobs DROP COLUMN owner; ALTER TABLE jobs DROP COLUMN priority;`);
+    db.close();
+    const upgraded = new SqliteJobQueue(file);
+    try {
+      expect((await upgraded.owners()).map((o) => [o.owner, o.queued, o.active])).toEqual([
+        ['old', 2, 1],
+      ]);
+      expect((await upgraded.queued(10)).map((job) => job.id)).toEqual([high.id, queued.id]);
     } finally {
       await upgraded.close();
     }
