@@ -362,6 +362,7 @@ export class JobCycleHandler {
       jmJobData: formatJmJobData(job.leaseId),
     };
     if (job.validation !== undefined) runJob.job.validation = job.validation;
+    if (job.image !== undefined) runJob.job.image = job.image;
     return runJob;
   }
 

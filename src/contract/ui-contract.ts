@@ -26,6 +26,8 @@ export type AgentActivity =
 export type JobPhase =
   | 'fetching'
   | 'downloading'
+  /** Pulling the job's own image (runJob's `image`); `RunningJob.pull` has the bytes. */
+  | 'pulling'
   | 'starting'
   | 'running'
   | 'paused'
@@ -42,7 +44,9 @@ export type JobOutcome =
   | 'validation-failed'
   | 'download-failed'
   | 'upload-failed'
-  | 'aborted';
+  | 'aborted'
+  /** The job's image was not allowed, not found, or not what its digest says: it never ran. */
+  | 'image-refused';
 
 export interface RunningJob {
   jobId: string;
@@ -58,6 +62,17 @@ export interface RunningJob {
   progress: number | null;
   /** Time still to go, extrapolated from `progress`; null without progress. */
   etaMs: number | null;
+  /** While the job's image is pulled (phase `pulling`); absent otherwise. */
+  pull?: ImagePullProgress;
+}
+
+/** Bytes of the job's image pulled so far, over all its layers. */
+export interface ImagePullProgress {
+  /** The image reference, registry/repository@sha256:…. */
+  image: string;
+  currentBytes: number;
+  /** Null until the registry said how big every layer is. */
+  totalBytes: number | null;
 }
 
 /**

@@ -14,6 +14,8 @@ import type { StorageClient } from './storage-transfer';
 export interface AgentOptions extends AgentHostOptions {
   /** Job container image; default copilot-job:latest (AGENT_JOB_IMAGE). */
   jobImage?: string;
+  /** Disk kept for the job images the agent pulled (runJob's `image`); default 10 GiB. */
+  jobImageCacheBytes?: number;
   /** Wall-clock limit per job; default 24 h (AGENT_WALL_CLOCK_LIMIT_SECONDS). */
   wallClockLimitSeconds?: number;
   /** MON_JABBER_ADDRESS; monitoring is off without it. */

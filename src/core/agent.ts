@@ -34,6 +34,8 @@ import {
 } from './agent-options';
 import { DEFAULT_JOB_IMAGE, DockerRunner, type JobRunner } from './docker-runner';
 import { DockerWatch } from './docker-watch';
+import { jobImagesFor } from './image-cache';
+import { registryList } from './job-image';
 import { attachAdminOrders } from './admin-orders';
 import { AgentNotifier } from './agent-notifier';
 import { HostSensors } from './host-sensors';
@@ -133,6 +135,13 @@ function lifecycleDeps(options: AgentOptions, parts: LifecycleParts): SharedLife
     limits: () => policy.limits(hostCpuCount),
     mayRun: () => policy.decide(Date.now()).run,
     image: options.jobImage ?? DEFAULT_JOB_IMAGE,
+    images: jobImagesFor(
+      parts.runner,
+      path.dirname(parts.store.jobsDir),
+      parts.logger.child('images'),
+      options.jobImageCacheBytes,
+    ),
+    allowedImageRegistries: () => registryList(parts.settings().allowedImageRegistries),
     wallClockLimitMs: (options.wallClockLimitSeconds ?? DEFAULT_WALL_CLOCK_SECONDS) * 1000,
     allowJobNetwork: () => parts.settings().allowJobNetwork,
     replyTimeoutMs: options.replyTimeoutMs ?? 10_000,

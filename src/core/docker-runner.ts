@@ -34,6 +34,8 @@ import type { ContainerLimits } from './resource-policy';
 import { silentLogger, type Logger } from '../base/logger';
 import { withTimeout } from '../base/with-timeout';
 import { errorMessage } from '../base/errors';
+import type { LocalImage } from './image-cache';
+import type { PullEvent } from './job-image';
 
 export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';
 export const JOB_LABEL = 'copilot.job';
@@ -653,6 +655,57 @@ export class DockerRunner implements JobRunner {
 
   async killAll(): Promise<void> {
     await Promise.all([...this.active.values()].map((active) => this.kill(active)));
+  }
+
+  /** The local image by that reference; undefined when the engine has none (404). */
+  async inspectImage(reference: string): Promise<LocalImage | undefined> {
+    const docker = await this.docker();
+    try {
+      const info = await docker.getImage(reference).inspect();
+      return { id: info.Id, sizeBytes: info.Size, repoDigests: info.RepoDigests ?? [] };
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      throw dockerFailure(error);
+    }
+  }
+
+  /**
+   * Pulls `reference` (pinned by digest: the engine checks the manifest against it), each line
+   * of the engine's progress to `onEvent`. A registry on loopback is spoken to in plain HTTP
+   * (dockerd treats 127.0.0.0/8 as insecure by default).
+   */
+  async pullImage(
+    reference: string,
+    onEvent: (event: PullEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const docker = await this.docker();
+    let stream: NodeJS.ReadableStream & { destroy?: (error?: Error) => void };
+    try {
+      stream = (await docker.pull(reference)) as typeof stream;
+    } catch (error) {
+      throw dockerFailure(error);
+    }
+    const stop = (): void => stream.destroy?.(new Error('the agent is stopping; pull abandoned'));
+    if (signal?.aborted) stop();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(
+          stream,
+          (error: Error | null) => (error ? reject(error) : resolve()),
+          (event: PullEvent) => onEvent(event),
+        );
+      });
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  /** Untags and, when nothing else uses it, deletes the image (never forced). */
+  async removeImage(reference: string): Promise<void> {
+    const docker = await this.docker();
+    await docker.getImage(reference).remove();
   }
 }
 

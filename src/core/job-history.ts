@@ -15,6 +15,7 @@ const JOB_OUTCOMES: ReadonlySet<string> = new Set<JobOutcome>([
   'download-failed',
   'upload-failed',
   'aborted',
+  'image-refused',
 ]);
 
 function isJobHistoryRecord(value: unknown): value is JobHistoryRecord {

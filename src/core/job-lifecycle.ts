@@ -6,7 +6,9 @@
  * (JobStore), and a finished job's result is retried until it is delivered or the agent stops;
  * the next agent start resumes it.
  *
- * The output directory and jobDone go to the manager that gave the job (its account). Final
+ * The output directory and jobDone go to the manager that gave the job (its account); when it
+ * does not answer, the output directory is asked of every configured manager (several managers
+ * sharing one queue: the first that offers takes the result, and jobDone goes to it). Final
  * answers end the job at once, freeing its slot: a `jobRefused` from that manager (it was
  * cancelled, or its lease went to another agent), and storage refusals that retrying cannot
  * change (4xx other than 408 and 429).
@@ -14,7 +16,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobPhase, JobHistoryRecord } from '../contract/ui-contract';
+import type { ImagePullProgress, JobPhase, JobHistoryRecord } from '../contract/ui-contract';
+import type { PinnedImage } from '../protocol/image-reference';
 import { bareJid } from '../protocol/jid';
 import { isSafeFileName } from '../protocol/job-fields';
 import { backoffDelay, type BackoffOptions } from '../base/backoff';
@@ -31,6 +34,8 @@ import type { ContainerLimits } from './resource-policy';
 import type { SerialLock } from '../base/serial-lock';
 import { TransferError, type StorageClient } from './storage-transfer';
 import { errorMessage } from '../base/errors';
+import type { JobImages } from './image-cache';
+import { checkJobImage, IMAGE_REFUSED, ImageRefusedError } from './job-image';
 
 export interface LifecycleDeps {
   exchange: ManagerExchange;
@@ -45,7 +50,12 @@ export interface LifecycleDeps {
   limits: () => ContainerLimits;
   /** Whether the policy lets jobs run right now (else the container starts frozen). */
   mayRun: () => boolean;
+  /** The default image, for jobs that name none. */
   image: string;
+  /** Pulls and keeps the images jobs name (runJob's `image`); absent: such jobs are refused. */
+  images?: JobImages;
+  /** The registries the project allows job images from (allowedImageRegistries); absent: none. */
+  allowedImageRegistries?: () => readonly string[];
   wallClockLimitMs: number;
   /** The volunteer's consent, read when the job starts (settings change while it waits). */
   allowJobNetwork: () => boolean;
@@ -81,6 +91,9 @@ function permanentRefusal(error: unknown): boolean {
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
+/** How often pull progress reaches the UI (onPhase) at most. */
+const PULL_PROGRESS_MS = 500;
+
 /** The manager will not take this job from us any more (jobRefused). */
 class JobRefusedError extends Error {}
 
@@ -96,6 +109,8 @@ export class JobLifecycle {
   private refusal: string | undefined;
   /** Why the volunteer aborted the job (cancel), once they did. */
   private cancelled: string | undefined;
+  /** While the job's own image is pulled. */
+  private pulling: ImagePullProgress | undefined;
 
   constructor(
     private readonly deps: LifecycleDeps,
@@ -111,6 +126,11 @@ export class JobLifecycle {
 
   get state(): Readonly<JobInHand> {
     return this.inHand;
+  }
+
+  /** How much of the job's image has been pulled, while it is (phase 'pulling'). */
+  get pullProgress(): ImagePullProgress | undefined {
+    return this.pulling;
   }
 
   /** Runs to jobDone; throws only when the agent stops (the job stays persisted). */
@@ -134,6 +154,7 @@ export class JobLifecycle {
     } finally {
       stopListening();
       exchange.trust.forgetJob(this.jobId);
+      this.deps.images?.release(this.jobId);
     }
     const record = this.record();
     store.remove(this.jobId);
@@ -162,6 +183,7 @@ export class JobLifecycle {
     const { store } = this.deps;
     if (this.inHand.phase === 'received' || this.inHand.phase === 'running') {
       this.inHand.result = await this.execute();
+      this.deps.images?.release(this.jobId);
       this.throwIfStopped();
       if (this.cancelled !== undefined) {
         const { cpuSeconds, startedAt } = this.inHand.result;
@@ -257,9 +279,22 @@ export class JobLifecycle {
       return this.failure(state, error);
     };
     const resumed = this.inHand.phase === 'running';
+    let pinned: PinnedImage | undefined;
+    try {
+      if (job.image !== undefined)
+        pinned = checkJobImage(job.image, deps.allowedImageRegistries?.() ?? []);
+    } catch (error) {
+      return this.refuseImage(paths, error);
+    }
     // Not knowing is no answer: clearing the work dir under a live container would break it, so
     // a failed look-up fails the lifecycle, and the job is taken up again once Docker answers.
     const adopt = resumed && (await deps.runner.hasContainer(job.id));
+    let image = deps.image;
+    if (pinned !== undefined) {
+      const acquired = await this.acquireImage(pinned);
+      if (typeof acquired !== 'string') return this.refuseImage(paths, acquired);
+      image = acquired;
+    }
     if (!adopt) {
       const failure = await this.prepare(paths, resumed);
       if (failure) return failed(failure.state, failure.error);
@@ -294,7 +329,7 @@ export class JobLifecycle {
       outcome = await deps.runner.run(
         {
           jobId: job.id,
-          image: deps.image,
+          image,
           argv: plan.argv,
           env,
           network,
@@ -328,6 +363,58 @@ export class JobLifecycle {
     }
     this.throwIfStopped();
     return this.finish(outcome, network);
+  }
+
+  /**
+   * The job's own image, pulled (phase 'pulling', progress in `pullProgress`) and checked against
+   * its digest; the reason as an ImageRefusedError when it cannot be had. Docker going away and
+   * the agent stopping are not the image's fault: they are thrown.
+   */
+  private async acquireImage(image: PinnedImage): Promise<string | ImageRefusedError> {
+    const { deps } = this;
+    if (deps.images === undefined) {
+      return new ImageRefusedError('this agent cannot pull job images (no container engine)');
+    }
+    let told = 0;
+    try {
+      return await deps.images.acquire(
+        this.jobId,
+        image,
+        (progress) => {
+          const first = this.pulling === undefined;
+          this.pulling = progress;
+          if (first || Date.now() - told >= PULL_PROGRESS_MS) {
+            told = Date.now();
+            deps.onPhase(this.jobId, 'pulling');
+          }
+        },
+        this.signal,
+      );
+    } catch (error) {
+      this.throwIfStopped();
+      if (error instanceof DockerUnavailableError) throw error;
+      return error instanceof ImageRefusedError
+        ? error
+        : new ImageRefusedError(errorMessage(error));
+    } finally {
+      this.pulling = undefined;
+    }
+  }
+
+  /**
+   * The job never runs: its image was refused. Its stdout stays empty and its stderr says why
+   * (both are delivered), and the manager gets a failed jobDone with state 'image-refused'.
+   */
+  private refuseImage(paths: JobPaths, error: unknown): JobResult {
+    const message = errorMessage(error);
+    fs.mkdirSync(paths.root, { recursive: true });
+    fs.writeFileSync(paths.stdout, '');
+    fs.writeFileSync(paths.stderr, `copilot-agent: ${message}\n`);
+    this.deps.logger.warn('job image refused; the job does not run', {
+      jobId: this.jobId,
+      error: message,
+    });
+    return this.failure(IMAGE_REFUSED, message);
   }
 
   /**
@@ -456,7 +543,7 @@ export class JobLifecycle {
     for (let attempt = 0; ; attempt += 1) {
       this.throwIfStopped();
       deps.onPhase(this.jobId, 'uploading');
-      const target = await deps.handshakeLock.run(() => this.requestOutputDir());
+      const target = await deps.handshakeLock.run(() => this.requestOutputDir(attempt));
       if (!target) {
         if (Date.now() >= giveUpAt) {
           this.abort(
@@ -557,25 +644,44 @@ export class JobLifecycle {
     return files;
   }
 
-  private async requestOutputDir(): Promise<JobInHand['output'] | null> {
+  /**
+   * Who is asked for an output directory: the account that gave the job, and once it has let
+   * a round go unanswered, every configured manager. Managers sharing the job's queue (Redis)
+   * all answer for it, so a result does not wait for a manager that went down; one with a queue
+   * of its own does not know the job, and only the job's manager's refusals count.
+   */
+  private outputDirPeers(attempt: number): string[] {
+    const own = this.managerAccount;
+    if (attempt === 0) return [own];
+    const others = this.deps.exchange.trust.managers
+      .map((address) => bareJid(address))
+      .filter((account) => account.toLowerCase() !== own.toLowerCase());
+    return [own, ...new Set(others)];
+  }
+
+  private async requestOutputDir(attempt: number): Promise<JobInHand['output'] | null> {
     const { deps } = this;
-    const offers = deps.exchange.mailbox('have_getJobOutputDir', { peers: [this.managerAccount] });
+    const asked = this.outputDirPeers(attempt);
+    const offers = deps.exchange.mailbox('have_getJobOutputDir', { peers: asked });
     let peer: string;
     try {
-      deps.exchange
-        .send(
-          this.managerAccount,
-          this.withJmJobData({
-            command: 'want_getJobOutputDir' as const,
-            agentHost: deps.agentHost,
-            jobID: this.jobId,
-          }),
-        )
-        .catch((error: unknown) =>
-          deps.logger.debug('want_getJobOutputDir not acknowledged', {
-            error: errorMessage(error),
-          }),
-        );
+      for (const to of asked) {
+        deps.exchange
+          .send(
+            to,
+            this.withJmJobData({
+              command: 'want_getJobOutputDir' as const,
+              agentHost: deps.agentHost,
+              jobID: this.jobId,
+            }),
+          )
+          .catch((error: unknown) =>
+            deps.logger.debug('want_getJobOutputDir not acknowledged', {
+              to,
+              error: errorMessage(error),
+            }),
+          );
+      }
       const offer = await offers.next(deps.replyTimeoutMs, this.signal);
       this.throwIfStopped();
       if (!offer) return null;

@@ -97,7 +97,7 @@ export class JobSlots {
         entry.phase === 'running' || entry.phase === 'paused'
           ? this.progress.read(state.job.id, store.paths(state.job.id).status, now)
           : null;
-      return {
+      const job: RunningJob = {
         jobId: state.job.id,
         manager: state.manager,
         command: state.job.command,
@@ -110,6 +110,9 @@ export class JobSlots {
         progress,
         etaMs: estimateRemainingMs(progress, elapsedMs),
       };
+      const pull = entry.lifecycle.pullProgress;
+      if (pull !== undefined) job.pull = pull;
+      return job;
     });
   }
 

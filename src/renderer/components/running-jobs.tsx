@@ -1,10 +1,37 @@
 import type { ReactNode } from 'react';
-import type { RunningJob } from '../../contract/ui-contract';
+import type { ImagePullProgress, RunningJob } from '../../contract/ui-contract';
 import { formatDuration } from '../format';
 import { useNow } from '../hooks/use-now';
 import { ProgressBar } from './progress-bar';
 
 const CLOCKED_PHASES: ReadonlySet<RunningJob['phase']> = new Set(['running', 'starting']);
+
+function megabytes(bytes: number): string {
+  return (bytes / 1024 ** 2).toFixed(1);
+}
+
+/** The job's image being pulled: bytes so far of all its layers, and the percent when known. */
+function PullProgress({ jobId, pull }: { jobId: string; pull: ImagePullProgress }) {
+  const { currentBytes, totalBytes } = pull;
+  return (
+    <>
+      <ProgressBar
+        value={currentBytes}
+        max={totalBytes ?? 0}
+        warnAt={Infinity}
+        label={`Job ${jobId} image pull`}
+      />
+      <div className="job-card-foot muted">
+        <span data-testid="job-pull" title={pull.image}>
+          Pulling the job's image: {megabytes(currentBytes)} MB
+          {totalBytes !== null && totalBytes > 0
+            ? ` of ${megabytes(totalBytes)} MB (${Math.floor((currentBytes / totalBytes) * 100)} %)`
+            : ''}
+        </span>
+      </div>
+    </>
+  );
+}
 
 /**
  * Running jobs, ticking each second. The bar is the job's own fraction done with an ETA when
@@ -36,7 +63,9 @@ export function RunningJobs({
             <code className="job-command" title={job.command}>
               {job.command}
             </code>
-            {job.progress === null ? (
+            {job.phase === 'pulling' && job.pull !== undefined ? (
+              <PullProgress jobId={job.jobId} pull={job.pull} />
+            ) : job.progress === null ? (
               <ProgressBar
                 value={elapsed}
                 max={job.wallClockLimitMs}

@@ -13,6 +13,7 @@ const STATE_LABEL: Record<JobOutcome, string> = {
   'download-failed': 'download failed',
   'upload-failed': 'upload failed',
   aborted: 'aborted',
+  'image-refused': 'image refused',
 };
 
 /** `running` and `receivedAt` are the latest status's (useAgentStatus). */

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import {
+  checkJobImage,
+  ImageRefusedError,
+  PullTracker,
+  registryList,
+} from '@copilot/core/job-image';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+
+describe('registryList', () => {
+  it('splits the setting on spaces and commas, dropping empty entries', () => {
+    expect(registryList(' 127.0.0.1:5000/copilot,  registry.example.org \n')).toEqual([
+      '127.0.0.1:5000/copilot',
+      'registry.example.org',
+    ]);
+    expect(registryList('')).toEqual([]);
+  });
+});
+
+describe('checkJobImage', () => {
+  it('admits a pinned image from an allowed registry or repository prefix', () => {
+    expect(checkJobImage(`127.0.0.1:5000/copilot/job@${DIGEST}`, ['127.0.0.1:5000'])).toEqual({
+      registry: '127.0.0.1:5000',
+      repository: 'copilot/job',
+      digest: DIGEST,
+    });
+    expect(
+      checkJobImage(`registry.example.org/project/job:v1@${DIGEST}`, [
+        'registry.example.org/project',
+      ]),
+    ).toMatchObject({ repository: 'project/job' });
+  });
+
+  it('refuses an image from a registry the project does not allow, naming the allowed ones', () => {
+    expect(() => checkJobImage(`evil.example.com/job@${DIGEST}`, ['127.0.0.1:5000'])).toThrow(
+      /evil\.example\.com\/job@sha256:a+ was refused: its registry is not one this computer allows \(127\.0\.0\.1:5000\)/,
+    );
+    // a prefix matches on path boundaries only
+    expect(() =>
+      checkJobImage(`registry.example.org/projectx/job@${DIGEST}`, [
+        'registry.example.org/project',
+      ]),
+    ).toThrow(ImageRefusedError);
+  });
+
+  it('refuses every image when the allow list is empty', () => {
+    expect(() => checkJobImage(`127.0.0.1:5000/job@${DIGEST}`, [])).toThrow(
+      /allows no registry for job images/,
+    );
+  });
+
+  it('refuses an image that is not pinned by digest or names no registry', () => {
+    expect(() => checkJobImage('127.0.0.1:5000/job:latest', ['127.0.0.1:5000'])).toThrow(
+      /not pinned by digest/,
+    );
+    expect(() => checkJobImage(`ubuntu@${DIGEST}`, ['127.0.0.1:5000'])).toThrow(
+      /names no registry/,
+    );
+  });
+});
+
+describe('PullTracker', () => {
+  it('adds up the bytes of every layer, leaving out layers already present', () => {
+    const tracker = new PullTracker('r/x@sha256:1');
+    expect(tracker.progress()).toEqual({
+      image: 'r/x@sha256:1',
+      currentBytes: 0,
+      totalBytes: null,
+    });
+    tracker.add({ status: 'Pulling from x', id: 'latest' });
+    tracker.add({ status: 'Pulling fs layer', id: 'a' });
+    tracker.add({ status: 'Pulling fs layer', id: 'b' });
+    tracker.add({ status: 'Already exists', id: 'c' });
+    expect(tracker.progress().totalBytes).toBeNull(); // sizes not known yet
+    tracker.add({ status: 'Downloading', id: 'a', progressDetail: { current: 10, total: 100 } });
+    tracker.add({ status: 'Downloading', id: 'b', progressDetail: { current: 50, total: 300 } });
+    expect(tracker.progress()).toMatchObject({ currentBytes: 60, totalBytes: 400 });
+    tracker.add({ status: 'Download complete', id: 'a' });
+    tracker.add({ status: 'Extracting', id: 'a', progressDetail: { current: 5, total: 100 } });
+    expect(tracker.progress()).toMatchObject({ currentBytes: 150, totalBytes: 400 });
+    tracker.add({ status: 'Pull complete', id: 'b' });
+    expect(tracker.progress()).toMatchObject({ currentBytes: 400, totalBytes: 400 });
+  });
+
+  it('returns the message of an error line', () => {
+    const tracker = new PullTracker('r/x@sha256:1');
+    expect(
+      tracker.add({
+        error: 'manifest unknown',
+        errorDetail: { message: 'manifest for r/x@sha256:1 not found: manifest unknown' },
+      }),
+    ).toBe('manifest for r/x@sha256:1 not found: manifest unknown');
+    expect(tracker.add({ status: 'Downloading', id: 'a' })).toBeUndefined();
+  });
+});
