@@ -1,12 +1,16 @@
 /**
  * copilot-jobs list | show <id> | cancel <id> | requeue <id>  [--config path] [--VARIABLE=value …]
  * copilot-jobs list | cancel | requeue  --batch <batch id>
+ * copilot-jobs list --owner <owner>      (the jobs of one owner; `--owner ""`: jobs without one)
+ * copilot-jobs owners                    (per owner: queued, active, usage, share and caps)
  *
  * Reads and changes the job store directly (the same SQLite file or Redis as the managers).
  */
 import { ConfigError } from '@copilot/protocol';
 import { runIfEntryPoint } from '@copilot/base/cli-runner';
 import type { JobRecord } from '@manager/job-manager/job-record';
+import { effectiveUsage, type OwnerStats } from '@manager/job-manager/fair-share';
+import { valueFor, type OwnerPolicy } from '@manager/job-manager/owner-policy';
 import { batchJobs, cancelJob, changeBatch, requeueJob } from '@manager/job-manager/job-submission';
 import {
   loadConfigValues,
@@ -17,6 +21,7 @@ import { openJobQueue } from '@manager/job-manager/open-job-queue';
 
 const USAGE = `usage: copilot-jobs list | show ID | cancel ID | requeue ID  [--config PATH] [--JM_STATE_DIR=DIR ...]
        copilot-jobs list | cancel | requeue  --batch BATCH  [--config PATH] [--JM_STATE_DIR=DIR ...]
+       copilot-jobs list --owner OWNER | owners  [--config PATH] [--JM_STATE_DIR=DIR ...]
 `;
 
 function time(ms: number | undefined): string {
@@ -24,11 +29,15 @@ function time(ms: number | undefined): string {
 }
 
 function formatJobList(jobs: readonly JobRecord[]): string {
-  const rows = [['ID', 'STATE', 'EXIT', 'ATTEMPTS', 'AGENT', 'SUBMITTED', 'BATCH']];
+  const rows = [
+    ['ID', 'STATE', 'OWNER', 'PRIO', 'EXIT', 'ATTEMPTS', 'AGENT', 'SUBMITTED', 'BATCH'],
+  ];
   for (const job of jobs) {
     rows.push([
       job.id,
       job.state,
+      job.owner ?? '-',
+      String(job.priority ?? 0),
       job.exitCode === undefined ? '-' : String(job.exitCode),
       String(job.attempts),
       job.agent ?? '-',
@@ -36,6 +45,10 @@ function formatJobList(jobs: readonly JobRecord[]): string {
       job.batch ?? '-',
     ]);
   }
+  return formatTable(rows);
+}
+
+function formatTable(rows: readonly string[][]): string {
   const widths =
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   return (
@@ -62,6 +75,8 @@ function formatJob(job: JobRecord): string {
     ['validation', job.validation],
     ['requirements', job.requirements],
     ['batch', job.batch],
+    ['owner', job.owner],
+    ['priority', job.priority],
     ['attempts', job.attempts],
     ['agent', job.agent],
     ['leaseExpiresAt', job.leaseExpiresAt === undefined ? undefined : time(job.leaseExpiresAt)],
@@ -78,6 +93,24 @@ function formatJob(job: JobRecord): string {
       .map(([name, value]) => `${name}: ${String(value)}`)
       .join('\n') + '\n'
   );
+}
+
+/** Per owner: its jobs, usage as fair share ranks it, its share and caps (0 = no cap). */
+function formatOwners(owners: readonly OwnerStats[], policy: OwnerPolicy): string {
+  const now = Date.now();
+  const rows = [['OWNER', 'QUEUED', 'ACTIVE', 'USAGE/SHARE', 'SHARE', 'MAX_QUEUED', 'MAX_RUNNING']];
+  for (const stats of owners) {
+    rows.push([
+      stats.owner === '' ? '(none)' : stats.owner,
+      String(stats.queued),
+      String(stats.active),
+      effectiveUsage(stats, policy, now).toFixed(2),
+      String(valueFor(policy.shares, stats.owner)),
+      String(valueFor(policy.maxQueued, stats.owner)),
+      String(valueFor(policy.maxRunning, stats.owner)),
+    ]);
+  }
+  return formatTable(rows);
 }
 
 /** list, cancel or requeue every job of one batch. */
@@ -116,25 +149,34 @@ export async function main(argv: string[]): Promise<number> {
   }
   const loaded = loadConfigValues(argv);
   const batch = loaded.options.get('batch');
-  const unknown = [...loaded.options.keys()].find((name) => name !== 'batch');
+  const owner = loaded.options.get('owner');
+  const unknown = [...loaded.options.keys()].find((name) => name !== 'batch' && name !== 'owner');
   if (unknown !== undefined) throw new ConfigError(`unknown option --${unknown}\n${USAGE}`);
-  if (batch !== undefined) return batchAction(loaded, batch);
+  if (batch !== undefined && owner === undefined) return batchAction(loaded, batch);
   const [action, id, ...rest] = loaded.positional;
   const needsId = action === 'show' || action === 'cancel' || action === 'requeue';
   if (
     action === undefined ||
-    (action !== 'list' && !needsId) ||
+    (action !== 'list' && action !== 'owners' && !needsId) ||
     (needsId && id === undefined) ||
     rest.length > 0 ||
-    (action === 'list' && id !== undefined)
+    ((action === 'list' || action === 'owners') && id !== undefined) ||
+    (owner !== undefined && (action !== 'list' || batch !== undefined))
   ) {
     process.stderr.write(USAGE);
     return 2;
   }
-  const queue = await openJobQueue(storeConfigFromValues(loaded.values));
+  const store = storeConfigFromValues(loaded.values);
+  const queue = await openJobQueue(store);
   try {
     if (action === 'list') {
-      process.stdout.write(formatJobList(await queue.list()));
+      const jobs = await queue.list();
+      const shown = owner === undefined ? jobs : jobs.filter((job) => (job.owner ?? '') === owner);
+      process.stdout.write(formatJobList(shown));
+      return 0;
+    }
+    if (action === 'owners') {
+      process.stdout.write(formatOwners(await queue.owners(), store.owners));
       return 0;
     }
     const jobId = id ?? '';

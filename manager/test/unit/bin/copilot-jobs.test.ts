@@ -51,7 +51,8 @@ describe('copilot-job-submit and copilot-jobs', () => {
 
     out = [];
     expect(await jobsMain(['list', state])).toBe(0);
-    expect(out.join('')).toMatch(new RegExp(`^${id}\\s+queued\\s+-\\s+0`, 'm'));
+    // ID STATE OWNER (the submitting user's login name) PRIO EXIT ATTEMPTS
+    expect(out.join('')).toMatch(new RegExp(`^${id}\\s+queued\\s+\\S+\\s+0\\s+-\\s+0`, 'm'));
     out = [];
     expect(await jobsMain(['show', id, state])).toBe(0);
     const shown = out.join('');
@@ -144,5 +145,43 @@ describe('copilot-job-submit and copilot-jobs', () => {
     await expect(
       submitMain([`--command=${command}`, '--array', '2', '--env', 'COPILOT_TASK_INDEX=9', state]),
     ).rejects.toThrow(/set by --array/);
+  });
+
+  it('lists owners and priorities, one owner at a time, and refuses jobs past the queued cap', async () => {
+    const state = `--JM_STATE_DIR=${path.join(root, 'state')}`;
+    const caps = ['--JM_OWNER_MAX_QUEUED=0 alice=3', '--JM_OWNER_SHARES=alice=3'];
+    const command = path.join(root, 'task.sh');
+    fs.writeFileSync(command, '#!/bin/bash\ntrue\n');
+    const submit = ['--command', command, state, ...caps];
+    expect(await submitMain([...submit, '--owner', 'alice', '--priority', '5'])).toBe(0);
+    const alice = out.join('').trim();
+    expect(await submitMain([...submit, '--owner', 'bob', '--number', '2'])).toBe(0);
+    await expect(submitMain([...submit, '--owner', 'alice', '--number', '3'])).rejects.toThrow(
+      'owner alice has 1 queued jobs; 3 more would pass its cap of 3 (JM_OWNER_MAX_QUEUED)',
+    );
+    out = [];
+    expect(await jobsMain(['list', '--owner', 'alice', state])).toBe(0);
+    const lines = out.join('').trim().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+STATE\s+OWNER\s+PRIO\s+EXIT/);
+    expect(lines.slice(1).map((line) => line.split(/\s+/).slice(0, 4))).toEqual([
+      [alice, 'queued', 'alice', '5'],
+    ]);
+    out = [];
+    expect(await jobsMain(['show', alice, state])).toBe(0);
+    expect(out.join('')).toContain('owner: alice\npriority: 5\n');
+    out = [];
+    expect(await jobsMain(['owners', state, ...caps])).toBe(0);
+    expect(
+      out
+        .join('')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(/\s+/)),
+    ).toEqual([
+      ['OWNER', 'QUEUED', 'ACTIVE', 'USAGE/SHARE', 'SHARE', 'MAX_QUEUED', 'MAX_RUNNING'],
+      ['alice', '1', '0', '0.00', '3', '3', '0'],
+      ['bob', '2', '0', '0.00', '1', '0', '0'],
+    ]);
+    expect(await jobsMain(['owners', 'x', state])).toBe(2);
   });
 });
