@@ -20,6 +20,8 @@ import { writeFileAtomic } from '../base/write-atomic';
 import { LOG_LEVELS, type LogLevel } from '../base/log-level';
 import { readConfigSettings, settingVariable } from './settings-from-config';
 import { errorMessage } from '../base/errors';
+import { mapSpec } from '../contract/settings-derive';
+import { readProjectFile } from './attached-project';
 
 export { ConfigError } from '../protocol/config-file';
 
@@ -46,6 +48,39 @@ export interface LoadAgentConfigOptions {
   argv: readonly string[];
   env?: Readonly<Record<string, string | undefined>>;
   readFile?: (file: string) => string;
+  /**
+   * With no project at all (none of its variables set, no project.conf in the work dir) and a
+   * GUI RPC port, start without one, waiting for an attach link from the first-run screen.
+   */
+  allowUnattached?: boolean;
+}
+
+/** The variables that say which project the agent is in: none set means none attached. */
+const PROJECT_VARIABLES = [
+  'JM_JABBER_ADDRESS',
+  'AGENT_JABBER_SERVER',
+  'AGENT_JABBER_ID',
+  'AGENT_JABBER_PASSWORD',
+] as const;
+
+/** The settings spec without its required variables: an agent waiting to be attached. */
+const UNATTACHED_SPEC = mapSpec(SETTINGS_SPEC, (entry) =>
+  'config' in entry && entry.config !== undefined
+    ? { ...entry, config: { variable: entry.config.variable } }
+    : entry,
+);
+
+/** The config file's values, with the attached project's (AGENT_WORK_DIR/project.conf) over them. */
+function withAttachedProject(
+  file: Map<string, string>,
+  env: Readonly<Record<string, string | undefined>>,
+  overrides: Map<string, string>,
+): Map<string, string> {
+  const workDir =
+    overrides.get('AGENT_WORK_DIR') ?? env.AGENT_WORK_DIR ?? file.get('AGENT_WORK_DIR');
+  if (workDir === undefined || workDir === '') return file;
+  const project = readProjectFile(path.resolve(workDir));
+  return project === undefined ? file : new Map([...file, ...project]);
 }
 
 /** Reads and checks the configuration. Throws ConfigError naming the variable at fault. */
@@ -67,9 +102,18 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     }
     file = parseConfigText(text, configPath);
   }
+  file = withAttachedProject(file, env, args.overrides);
   const values = ConfigValues.from({ file, env, overrides: args.overrides });
+  const unattached =
+    options.allowUnattached === true &&
+    values.optional('AGENT_GUI_RPC_PORT') !== undefined &&
+    PROJECT_VARIABLES.every((variable) => values.optional(variable) === undefined);
 
-  const read = readConfigSettings(values, readFile) as AgentSettings;
+  const read = readConfigSettings(
+    values,
+    readFile,
+    unattached ? UNATTACHED_SPEC : SETTINGS_SPEC,
+  ) as AgentSettings;
   let { xmppUsername: username, xmppDomain: domain } = read;
   if (username.includes('@')) {
     const [local = '', host = ''] = username.split('@');
@@ -82,7 +126,7 @@ export function loadAgentConfig(options: LoadAgentConfigOptions): AgentConfig {
     username = local;
     domain = host.split('/')[0] ?? '';
   }
-  if (domain === '')
+  if (domain === '' && !unattached)
     throw new ConfigError('AGENT_JABBER_DOMAIN must be set', 'AGENT_JABBER_DOMAIN');
 
   const settings: AgentSettings = { ...read, xmppUsername: username, xmppDomain: domain };

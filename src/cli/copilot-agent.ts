@@ -21,8 +21,15 @@ import {
   saveSettingsOverlay,
 } from './agent-config';
 import { withConfigFileSettings } from './config-file-settings';
+import { attachFromCommandLine, withoutAttachArgument } from './attach-command';
 
-const USAGE = `usage: copilot-agent [--config FILE] [--VARIABLE_NAME=value ...]
+const USAGE = `usage: copilot-agent [--config FILE] [--attach LINK|FILE] [--VARIABLE_NAME=value ...]
+
+  --attach LINK|FILE       join a project with its attach link (copilot://attach?…) or .copilot
+                           file: creates this computer's XMPP account with the link's invite,
+                           writes AGENT_WORK_DIR/project.conf (0600), then runs. Without a project
+                           and with AGENT_GUI_RPC_PORT set, the agent starts and waits for a link
+                           pasted into the UI's first-run screen.
 
 Configuration variables (config file, environment, or --NAME=value):
   JM_JABBER_ADDRESS        Jabber ID where job requests are broadcast (required)
@@ -75,7 +82,7 @@ export async function startHeadlessAgent(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<RunningAgent> {
-  const config = loadAgentConfig({ argv, env });
+  const config = loadAgentConfig({ argv, env, allowUnattached: true });
   const settings = applySettingsOverlay(config.settings, config.workDir);
   const agent = createAgent({
     settings,
@@ -94,7 +101,8 @@ export async function startHeadlessAgent(
   if (config.guiRpcPort !== undefined) {
     const staticDir = config.variable('AGENT_GUI_STATIC_DIR') ?? builtRendererDir();
     try {
-      rpc = await startGuiRpcServer(withConfigFileSettings(agent, configSourceName(argv)), {
+      const attach = { workDir: config.workDir, logger: agent.logger.child('attach') };
+      rpc = await startGuiRpcServer(withConfigFileSettings(agent, configSourceName(argv), attach), {
         port: config.guiRpcPort,
         host: config.guiRpcHost,
         tokenFile: path.join(config.workDir, 'gui-rpc-token'),
@@ -124,7 +132,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   let running: RunningAgent;
   try {
-    running = await startHeadlessAgent(argv);
+    if (!(await attachFromCommandLine(argv, process.env))) return 1;
+    running = await startHeadlessAgent(withoutAttachArgument(argv));
   } catch (error) {
     // An expected error (the user's to fix) is one line; anything else is a bug: its stack.
     process.stderr.write(`copilot-agent: ${errorReport(error)}\n`);

@@ -5,6 +5,18 @@ import { JobsView } from './views/jobs-view';
 import { LogView } from './views/log-view';
 import { SettingsView } from './views/settings-view';
 import { StatusView } from './views/status-view';
+import { FirstRunView } from './views/first-run-view';
+
+/** An attach link handed over in the address (`#attach=<encoded link>`: the copilot:// handler). */
+function linkFromAddress(): string {
+  const match = /(?:^#|&)attach=([^&]+)/.exec(window.location.hash);
+  if (!match?.[1]) return '';
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return '';
+  }
+}
 
 type Tab = 'status' | 'jobs' | 'log' | 'settings';
 const TABS: Array<{ id: Tab; label: string }> = [
@@ -29,11 +41,32 @@ export function App() {
   const [tab, setTab] = useState<Tab>('status');
   const statusState = useAgentStatus();
   const { status } = statusState;
+  const [handedLink] = useState(linkFromAddress);
+  const [manualSetup, setManualSetup] = useState(false);
+  const [attachClosed, setAttachClosed] = useState(false);
   const current = TABS.find((t) => t.id === tab) ?? TABS[0];
   const statusLine = status?.statusLine;
   useEffect(() => {
     document.title = statusLine ? `${statusLine} · Co-Pilot Desktop` : 'Co-Pilot Desktop';
   }, [statusLine]);
+  // No project yet (or a link handed over): the first-run screen instead of the app.
+  const unattached = status?.connection === 'not-configured' && !manualSetup;
+  if (status && (unattached || (handedLink !== '' && !attachClosed))) {
+    return (
+      <FirstRunView
+        initialLink={handedLink}
+        onManualSetup={
+          unattached
+            ? () => {
+                setManualSetup(true);
+                setTab('settings');
+              }
+            : undefined
+        }
+        onCancel={unattached ? undefined : () => setAttachClosed(true)}
+      />
+    );
+  }
   return (
     <div className="app">
       <nav className="sidebar" aria-label="Views">
