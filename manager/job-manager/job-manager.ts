@@ -27,6 +27,7 @@ import { StorageServer } from './storage-server';
 import { errorMessage } from '@copilot/base/errors';
 import { BannedAccounts, RequestCooldown } from './request-limits';
 import { SystemFigures, type SystemSource } from './system-figures';
+import { startBatchReports } from './batch-report';
 
 export interface StartJobManagerOptions {
   logger?: Logger;
@@ -201,6 +202,7 @@ export async function startJobManager(
       stopSystemReports();
       return Promise.resolve();
     });
+    cleanups.push(startBatchReports(queue, session, config, logger, options.queueReportIntervalMs));
     handler.reportQueueLength();
     logger.info('job manager started', {
       jid: session.jid,
