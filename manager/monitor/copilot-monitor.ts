@@ -16,11 +16,17 @@ import type { MetricPoint } from './metric-path';
 import { monitorFamilies } from './monitor-metrics';
 import { startMonitorHttpServer, type MonitorHttpServer } from './monitor-http-server';
 import { allowedSendersWarning, type MonitorConfig } from './monitor-config';
+import { batchProgress, staleBatchEvents } from './batch-board';
+import { JobRateHistory } from './job-rate-history';
+import { startMonitorConsole, type MonitorConsole } from './monitor-console';
 import { ReportIntake } from './report-intake';
 import { SenderAllowList } from './sender-allow-list';
 
 /** Presence status of the Monitor in the Heartbeat room. */
 export const MONITOR_PRESENCE_STATUS = 'copilot-monitor';
+
+/** Batches whose figures the Monitor keeps; older ones are forgotten (Carbon keeps them). */
+const KEPT_BATCHES = 50;
 
 export interface MonitorOptions {
   config: MonitorConfig;
@@ -38,6 +44,8 @@ export interface Monitor {
   readonly intake: ReportIntake;
   /** The Heartbeat room, when one is configured. */
   readonly room: HeartbeatRoom | undefined;
+  /** The live fleet console, when MON_CONSOLE_* configures one. */
+  readonly console: MonitorConsole | undefined;
   /** Closes the current sample now (as the timer does) and returns its points. */
   sampleNow(): MetricPoint[];
   /** Polls the room members' load now (as the timer does). */
@@ -56,6 +64,11 @@ function isReport(message: CommandMessage): MonitorReport | undefined {
     return command;
   }
   return undefined;
+}
+
+function carbonStatus(carbon: CarbonClient): DashboardSnapshot['carbon'] {
+  const { isConnected: connected, bufferedLines, droppedLines, sentLines } = carbon;
+  return { connected, bufferedLines, droppedLines, sentLines };
 }
 
 /**
@@ -79,6 +92,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     now,
   });
   const history = new DashboardHistory();
+  const rates = new JobRateHistory();
   const session = new CopilotSession(
     sessionOptionsFor(config.jabber, { logger: logger.child('xmpp'), priority: 1 }),
   );
@@ -98,6 +112,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
 
   let room: HeartbeatRoom | undefined;
   let answering: HeartbeatAnswering | undefined;
+  let fleetConsole: MonitorConsole | undefined;
   const snapshot = (): DashboardSnapshot => ({
     generatedAt: new Date(now()).toISOString(),
     sampleSeconds: config.sampleSeconds,
@@ -105,14 +120,12 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     history: history.jobHistory(),
     agents: history.agentLoads(),
     room: room?.roomJid ?? null,
-    carbon: {
-      connected: carbon.isConnected,
-      bufferedLines: carbon.bufferedLines,
-      droppedLines: carbon.droppedLines,
-      sentLines: carbon.sentLines,
-    },
+    carbon: carbonStatus(carbon),
     updates: { lastSample: aggregator.stats.lastUpdates, total: aggregator.stats.updatesTotal },
     dropped: { ...intake.dropped },
+    rates: rates.rates(now()),
+    batches: batchProgress(aggregator.valueSeries()),
+    console: fleetConsole?.snapshot() ?? null,
   });
 
   let http: MonitorHttpServer | undefined;
@@ -127,12 +140,27 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       // The Monitor is a room member like any component, so it answers Heartbeat questions too.
       answering = answerHeartbeatRequests(session, { logger });
       await room.join();
+      if (config.console) {
+        fleetConsole = await startMonitorConsole({
+          config: config.console,
+          roomJid: room.roomJid,
+          monitorStatus: MONITOR_PRESENCE_STATUS,
+          pollSeconds: config.pollSeconds,
+          logger,
+          now,
+        });
+      }
     }
     http = await startMonitorHttpServer(
-      { snapshot, families: () => monitorFamilies(aggregator, history, carbon, intake.dropped) },
+      {
+        snapshot,
+        families: () => monitorFamilies(aggregator, history, carbon, intake.dropped),
+        actions: fleetConsole?.actions,
+      },
       config.http,
     );
   } catch (error) {
+    await fleetConsole?.stop();
     room?.leave();
     await session.stop();
     await carbon.close();
@@ -150,7 +178,11 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     const at = now();
     const { points, updates } = aggregator.sample(at);
     carbon.send(points);
-    history.addSample(jobCounts(aggregator), at);
+    const counts = jobCounts(aggregator);
+    history.addSample(counts, at);
+    rates.add(counts, at);
+    for (const stale of staleBatchEvents(aggregator.valueSeries(), KEPT_BATCHES))
+      aggregator.forgetValue(stale.component, stale.event);
     logger.info(`Sent ${updates} updates to Carbon.`);
     return points;
   };
@@ -176,6 +208,7 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
     aggregator,
     intake,
     room,
+    console: fleetConsole,
     sampleNow,
     pollNow,
     snapshot,
@@ -183,8 +216,9 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
       clearInterval(sampleTimer);
       clearInterval(pollTimer);
       answering?.stop();
-      room?.leave();
       await server.close();
+      await fleetConsole?.stop();
+      room?.leave();
       await session.stop();
       await carbon.close();
     },

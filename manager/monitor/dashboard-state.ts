@@ -1,4 +1,7 @@
+import type { BatchProgress } from './batch-board';
 import type { EventAggregator } from './event-aggregator';
+import type { JobRates } from './job-rate-history';
+import type { ConsoleSnapshot } from './monitor-console';
 import type { DropCounts } from './report-rules';
 
 /** Load of one member of the Heartbeat room, from its last answer to getStatus systemLoad. */
@@ -40,6 +43,12 @@ export interface DashboardSnapshot {
   updates: { lastSample: number; total: number };
   /** Reports dropped since the Monitor started, by reason. */
   dropped: DropCounts;
+  /** Jobs per hour and the queue length per minute, for the longer plots. */
+  rates: JobRates;
+  /** Batch progress as the managers report it, most recently updated first. */
+  batches: BatchProgress[];
+  /** The live fleet console, when MON_CONSOLE_* configures one. */
+  console: ConsoleSnapshot | null;
 }
 
 /** Event names the Job Manager reports its queue length and running jobs under. */

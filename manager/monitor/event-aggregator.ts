@@ -175,6 +175,14 @@ export class EventAggregator {
     return [...this.counters.values()];
   }
 
+  /**
+   * Forgets a value series (the dashboard's old batches), so that it no longer counts toward
+   * `maxSeries`; Carbon keeps what it was sent.
+   */
+  forgetValue(component: string, event: string): void {
+    this.values.delete(key(component, event));
+  }
+
   valueSeries(): ValueSeries[] {
     return [...this.values.values()];
   }

@@ -26,6 +26,46 @@ export interface MonitorConfig {
   allowedSenders: readonly string[];
   /** MON_MAX_SERIES: distinct series held; new ones beyond it are dropped (default 5000). */
   maxSeries: number;
+  /**
+   * The live fleet console (MON_CONSOLE_*): its own XMPP account joins the Heartbeat room; it is
+   * the account agents list in AGENT_ADMIN_JIDS. Admin actions need MON_ADMIN_TOKEN_FILE too.
+   */
+  console?: ConsoleConfig;
+}
+
+export interface ConsoleConfig {
+  /** MON_CONSOLE_JABBER_ID / _PASSWORD; server and domain default to MON_JABBER_*. */
+  jabber: { server: string; domain: string; id: string; password: string };
+  /** MON_ADMIN_TOKEN_FILE: the dashboard's admin token; unset, the console is read-only. */
+  adminTokenFile?: string;
+}
+
+function consoleConfigFrom(config: ConfigValues, hasRoom: boolean): ConsoleConfig | undefined {
+  const id = config.optional('MON_CONSOLE_JABBER_ID');
+  const tokenFile = config.optional('MON_ADMIN_TOKEN_FILE');
+  if (id === undefined) {
+    if (tokenFile !== undefined)
+      throw new ConfigError(
+        'MON_ADMIN_TOKEN_FILE needs the fleet console: set MON_CONSOLE_JABBER_ID and MON_CONSOLE_JABBER_PASSWORD',
+        'MON_ADMIN_TOKEN_FILE',
+      );
+    return undefined;
+  }
+  if (!hasRoom)
+    throw new ConfigError(
+      'MON_CONSOLE_JABBER_ID needs the Heartbeat room: set MON_CHAT_SERVER and MON_CHAT_ROOM (or HB_CHAT_*)',
+      'MON_CONSOLE_JABBER_ID',
+    );
+  const result: ConsoleConfig = {
+    jabber: {
+      server: config.optional('MON_CONSOLE_JABBER_SERVER') ?? config.required('MON_JABBER_SERVER'),
+      domain: config.optional('MON_CONSOLE_JABBER_DOMAIN') ?? config.required('MON_JABBER_DOMAIN'),
+      id,
+      password: config.required('MON_CONSOLE_JABBER_PASSWORD'),
+    },
+  };
+  if (tokenFile !== undefined) result.adminTokenFile = tokenFile;
+  return result;
 }
 
 /**
@@ -95,6 +135,8 @@ export function monitorConfigFrom(config: ConfigValues): MonitorConfig {
     maxSeries: config.integer('MON_MAX_SERIES', DEFAULT_MAX_SERIES, { min: 1 }),
   };
   if (chatServer && chatRoom) result.chat = { server: chatServer, room: chatRoom };
+  const consoleConfig = consoleConfigFrom(config, result.chat !== undefined);
+  if (consoleConfig) result.console = consoleConfig;
   return result;
 }
 

@@ -1,7 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DASHBOARD_HTML } from './dashboard-page';
+import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page';
 import type { DashboardSnapshot } from './dashboard-state';
+import type { AdminGate } from './admin-gate';
+import {
+  ActionRequestError,
+  MAX_ACTION_BODY_BYTES,
+  parseConsoleAction,
+  type ConsoleAction,
+} from './console-requests';
 import {
   formatPrometheus,
   PROMETHEUS_CONTENT_TYPE,
@@ -12,6 +19,82 @@ import { errorMessage } from '@copilot/base/errors';
 export interface MonitorHttpSources {
   snapshot: () => DashboardSnapshot;
   families: () => PrometheusFamily[];
+  /** The fleet console's actions (POST), when a console is configured. */
+  actions?: ConsoleActions;
+}
+
+export interface ConsoleActions {
+  gate: AdminGate;
+  /** Runs a checked action; its result is sent back as JSON. */
+  run(action: ConsoleAction): Promise<unknown>;
+  /** True for errors that mean "no such member" (404). */
+  isUnknownTarget(error: unknown): boolean;
+}
+
+const ACTION_PATHS = new Set(['/api/console/ask', '/api/console/order']);
+
+type Send = (status: number, type: string, body: string) => void;
+
+function sendJson(send: Send, status: number, body: unknown): void {
+  send(status, 'application/json', JSON.stringify(body));
+}
+
+/** Reads at most `limit` bytes; undefined when the body is longer. */
+function readBody(request: http.IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        // Only an authenticated request gets here: the rest is read and thrown away.
+        request.removeAllListeners('data');
+        request.resume();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+/** POST /api/console/*: the gate first, then the body, then the action; nothing else is done. */
+async function handleAction(
+  actions: ConsoleActions | undefined,
+  path: string,
+  request: http.IncomingMessage,
+  send: Send,
+): Promise<void> {
+  if (!actions) {
+    sendJson(send, 404, { error: 'no fleet console is configured' });
+    return;
+  }
+  const verdict = actions.gate.check(request);
+  if (!verdict.ok) {
+    sendJson(send, verdict.status, { error: `refused (${verdict.reason})` });
+    return;
+  }
+  const text = await readBody(request, MAX_ACTION_BODY_BYTES);
+  if (text === undefined) {
+    sendJson(send, 413, { error: 'body too large' });
+    return;
+  }
+  let action: ConsoleAction;
+  try {
+    action = parseConsoleAction(path, text);
+  } catch (error) {
+    if (!(error instanceof ActionRequestError)) throw error;
+    sendJson(send, 400, { error: error.message });
+    return;
+  }
+  try {
+    sendJson(send, 200, await actions.run(action));
+  } catch (error) {
+    if (!actions.isUnknownTarget(error)) throw error;
+    sendJson(send, 404, { error: errorMessage(error) });
+  }
 }
 
 export interface MonitorHttpServer {
@@ -20,25 +103,38 @@ export interface MonitorHttpServer {
   close(): Promise<void>;
 }
 
-/** `/` the dashboard, `/api/dashboard` its JSON, `/metrics` Prometheus; GET and HEAD only. */
+/**
+ * `/` the dashboard, `/api/dashboard` its JSON, `/metrics` Prometheus (GET and HEAD), and the
+ * console's actions at `POST /api/console/ask|order` behind the AdminGate. Nothing changes on GET.
+ */
 export async function startMonitorHttpServer(
   sources: MonitorHttpSources,
   options: { host: string; port: number },
 ): Promise<MonitorHttpServer> {
   const server = http.createServer((request, response) => {
-    const send = (status: number, type: string, body: string): void => {
+    const send: Send = (status, type, body) => {
+      if (response.headersSent) return;
       response.writeHead(status, {
         'content-type': type,
         'cache-control': 'no-store',
         'x-content-type-options': 'nosniff',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        ...(type.startsWith('text/html') ? { 'content-security-policy': DASHBOARD_CSP } : {}),
       });
       response.end(request.method === 'HEAD' ? undefined : body);
     };
+    const path = new URL(request.url ?? '/', 'http://monitor').pathname;
+    if (ACTION_PATHS.has(path)) {
+      handleAction(sources.actions, path, request, send).catch((error: unknown) => {
+        sendJson(send, 500, { error: errorMessage(error) });
+      });
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
       return;
     }
-    const path = new URL(request.url ?? '/', 'http://monitor').pathname;
     try {
       if (path === '/' || path === '/index.html')
         send(200, 'text/html; charset=utf-8', DASHBOARD_HTML);

@@ -102,3 +102,59 @@ describe('monitor configuration', () => {
     ).toThrow(/CARBON_PORT/);
   });
 });
+
+describe('fleet console configuration', () => {
+  const room = { MON_CHAT_SERVER: 'conference.xmpp.cern.ch', MON_CHAT_ROOM: 'pilots-lounge' };
+
+  it('MON_CONSOLE_*: its own account, server and domain from MON_JABBER_* unless given', () => {
+    const config = monitorConfigFrom(
+      ConfigValues.from({
+        env: {
+          ...base,
+          ...room,
+          MON_CONSOLE_JABBER_ID: 'console',
+          MON_CONSOLE_JABBER_PASSWORD: 'console-secret',
+          MON_ADMIN_TOKEN_FILE: '/etc/copilot/monitor-admin-token',
+        },
+      }),
+    );
+    expect(config.console).toEqual({
+      jabber: {
+        server: 'xmpp.cern.ch',
+        domain: 'xmpp.cern.ch',
+        id: 'console',
+        password: 'console-secret',
+      },
+      adminTokenFile: '/etc/copilot/monitor-admin-token',
+    });
+  });
+
+  it('no console without MON_CONSOLE_JABBER_ID; read-only without MON_ADMIN_TOKEN_FILE', () => {
+    expect(monitorConfigFrom(ConfigValues.from({ env: { ...base, ...room } })).console).toBe(
+      undefined,
+    );
+    const readOnly = monitorConfigFrom(
+      ConfigValues.from({
+        env: {
+          ...base,
+          ...room,
+          MON_CONSOLE_JABBER_ID: 'console@admin.cern.ch',
+          MON_CONSOLE_JABBER_PASSWORD: 'x',
+          MON_CONSOLE_JABBER_DOMAIN: 'admin.cern.ch',
+        },
+      }),
+    );
+    expect(readOnly.console?.adminTokenFile).toBe(undefined);
+    expect(readOnly.console?.jabber.domain).toBe('admin.cern.ch');
+  });
+
+  it('a token without a console, a console without a room or a password, are errors', () => {
+    const make = (env: Record<string, string>) => () =>
+      monitorConfigFrom(ConfigValues.from({ env: { ...base, ...env } }));
+    expect(make({ ...room, MON_ADMIN_TOKEN_FILE: '/t' })).toThrow(/needs the fleet console/);
+    expect(make({ MON_CONSOLE_JABBER_ID: 'c', MON_CONSOLE_JABBER_PASSWORD: 'p' })).toThrow(
+      /needs the Heartbeat room/,
+    );
+    expect(make({ ...room, MON_CONSOLE_JABBER_ID: 'c' })).toThrow(/MON_CONSOLE_JABBER_PASSWORD/);
+  });
+});
