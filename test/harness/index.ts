@@ -32,3 +32,5 @@ export { startSession } from './copilot-session';
 export { startChirp } from './chirp';
 export type { ChirpOptions, ChirpServer } from './chirp';
 export { until } from './until';
+export { startRegistry, pushImage, removeLocalImage } from './registry';
+export type { RegistryServer, RegistryOptions } from './registry';
