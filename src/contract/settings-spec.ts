@@ -355,6 +355,23 @@ export const SETTINGS_SPEC = {
     config: { variable: 'HB_CHAT_ROOM' },
     form: { group: 'heartbeat', placeholder: 'pilots-lounge' },
   },
+  /**
+   * The project's Co-Pilot Monitor (its MON_JABBER_ID account): the agent reports its load and
+   * jobs there (reportEvent*, noack) as `agent.<resource>`; empty: no monitoring.
+   */
+  monitorAddress: {
+    type: 'text',
+    check: 'jid-list',
+    default: '',
+    label: 'Monitor address',
+    headless: 'config-file',
+    config: { variable: 'AGENT_MONITOR_ADDRESS' },
+    form: {
+      group: 'heartbeat',
+      placeholder: 'monitor@xmpp.example.org',
+      hint: 'Set by your project: this computer reports its load and job counts there.',
+    },
+  },
   /** Secure mode (report 2.2.7): every job message encrypted for the job manager. */
   secureMode: {
     type: 'boolean',

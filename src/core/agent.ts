@@ -34,9 +34,9 @@ import {
 } from './agent-options';
 import { DEFAULT_JOB_IMAGE, DockerRunner, type JobRunner } from './docker-runner';
 import { DockerWatch } from './docker-watch';
+import { attachAdminOrders } from './admin-orders';
 import { jobImagesFor } from './image-cache';
 import { registryList } from './job-image';
-import { attachAdminOrders } from './admin-orders';
 import { AgentNotifier } from './agent-notifier';
 import { HostSensors } from './host-sensors';
 import { EventLog } from './event-log';
@@ -60,7 +60,8 @@ import {
   XmppConnection,
   type AgentConnection,
 } from './xmpp-connection';
-import { MonitorReporter, monitorComponent } from '../transport/monitor-reporter';
+import { monitorComponent, type MonitorReporter } from '../transport/monitor-reporter';
+import { AgentMonitor, monitorAddresses, reportSystemLoad } from './agent-monitor';
 
 /**
  * The XMPP resource, kept in the data dir so that a restarted agent has the same full JID (a
@@ -447,13 +448,6 @@ function agentUiCommands(
   return { ...commands, ...attach };
 }
 
-function reportSystemLoad(monitor: MonitorReporter): void {
-  const [one, five, fifteen] = os.loadavg();
-  monitor.value('system.load.1min', one ?? 0);
-  monitor.value('system.load.5min', five ?? 0);
-  monitor.value('system.load.15min', fifteen ?? 0);
-}
-
 /** Containers an earlier run left are removed, and the jobs it left on disk taken up again. */
 async function takeUpLeftovers(
   parts: { runner: JobRunner; docker: DockerWatch; store: JobStore; slots: JobSlots },
@@ -503,10 +497,9 @@ function hostControls(parts: HostParts): Pick<Agent, 'start' | 'stop' | 'reportI
       await parts.sampleSensors();
       void connection.connect();
       timers.push(setInterval(parts.tick, 1000));
-      if (monitor.enabled) {
-        const every = options.loadReportIntervalMs ?? 60_000;
-        timers.push(setInterval(() => reportSystemLoad(monitor), every));
-      }
+      // Reports only while a monitor is set (the setting may change while the agent runs).
+      const every = options.loadReportIntervalMs ?? 60_000;
+      timers.push(setInterval(() => reportSystemLoad(monitor), every));
       feed.update(true);
       fetcher.pump();
     },
@@ -549,9 +542,9 @@ export function createAgent(options: AgentOptions): Agent {
       afterProbe();
     },
   });
-  const monitor = new MonitorReporter(
+  const monitor = new AgentMonitor(
     channel,
-    options.monitorAddress,
+    () => monitorAddresses(run.settings.monitorAddress, options.monitorAddress),
     monitorComponent('agent', basics.resource),
   );
   const jobParts: JobParts = {

@@ -55,7 +55,10 @@ function jobCommands(options: UiCommandsOptions): Pick<UiCommandHandlers, JobCom
   };
 }
 
-export function createUiCommands(options: UiCommandsOptions): UiCommandHandlers {
+/** The attach commands are src/core/attach-project.ts's (agent.ts adds them). */
+export type SettingsUiCommands = Omit<UiCommandHandlers, 'previewAttachLink' | 'attachProject'>;
+
+export function createUiCommands(options: UiCommandsOptions): SettingsUiCommands {
   const { policy, slots, logger, settings } = options;
   const limitsKey = (): string => JSON.stringify(policy.limits(options.hostCpuCount));
 
