@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SETTINGS } from '@copilot/contract/settings';
-import type { AgentSettings, AgentStatus, UiCommandHandlers } from '@copilot/contract/ui-contract';
+import type { AgentSettings, AgentStatus } from '@copilot/contract/ui-contract';
 import { JobHistory } from '@copilot/core/job-history';
 import { JobSlots } from '@copilot/core/job-slots';
 import { JobStore } from '@copilot/core/job-store';
 import { ResourcePolicy } from '@copilot/core/resource-policy';
-import { createUiCommands } from '@copilot/core/ui-commands';
+import { createUiCommands, type SettingsUiCommands } from '@copilot/core/ui-commands';
 import { silentLogger } from '@copilot/base/logger';
 import { FakeRunner, JM, sharedLifecycleDeps } from './fakes';
 
@@ -24,7 +24,7 @@ afterEach(() => {
 });
 
 interface Rig {
-  commands: UiCommandHandlers;
+  commands: SettingsUiCommands;
   current: () => AgentSettings;
   persisted: AgentSettings[];
   policy: ResourcePolicy;
@@ -72,7 +72,7 @@ function rig(settings: Partial<AgentSettings> = {}): Rig {
     onJobDone: () => undefined,
   });
   const result: Rig = {
-    commands: undefined as unknown as UiCommandHandlers,
+    commands: undefined as unknown as SettingsUiCommands,
     current: () => current,
     persisted: [],
     policy,
