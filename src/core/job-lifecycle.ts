@@ -284,6 +284,8 @@ export class JobLifecycle {
       if (job.image !== undefined)
         pinned = checkJobImage(job.image, deps.allowedImageRegistries?.() ?? []);
     } catch (error) {
+      // An earlier run's container (the allow list changed meanwhile) does not run on either.
+      if (resumed) await deps.runner.cleanup(job.id).catch(() => undefined);
       return this.refuseImage(paths, error);
     }
     // Not knowing is no answer: clearing the work dir under a live container would break it, so

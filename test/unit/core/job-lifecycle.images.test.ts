@@ -48,7 +48,12 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function lifecycle(image: string | undefined, allowed: string[], images: FakeImages) {
+function lifecycle(
+  image: string | undefined,
+  allowed: string[],
+  images: FakeImages,
+  phase: 'received' | 'running' = 'received',
+) {
   const channel = new FakeChannel(scriptedManager([]));
   const runner = new FakeRunner();
   const storage = new FakeStorage();
@@ -78,7 +83,7 @@ function lifecycle(image: string | undefined, allowed: string[], images: FakeIma
       job,
       jmJobData: 'lease=1',
       manager: JM_FULL,
-      phase: 'received',
+      phase,
       receivedAt: new Date().toISOString(),
     },
   );
@@ -143,6 +148,21 @@ describe('job lifecycle with a job image (runJob image)', () => {
     expect(record.error).toMatch(/does not have the digest/);
     expect(runner.specs).toEqual([]);
     expect(channel.commands('jobDone')[0]?.command).toMatchObject({ state: 'image-refused' });
+  });
+
+  it('removes the container an earlier run left when the image is no longer allowed', async () => {
+    const images = new FakeImages();
+    const { made, runner } = lifecycle(IMAGE, ['registry.example.org'], images, 'running');
+    runner.containers.add('job-1');
+    const cleaned: string[] = [];
+    runner.cleanup = (jobId: string) => {
+      cleaned.push(jobId);
+      runner.containers.delete(jobId);
+      return Promise.resolve();
+    };
+    await expect(made.run()).resolves.toMatchObject({ state: 'image-refused' });
+    expect(cleaned).toEqual(['job-1']);
+    expect(runner.specs).toEqual([]);
   });
 
   it('refuses every image when no registry is allowed', async () => {
