@@ -3,7 +3,10 @@
  * because agents resend after crashes and every fact lives in the job store.
  *
  * - want_getJob: have_getJob (with requireFile) only when a queued job matches the agent's JDL.
- * - getJob: leases the first matching queued job and answers runJob. The lease is keyed by
+ * - getJob: leases the first matching queued job, in the queue's fair-share order (owners by
+ *   usage / share, then priority, then seq: fair-share.ts), and answers runJob; a lease the
+ *   store refuses (another manager's, or the owner at JM_OWNER_MAX_RUNNING) moves on to the
+ *   next candidate. The lease is keyed by
  *   `<agent JID>|<message id>`, so a resent getJob gets the same job and the same tokens.
  * - want_getJobOutputDir / getJobOutputDir: renew the lease; storeJobOutputDir gives the output
  *   URL. jobDone: archives the outputs into JM_DONE_JOB_DIR and records state and exit code; a
@@ -401,7 +404,7 @@ export class JobCycleHandler {
           note: null,
         },
       );
-      if (!result.ok) continue; // another manager took it first
+      if (!result.ok) continue; // another manager took it first, or its owner is at the cap
       // Leftovers of an earlier attempt must not end up in this attempt's results (a job never
       // leased before has no output directory yet).
       if (candidate.attempts > 0) {
