@@ -155,7 +155,8 @@ describe('job lifecycle with a job image (runJob image)', () => {
     const { made, runner } = lifecycle(IMAGE, ['registry.example.org'], images, 'running');
     runner.containers.add('job-1');
     const cleaned: string[] = [];
-    runner.cleanup = (jobId: string) => {
+    runner.cleanup = (jobId?: string) => {
+      if (jobId === undefined) return Promise.resolve();
       cleaned.push(jobId);
       runner.containers.delete(jobId);
       return Promise.resolve();
