@@ -91,6 +91,13 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
           {status.paused && status.pausedUntil && (
             <div className="muted">Resumes at {formatTime(status.pausedUntil)}</div>
           )}
+          {status.admin && (
+            <div className="muted" data-testid="admin-order">
+              {status.admin.order === 'drain' ? 'No new work is taken' : 'Jobs are frozen'}: ordered
+              by the project admin {status.admin.by} at {formatTime(status.admin.since)}. Only a
+              project admin can lift it; your own Pause and Resume still apply.
+            </div>
+          )}
           {status.rule && (
             <div className="muted" data-testid="rule">
               {status.rule.rule === 'thermal' ? 'Slowed' : 'Paused'} by a rule of your settings:{' '}
