@@ -131,6 +131,10 @@ const DASHBOARD_SCRIPT = `
       points.push(x.toFixed(1) + ',' + y.toFixed(1));
     });
     svgChild(svg, 'polyline', { points: points.join(' '), fill: 'none', stroke: colour, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke' });
+    if (points.length === 1) {
+      var xy = points[0].split(',');
+      svgChild(svg, 'circle', { cx: xy[0], cy: xy[1], r: 2, fill: colour });
+    }
   }
 
   // Stacked bars, one per entry; layers: [{ key, colour }].

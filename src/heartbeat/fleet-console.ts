@@ -113,7 +113,8 @@ export class FleetConsole {
 
   /**
    * Sends `order` to one member or to every orderable member (see FleetView.orderable). Returns
-   * at once; each member's lastOrder says `sent`, then `acknowledged` or `failed`.
+   * at once; each member's lastOrder says `sent`, then `acknowledged` (and its agentState is
+   * asked again) or `failed`.
    */
   order(target: FleetTarget, order: AdminOrderName, reason?: string): OrderOutcome {
     this.sync();
@@ -131,8 +132,10 @@ export class FleetConsole {
       outcome.sent.push(member.nick);
       this.options.session
         .send(address, command)
-        .then(() => {
+        .then(async () => {
           this.view.recordOrder(member.nick, { order, atMs, outcome: 'acknowledged' });
+          // What the order did shows in the member's agentState: ask for it at once.
+          await this.askNow({ nick: member.nick }, ['agentState']).catch(() => undefined);
         })
         .catch((error: unknown) => {
           const detail = errorMessage(error);
