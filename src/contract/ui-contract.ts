@@ -110,10 +110,21 @@ export interface JobsView {
   totals: JobTotals;
 }
 
+/** The container engine that answered: Docker, or Podman through its Docker-compatible API. */
+export type ContainerEngineName = 'docker' | 'podman';
+
 export interface DockerState {
   available: boolean;
   message: string;
   version?: string;
+  /** Which engine answered (from its /version: Podman names itself there). */
+  engine?: ContainerEngineName;
+  /** Where it answered: unix:///run/podman/podman.sock, npipe:////./pipe/docker_engine, tcp://… */
+  endpoint?: string;
+  /** None answered: each place asked, with what it said ("unix:///var/run/docker.sock: no socket"). */
+  tried?: string[];
+  /** The agent's OS (Node's process.platform: linux, darwin, win32), for what to install. */
+  hostPlatform?: string;
 }
 
 export interface IdleState {
@@ -250,8 +261,7 @@ export interface AttachPreview {
 }
 
 export type AttachResult =
-  | { ok: true; projectName: string; jid: string }
-  | { ok: false; error: string };
+  { ok: true; projectName: string; jid: string } | { ok: false; error: string };
 
 /** Every command: its argument tuple and its result. */
 export interface UiCommands {
@@ -273,6 +283,8 @@ export interface UiCommands {
   previewAttachLink: { args: [link: string]; result: AttachPreview };
   /** Creates this computer's account with the link's invite, then joins the project. */
   attachProject: { args: [link: string]; result: AttachResult };
+  /** Look for the container engine now (the "Check again" button), not at the next probe. */
+  checkContainerEngine: { args: []; result: AgentStatus };
 }
 
 /** Every event the UI can subscribe to, with its payload. */
@@ -300,6 +312,7 @@ export const UI_COMMAND_NAMES = [
   'getLog',
   'previewAttachLink',
   'attachProject',
+  'checkContainerEngine',
 ] as const satisfies readonly UiCommandName[];
 
 export const UI_EVENT_NAMES = [

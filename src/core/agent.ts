@@ -415,6 +415,7 @@ function agentUiCommands(
     status: () => AgentStatus;
     feed: StatusFeed;
     fetcher: WorkFetcher;
+    checkEngine: () => Promise<void>;
   },
 ): Agent['commands'] {
   const { options, run, policy } = basics;
@@ -438,6 +439,7 @@ function agentUiCommands(
     reconnect: () => (run.stopped ? Promise.resolve() : connection.reconnect()),
     update: (force) => feed.update(force),
     pump: () => fetcher.pump(),
+    checkEngine: parts.checkEngine,
   });
   // Attaching to a project applies its settings through setSettings (reconnects, persists).
   const attach = attachCommands({
@@ -623,7 +625,14 @@ export function createAgent(options: AgentOptions): Agent {
     sampleSensors,
   });
 
-  const commands = agentUiCommands(basics, { slots, connection, status, feed, fetcher });
+  const commands = agentUiCommands(basics, {
+    slots,
+    connection,
+    status,
+    feed,
+    fetcher,
+    checkEngine: () => docker.probe().then(afterProbe),
+  });
   return {
     commands,
     events: basics.events,

@@ -26,9 +26,11 @@ import type Docker from 'dockerode';
 import {
   DockerUnavailableError,
   dockerFailure,
-  dockerSocketGet,
-  dockerSocketPath,
+  dockerodeOptions,
+  engineGet,
+  hostContainerEngine,
 } from './docker-socket';
+import { sameEndpoint, type ContainerEngine, type EngineEndpoint } from './container-engine';
 import type { DockerState } from '../contract/ui-contract';
 import type { ContainerLimits } from './resource-policy';
 import { silentLogger, type Logger } from '../base/logger';
@@ -38,6 +40,50 @@ import type { LocalImage } from './image-cache';
 import type { PullEvent } from './job-image';
 
 export const DEFAULT_JOB_IMAGE = 'copilot-job:latest';
+
+/**
+ * Podman as root gives each container 1048576 open files and processes, which runc cannot set
+ * where root may not raise rlimits (rootful Podman inside a container or VM sandbox: "error
+ * setting rlimit type 7"); its jobs get these instead, below both engines' defaults. The
+ * processes limit counts the host's uid 1000 as a whole; PidsLimit still caps the job's own.
+ */
+export const PODMAN_ULIMITS: Docker.HostConfig['Ulimits'] = [
+  { Name: 'nofile', Soft: 1024, Hard: 4096 },
+  { Name: 'nproc', Soft: 4096, Hard: 4096 },
+];
+
+/**
+ * Podman's Docker-compatible API has no /containers/{id}/update (4.x answers 404); its own API
+ * takes the same limits as OCI resources (`podman update`).
+ */
+function podmanUpdate(container: Docker.Container, limits: ContainerLimits): Promise<void> {
+  const modem = container.modem as {
+    dial(options: object, callback: (error: Error | null) => void): void;
+  };
+  const period = 100_000;
+  const resources = {
+    cpu: { quota: Math.max(1000, Math.round((limits.nanoCpus / 1e9) * period)), period },
+    memory: { limit: limits.memoryBytes, swap: limits.memorySwapBytes },
+    pids: { limit: limits.pidsLimit },
+  };
+  return new Promise((resolve, reject) => {
+    modem.dial(
+      {
+        path: `/v4.0.0/libpod/containers/${encodeURIComponent(container.id)}/update`,
+        method: 'POST',
+        options: resources,
+        statusCodes: {
+          200: true,
+          201: true,
+          204: true,
+          404: 'no such container',
+          500: 'server error',
+        },
+      },
+      (error) => (error ? reject(error) : resolve()),
+    );
+  });
+}
 export const JOB_LABEL = 'copilot.job';
 export const AGENT_LABEL = 'copilot.agent';
 /** 'main' for the job's command, 'validation' for its validation command. */
@@ -124,6 +170,11 @@ export interface DockerRunnerOptions {
   sampleMs?: number;
   /** Label that tells this agent's containers from others' (e.g. a data dir hash). */
   agentId?: string;
+  /**
+   * Where the engine is looked for (container-engine.ts); default this computer's places
+   * (DOCKER_HOST, Docker Desktop, rootless Docker, Podman…). Not used when `docker` is given.
+   */
+  engine?: ContainerEngine;
 }
 
 interface Active {
@@ -191,8 +242,10 @@ export class DockerRunner implements JobRunner {
   /** Created on first need (see docker-socket.ts), unless one was given. */
   private client: Docker | undefined;
   private loading: Promise<Docker> | undefined;
-  /** Where the idle questions go without dockerode; undefined: always use dockerode. */
-  private readonly socketPath: string | undefined;
+  /** The engine found (the idle questions go to it without dockerode); undefined: `docker` given. */
+  private readonly engine: ContainerEngine | undefined;
+  /** Where `client` was made for; a probe that finds another engine makes a new one. */
+  private clientFor: EngineEndpoint | undefined;
   private readonly logger: Logger;
   private readonly active = new Map<string, Active>();
   private readonly tmpBytes: number;
@@ -201,28 +254,53 @@ export class DockerRunner implements JobRunner {
 
   constructor(options: DockerRunnerOptions = {}) {
     this.client = options.docker;
-    this.socketPath = options.docker ? undefined : dockerSocketPath();
+    this.engine = options.docker ? undefined : (options.engine ?? hostContainerEngine());
     this.logger = options.logger ?? silentLogger;
     this.tmpBytes = options.tmpBytes ?? 64 * 1024 * 1024;
     this.sampleMs = options.sampleMs ?? 2000;
     this.agentId = options.agentId ?? 'default';
   }
 
+  /**
+   * dockerode for the engine found: kept while that engine answers (or none does: its calls then
+   * fail as DockerUnavailableError), made again when a probe finds another one.
+   */
   private docker(): Promise<Docker> {
-    if (this.client) return Promise.resolve(this.client);
-    this.loading ??= import('dockerode').then(({ default: DockerClient }) => {
-      this.client = new DockerClient();
-      return this.client;
+    const found = this.engine?.current;
+    const stale =
+      found !== undefined &&
+      this.clientFor !== undefined &&
+      !sameEndpoint(found.endpoint, this.clientFor);
+    if (this.client && !stale) return Promise.resolve(this.client);
+    this.loading ??= this.connect().finally(() => {
+      this.loading = undefined;
     });
     return this.loading;
   }
 
+  private async connect(): Promise<Docker> {
+    const engine = this.engine as ContainerEngine;
+    if (engine.current === undefined) await engine.locate();
+    const found = engine.current;
+    if (found === undefined) throw new DockerUnavailableError('no container engine answers');
+    const { default: DockerClient } = await import('dockerode');
+    this.client = new DockerClient(dockerodeOptions(found.endpoint));
+    this.clientFor = found.endpoint;
+    return this.client;
+  }
+
+  /** Whether the engine in use is Podman (its Docker-compatible API differs in a few places). */
+  get podman(): boolean {
+    return this.engine?.current?.name === 'podman';
+  }
+
   /** Containers with all of `labels`, over the socket while dockerode is not loaded. */
   private async listContainers(labels: string[]): Promise<ContainerSummary[]> {
-    if (this.client === undefined && this.socketPath !== undefined) {
+    const found = this.engine?.current;
+    if (this.client === undefined && found !== undefined) {
       const filters = encodeURIComponent(JSON.stringify({ label: labels }));
-      return dockerSocketGet<ContainerSummary[]>(
-        this.socketPath,
+      return engineGet<ContainerSummary[]>(
+        found.endpoint,
         `/containers/json?all=1&filters=${filters}`,
         10_000,
       );
@@ -239,13 +317,14 @@ export class DockerRunner implements JobRunner {
       .catch(() => false);
   }
 
-  /** Whether the daemon answers, within `timeoutMs`. */
+  /**
+   * Whether the engine answers, within `timeoutMs`: the one found before, else every place it
+   * may be (container-engine.ts); the state says which engine answered and where.
+   */
   async probe(timeoutMs = 5000): Promise<DockerState> {
+    if (this.engine) return this.engine.locate(timeoutMs);
     try {
-      const version =
-        this.client === undefined && this.socketPath !== undefined
-          ? await dockerSocketGet<{ Version: string }>(this.socketPath, '/version', timeoutMs)
-          : await withTimeout((await this.docker()).version(), timeoutMs, 'no answer');
+      const version = await withTimeout((await this.docker()).version(), timeoutMs, 'no answer');
       return { available: true, message: `Docker ${version.Version}`, version: version.Version };
     } catch (error) {
       const classified = dockerFailure(error);
@@ -279,6 +358,7 @@ export class DockerRunner implements JobRunner {
       PidsLimit: spec.limits.pidsLimit,
       Init: false,
       AutoRemove: false,
+      ...(this.podman ? { Ulimits: PODMAN_ULIMITS } : {}),
     };
   }
 
@@ -620,6 +700,10 @@ export class DockerRunner implements JobRunner {
   }
 
   private async applyLimits(container: Docker.Container, limits: ContainerLimits): Promise<void> {
+    if (this.podman) {
+      await podmanUpdate(container, limits);
+      return;
+    }
     await container.update({
       NanoCpus: limits.nanoCpus,
       Memory: limits.memoryBytes,

@@ -5,9 +5,16 @@
  *
  * Docker's connection failures are classified here, where they enter (`dockerFailure`): the rest
  * of the agent asks `instanceof DockerUnavailableError`, never the message text.
+ *
+ * The engine is Docker or Podman wherever container-engine.ts finds it: a unix socket or a
+ * Windows named pipe (node:http's socketPath), or TCP with TLS (node:https).
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
 import { CopilotError, errorMessage, formatError } from '../base/errors';
+import { ContainerEngine, discoverEngines, type EngineEndpoint } from './container-engine';
 
 /**
  * The Docker daemon does not answer (refused, no socket, connection reset or hung up): not the
@@ -43,21 +50,24 @@ export function dockerFailure(error: unknown): unknown {
   return gone ? new DockerUnavailableError(errorMessage(error), { cause: error }) : error;
 }
 
-/** The daemon's unix socket, or undefined when DOCKER_HOST names another kind of address. */
-export function dockerSocketPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const host = env.DOCKER_HOST;
-  if (host === undefined || host === '') return '/var/run/docker.sock';
-  return host.startsWith('unix://') ? host.slice('unix://'.length) : undefined;
+/** The HTTP request options that reach `endpoint` (node:http for sockets and plain TCP). */
+function requestOptions(endpoint: EngineEndpoint): http.RequestOptions & https.RequestOptions {
+  if (endpoint.kind === 'socket') return { socketPath: endpoint.path };
+  const options: https.RequestOptions = { host: endpoint.host, port: endpoint.port };
+  if (endpoint.tls) Object.assign(options, endpoint.tls);
+  return options;
 }
 
-/** GET a JSON document from the Docker API over its socket. */
-export function dockerSocketGet<T>(
-  socketPath: string,
+/** GET a JSON document from the engine's API (Docker's, or Podman's Docker-compatible one). */
+export function engineGet<T>(
+  endpoint: EngineEndpoint,
   path: string,
   timeoutMs: number,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const request = http.get({ socketPath, path, timeout: timeoutMs }, (response) => {
+    const client = endpoint.kind === 'tcp' && endpoint.tls ? https : http;
+    const options = { ...requestOptions(endpoint), path, timeout: timeoutMs };
+    const request = client.get(options, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
@@ -79,4 +89,46 @@ export function dockerSocketGet<T>(
     request.on('timeout', () => request.destroy(new Error('no answer')));
     request.on('error', (error) => reject(dockerFailure(error)));
   });
+}
+
+/** GET a JSON document from the Docker API over its unix socket. */
+export function dockerSocketGet<T>(
+  socketPath: string,
+  path: string,
+  timeoutMs: number,
+): Promise<T> {
+  return engineGet<T>({ kind: 'socket', path: socketPath }, path, timeoutMs);
+}
+
+/** dockerode's constructor options for `endpoint`. */
+export function dockerodeOptions(endpoint: EngineEndpoint): {
+  socketPath?: string;
+  host?: string;
+  port?: number;
+  protocol?: 'http' | 'https';
+  ca?: string;
+  cert?: string;
+  key?: string;
+} {
+  if (endpoint.kind === 'socket') return { socketPath: endpoint.path };
+  const { host, port, tls } = endpoint;
+  return tls ? { host, port, protocol: 'https', ...tls } : { host, port, protocol: 'http' };
+}
+
+/** The container engine of this computer, looked for as container-engine.ts says. */
+export function hostContainerEngine(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ContainerEngine {
+  const discovery = discoverEngines({
+    env,
+    platform: process.platform,
+    homeDir: os.homedir(),
+    uid: typeof process.getuid === 'function' ? process.getuid() : undefined,
+    readFile: (file) => fs.readFileSync(file, 'utf8'),
+  });
+  return new ContainerEngine(
+    discovery,
+    (endpoint, timeoutMs) => engineGet(endpoint, '/version', timeoutMs),
+    process.platform,
+  );
 }

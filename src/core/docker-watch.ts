@@ -1,6 +1,8 @@
 /**
  * Whether the container engine answers: probed at start, every 30 s while it does, and with
- * back-off while it does not. Jobs are fetched only while it answers (WorkFetcher).
+ * back-off while it does not (each probe looks wherever container-engine.ts says, the engine
+ * found last first). Jobs are fetched only while it answers (WorkFetcher). "Check again" in the
+ * UI probes at once (checkContainerEngine).
  */
 import type { DockerState } from '../contract/ui-contract';
 import { backoffDelay, type BackoffOptions } from '../base/backoff';
@@ -50,12 +52,23 @@ export class DockerWatch {
   private async ask(): Promise<void> {
     const { logger } = this.options;
     const state = await this.options.probe();
-    if (state.available !== this.current.available) {
-      if (state.available) logger.info('Docker is available', { version: state.version });
-      else
+    const engineChanged =
+      state.available && this.current.available && state.endpoint !== this.current.endpoint;
+    if (state.available !== this.current.available || engineChanged) {
+      if (state.available) {
+        const label = state.engine === 'podman' ? 'Podman' : 'Docker';
+        const fields: Record<string, string> = {};
+        if (state.version !== undefined) fields.version = state.version;
+        if (state.endpoint !== undefined) fields.endpoint = state.endpoint;
+        logger.info(`${label} is available`, fields);
+      } else
         logger.warn('Docker is not running; jobs wait until it is back', { detail: state.message });
     }
-    this.current = state.available ? state : { ...state, message: 'Docker is not running' };
+    // A probe that looked everywhere (tried) says what it found; a bare failure says it shortly.
+    this.current =
+      state.available || state.tried !== undefined
+        ? state
+        : { ...state, message: 'Docker is not running' };
     if (state.available) {
       this.attempt = 0;
       this.nextProbeAt = Date.now() + HEALTHY_PROBE_MS;

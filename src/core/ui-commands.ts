@@ -33,6 +33,8 @@ export interface UiCommandsOptions {
   /** Emits the status; `force` even when nothing the UI shows changed. */
   update: (force?: boolean) => void;
   pump: () => void;
+  /** Asks for the container engine now, and updates the status (checkContainerEngine). */
+  checkEngine: () => Promise<void>;
 }
 
 type JobCommand = 'suspendJob' | 'resumeJob' | 'abortJob';
@@ -132,5 +134,10 @@ export function createUiCommands(options: UiCommandsOptions): SettingsUiCommands
     },
     ...jobCommands(options),
     getLog: (limit?: number) => Promise.resolve(options.log(limit ?? 200)),
+    checkContainerEngine: async (): Promise<AgentStatus> => {
+      await options.checkEngine();
+      options.update(true);
+      return options.status();
+    },
   };
 }

@@ -34,6 +34,7 @@ export function parseRpcArguments<K extends UiCommandName>(
       case 'getSettings':
       case 'resume':
       case 'finishThenPause':
+      case 'checkContainerEngine':
         if (args.length > 0) throw new RpcArgumentError(`${name} takes no arguments`);
         return [];
       case 'getJobs':

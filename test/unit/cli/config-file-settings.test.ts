@@ -27,6 +27,7 @@ function settingsOnlyAgent(initial: AgentSettings): AgentHost {
       abortJob: unused,
       previewAttachLink: unused,
       attachProject: unused,
+      checkContainerEngine: unused,
       getSettings: async () => publicSettings(settings),
       setSettings: async (patch) => {
         const result = applySettingsPatch(settings, patch);

@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +10,8 @@ import {
   DockerUnavailableError,
   dockerFailure,
   dockerSocketGet,
-  dockerSocketPath,
+  dockerodeOptions,
+  engineGet,
 } from '@copilot/core/docker-socket';
 
 let dir: string;
@@ -36,12 +39,25 @@ afterAll(async () => {
 });
 
 describe('Docker over its unix socket', () => {
-  it('finds the socket from DOCKER_HOST, and leaves other addresses to dockerode', () => {
-    expect(dockerSocketPath({})).toBe('/var/run/docker.sock');
-    expect(dockerSocketPath({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toBe(
-      '/run/user/1000/docker.sock',
-    );
-    expect(dockerSocketPath({ DOCKER_HOST: 'tcp://10.0.0.1:2376' })).toBeUndefined();
+  it('gives dockerode the socket or pipe, or host, port, protocol and certificates', () => {
+    expect(dockerodeOptions({ kind: 'socket', path: '/run/podman/podman.sock' })).toEqual({
+      socketPath: '/run/podman/podman.sock',
+    });
+    expect(dockerodeOptions({ kind: 'socket', path: '//./pipe/docker_engine' })).toEqual({
+      socketPath: '//./pipe/docker_engine',
+    });
+    expect(dockerodeOptions({ kind: 'tcp', host: '10.0.0.1', port: 2375 })).toEqual({
+      host: '10.0.0.1',
+      port: 2375,
+      protocol: 'http',
+    });
+    const tls = { ca: 'CA', cert: 'CERT', key: 'KEY' };
+    expect(dockerodeOptions({ kind: 'tcp', host: 'h', port: 2376, tls })).toEqual({
+      host: 'h',
+      port: 2376,
+      protocol: 'https',
+      ...tls,
+    });
   });
 
   it('reads JSON answers, with query strings passed as they are', async () => {
@@ -108,5 +124,112 @@ describe('Docker over its unix socket', () => {
     expect(dockerFailure(hungUp)).toBeInstanceOf(DockerUnavailableError);
     const broken = Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' });
     expect(dockerFailure(broken)).toBeInstanceOf(DockerUnavailableError);
+  });
+});
+
+describe('the engine over TCP', () => {
+  it('asks over plain TCP, and over TLS with a client certificate checked by the server', async () => {
+    const plain = http.createServer((_request, response) => response.end('{"Version":"tcp"}'));
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const plainPort = (plain.address() as { port: number }).port;
+    try {
+      expect(
+        await engineGet({ kind: 'tcp', host: '127.0.0.1', port: plainPort }, '/version', 1000),
+      ).toEqual({ Version: 'tcp' });
+    } finally {
+      await new Promise((resolve) => plain.close(resolve));
+    }
+
+    // A CA, the daemon's certificate for 127.0.0.1 and a client certificate, as `dockerd
+    // --tlsverify` and DOCKER_CERT_PATH use them.
+    const certs = path.join(dir, 'certs');
+    fs.mkdirSync(certs);
+    const ssl = (...args: string[]): void => {
+      execFileSync('openssl', args, { cwd: certs, stdio: 'ignore' });
+    };
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca-key.pem',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=test-ca',
+    );
+    for (const name of ['server', 'client']) {
+      ssl(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${name}-key.pem`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        `/CN=${name === 'server' ? '127.0.0.1' : 'client'}`,
+      );
+      fs.writeFileSync(path.join(certs, `${name}.ext`), 'subjectAltName=IP:127.0.0.1\n');
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca-key.pem',
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+      );
+    }
+    const read = (name: string): string => fs.readFileSync(path.join(certs, name), 'utf8');
+    const secure = https.createServer(
+      {
+        ca: read('ca.pem'),
+        cert: read('server.pem'),
+        key: read('server-key.pem'),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (_request, response) => response.end('{"Version":"tls"}'),
+    );
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    const port = (secure.address() as { port: number }).port;
+    try {
+      const tls = { ca: read('ca.pem'), cert: read('client.pem'), key: read('client-key.pem') };
+      expect(
+        await engineGet({ kind: 'tcp', host: '127.0.0.1', port, tls }, '/version', 2000),
+      ).toEqual({ Version: 'tls' });
+      // Without the client certificate the daemon hangs up; with another CA ours refuses it.
+      await expect(
+        engineGet(
+          { kind: 'tcp', host: '127.0.0.1', port, tls: { ...tls, cert: '', key: '' } },
+          '/version',
+          2000,
+        ),
+      ).rejects.toThrow();
+      await expect(
+        engineGet(
+          { kind: 'tcp', host: '127.0.0.1', port, tls: { ...tls, ca: read('client.pem') } },
+          '/version',
+          2000,
+        ),
+      ).rejects.toThrow(/certificate/);
+    } finally {
+      secure.closeAllConnections();
+      await new Promise((resolve) => secure.close(resolve));
+    }
   });
 });

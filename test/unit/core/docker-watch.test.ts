@@ -129,4 +129,34 @@ describe('DockerWatch', () => {
     expect(docker.isDue(T0 + 7999)).toBe(false);
     expect(docker.isDue(T0 + 8000)).toBe(true);
   });
+
+  it('keeps what a probe that looked everywhere found, and logs a switch to another engine', async () => {
+    const podman: DockerState = {
+      available: true,
+      message: 'Podman 4.3.1',
+      version: '4.3.1',
+      engine: 'podman',
+      endpoint: 'unix:///run/podman/podman.sock',
+    };
+    const none: DockerState = {
+      available: false,
+      message: 'No container engine (Docker or Podman) answers on this computer',
+      tried: ['unix:///var/run/docker.sock: no socket'],
+      hostPlatform: 'linux',
+    };
+    const docker: DockerState = {
+      ...UP,
+      engine: 'docker',
+      endpoint: 'unix:///var/run/docker.sock',
+    };
+    const { docker: watched, logs } = watch([none, podman, podman, docker]);
+    await watched.probe();
+    expect(watched.state).toEqual(none);
+    for (let i = 0; i < 3; i += 1) await watched.probe();
+    expect(watched.state).toEqual(docker);
+    expect(logs.map((record) => [record.message, record.fields])).toEqual([
+      ['Podman is available', { version: '4.3.1', endpoint: 'unix:///run/podman/podman.sock' }],
+      ['Docker is available', { version: '24.0', endpoint: 'unix:///var/run/docker.sock' }],
+    ]);
+  });
 });

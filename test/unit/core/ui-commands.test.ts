@@ -31,6 +31,7 @@ interface Rig {
   reconnects: number;
   updates: Array<boolean | undefined>;
   pumps: number;
+  engineChecks: number;
   applyLimits: ReturnType<typeof vi.spyOn>;
   applyPolicy: ReturnType<typeof vi.spyOn>;
 }
@@ -79,6 +80,7 @@ function rig(settings: Partial<AgentSettings> = {}): Rig {
     reconnects: 0,
     updates: [],
     pumps: 0,
+    engineChecks: 0,
     applyLimits: vi.spyOn(slots, 'applyLimits'),
     applyPolicy: vi.spyOn(slots, 'applyPolicy'),
   };
@@ -108,6 +110,10 @@ function rig(settings: Partial<AgentSettings> = {}): Rig {
     update: (force) => result.updates.push(force),
     pump: () => {
       result.pumps += 1;
+    },
+    checkEngine: () => {
+      result.engineChecks += 1;
+      return Promise.resolve();
     },
   });
   return result;
@@ -272,5 +278,16 @@ describe('UI commands: per-job control', () => {
     await expect(r.commands.suspendJob('nope')).rejects.toThrow('no job nope in hand');
     await expect(r.commands.resumeJob('nope')).rejects.toThrow('no job nope in hand');
     await expect(r.commands.abortJob('nope')).rejects.toThrow('no job nope in hand');
+  });
+});
+
+describe('UI commands: the container engine', () => {
+  it('checkContainerEngine asks for the engine at once, then sends and returns the status', async () => {
+    const r = rig();
+    expect(r.engineChecks).toBe(0);
+    const status = await r.commands.checkContainerEngine();
+    expect(r.engineChecks).toBe(1);
+    expect(r.updates).toEqual([true]);
+    expect(status.paused).toBe(false);
   });
 });

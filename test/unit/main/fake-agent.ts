@@ -90,6 +90,7 @@ export function createFakeAgent(options: AgentHostOptions) {
       attachProject: vi.fn((_link: string) =>
         Promise.resolve({ ok: false as const, error: 'not in this fake' }),
       ),
+      checkContainerEngine: vi.fn(() => Promise.resolve(status)),
     },
   } satisfies AgentHost & Record<string, unknown>;
   return agent;

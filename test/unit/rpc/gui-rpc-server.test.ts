@@ -90,6 +90,7 @@ function fakeAgent(): AgentHost & {
         throw new Error('not an attach link');
       },
       attachProject: async () => ({ ok: false, error: 'not in this fake' }),
+      checkContainerEngine: async () => fakeStatus(paused),
     },
   };
 }
