@@ -22,7 +22,12 @@ Configuration (file ${DEFAULT_MONITOR_CONFIG_PATH}, then environment, then --NAM
                                                       JM_JABBER_ADDRESS/JM_JABBER_ID/AGENT_JABBER_ID
                                                       if the configuration sets them, else nobody
   MON_MAX_SERIES (5000)                               distinct series kept; new ones beyond it
-                                                      are dropped`;
+                                                      are dropped
+  MON_CONSOLE_JABBER_ID, MON_CONSOLE_JABBER_PASSWORD  the fleet console's own account (server and
+  (MON_CONSOLE_JABBER_SERVER, _DOMAIN: MON_JABBER_*)  domain as the Monitor's unless given); list it
+                                                      in the agents' AGENT_ADMIN_JIDS
+  MON_ADMIN_TOKEN_FILE                                the dashboard's admin token (one line, 24+
+                                                      characters); unset, the console is read-only`;
 
 /** Runs the Monitor until SIGINT/SIGTERM; resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
