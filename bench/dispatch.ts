@@ -24,6 +24,8 @@ export interface ProcessUsage {
 export interface ThroughputResult {
   queue: 'sqlite' | 'redis';
   agents: number;
+  /** Owners the jobs were spread over, round robin (fair share ranks them on every request). */
+  owners?: number;
   jobs: number;
   completed: number;
   /** Jobs the store shows as done afterwards. */
@@ -66,11 +68,14 @@ async function submitMany(
   jobFile: string,
   count: number,
   submitted: Map<string, number>,
+  owners = 1,
 ): Promise<number> {
   const started = performance.now();
   for (let index = 0; index < count; index += 1) {
     const at = nowMs();
-    const record = await submitJob(queue, paths, { commandFile: jobFile });
+    // One owner: no owner at all, as before owners existed.
+    const owner = owners > 1 ? { owner: `bench-owner-${index % owners}` } : {};
+    const record = await submitJob(queue, paths, { commandFile: jobFile, ...owner });
     submitted.set(record.id, at);
   }
   return (performance.now() - started) / 1000;
@@ -111,7 +116,13 @@ function busiest(cpu: ProcessUsage): string {
 
 export async function measureThroughput(
   context: DispatchContext,
-  options: { agents: number; jobs: number; timeLimitMs: number; profile: boolean },
+  options: {
+    agents: number;
+    jobs: number;
+    timeLimitMs: number;
+    profile: boolean;
+    owners?: number;
+  },
 ): Promise<ThroughputResult> {
   const { pool, manager } = context;
   await pool.grow(options.agents);
@@ -123,6 +134,7 @@ export async function measureThroughput(
     context.jobFile,
     options.jobs,
     submitted,
+    options.owners,
   );
   const timings: JobTiming[] = [];
   pool.onJobDone = (timing) => timings.push(timing);
@@ -151,6 +163,7 @@ export async function measureThroughput(
   const result: ThroughputResult = {
     queue: manager.queue.backend,
     agents: options.agents,
+    owners: options.owners ?? 1,
     jobs: options.jobs,
     completed: counters.jobsDone,
     verifiedDone,

@@ -57,6 +57,8 @@ interface Options {
   only: Set<Section>;
   agents: number[];
   queues: Array<'sqlite' | 'redis'>;
+  /** --owners: each dispatch row is run once per owner count (jobs spread over the owners). */
+  owners: number[];
   profile: boolean;
 }
 
@@ -66,6 +68,7 @@ function parseArgs(argv: string[]): Options {
     only: new Set(SECTIONS),
     agents: [10, 100, 1000],
     queues: ['sqlite', 'redis'],
+    owners: [1],
     profile: true,
   };
   for (const arg of argv) {
@@ -83,6 +86,10 @@ function parseArgs(argv: string[]): Options {
       options.agents = value.split(',').map(Number);
       if (options.agents.some((n) => !Number.isInteger(n) || n < 1 || n > 2000))
         throw new Error('--agents takes integers between 1 and 2000');
+    } else if (name === '--owners') {
+      options.owners = value.split(',').map(Number);
+      if (options.owners.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000))
+        throw new Error('--owners takes integers between 1 and 10000');
     } else if (name === '--queues') {
       const queues = value.split(',');
       if (queues.some((q) => q !== 'sqlite' && q !== 'redis'))
@@ -90,7 +97,7 @@ function parseArgs(argv: string[]): Options {
       options.queues = queues as Array<'sqlite' | 'redis'>;
     } else if (name === '--help' || name === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--only=baseline,batch,container,agent,dispatch,scale,latency,thermal] [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]\n',
+        'usage: npm run bench -- [--quick] [--only=baseline,batch,container,agent,dispatch,scale,latency,thermal] [--agents=10,100,1000] [--queues=sqlite,redis] [--owners=1,100] [--no-profile]\n',
       );
       process.exit(0);
     } else if (arg !== '--') throw new Error(`unknown argument ${arg}`);
@@ -237,19 +244,25 @@ async function runDispatch(options: Options, results: Results): Promise<void> {
         }
         if (wantDispatch) {
           const largest = Math.max(...options.agents);
-          for (const agents of options.agents) {
+          for (const [agents, owners] of options.agents.flatMap((n) =>
+            options.owners.map((o) => [n, o] as const),
+          )) {
             const connectMs = await pool.grow(agents);
             if (connectMs > 50)
               log(`  connected agents up to ${agents} in ${round(connectMs / 1000)} s`);
             const jobs = jobsFor(agents, options.quick);
-            log(`  throughput: ${agents} agents, ${jobs} jobs…`);
-            const result = await attempt(results, `throughput ${queue} N=${agents}`, () =>
-              measureThroughput(context, {
-                agents,
-                jobs,
-                timeLimitMs: options.quick ? 25_000 : 60_000,
-                profile: options.profile && agents === largest,
-              }),
+            log(`  throughput: ${agents} agents, ${jobs} jobs, ${owners} owner(s)…`);
+            const result = await attempt(
+              results,
+              `throughput ${queue} N=${agents} owners=${owners}`,
+              () =>
+                measureThroughput(context, {
+                  agents,
+                  jobs,
+                  owners,
+                  timeLimitMs: options.quick ? 25_000 : 60_000,
+                  profile: options.profile && agents === largest && owners === options.owners[0],
+                }),
             );
             if (result) {
               results.throughput.push(result);
@@ -330,6 +343,7 @@ function printSummary(results: Results): void {
         [
           'queue',
           'agents',
+          'owners',
           'jobs',
           'jobs/s',
           'stanzas/s',
@@ -346,6 +360,7 @@ function printSummary(results: Results): void {
         results.throughput.map((t) => [
           t.queue,
           t.agents,
+          t.owners ?? 1,
           `${t.completed}/${t.jobs}`,
           t.jobsPerSecond,
           t.stanzasPerSecond,
