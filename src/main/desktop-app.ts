@@ -10,6 +10,7 @@ import { createMainWindow, showWindow, type RendererSource } from './main-window
 import type { SettingsRepository } from './settings-repository';
 import { createTrayController, type TrayController } from './tray-controller';
 import { errorMessage } from '../base/errors';
+import { attachLinkInArgv, loadWithAttachLink, registerAttachLinks } from './attach-links';
 
 const STOP_TIMEOUT_MS = 15_000;
 export const APP_ID = 'ch.cern.copilot.desktop';
@@ -74,7 +75,25 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     if (!window || window.isDestroyed()) window = makeWindow(true);
     else showWindow(window);
   };
-  app.on('second-instance', openWindow);
+  // copilot:// attach links: from the second instance's argv (Windows, Linux), open-url (macOS).
+  let pendingLink = attachLinkInArgv(process.argv);
+  const openAttachLink = (link: string): void => {
+    if (!window || window.isDestroyed()) {
+      pendingLink = link;
+      if (!app.isReady()) return;
+      window = makeWindow(true);
+    }
+    showWindow(window);
+    void loadWithAttachLink(window, options.paths.renderer, link).catch(
+      reportError(log, 'attach link'),
+    );
+  };
+  registerAttachLinks(app, openAttachLink);
+  app.on('second-instance', (_event, argv: string[] | undefined) => {
+    const link = attachLinkInArgv(argv ?? []);
+    if (link) openAttachLink(link);
+    else openWindow();
+  });
   app.on('activate', openWindow);
   // Without this listener Electron quits when the window closes; we live on in the tray.
   app.on('window-all-closed', () => undefined);
@@ -163,7 +182,8 @@ export async function startDesktopApp(options: DesktopAppOptions): Promise<Deskt
     void shutdown().finally(() => app.quit());
   });
 
-  window = makeWindow(!options.startHidden);
+  window = makeWindow(!options.startHidden || pendingLink !== undefined);
+  if (pendingLink !== undefined) openAttachLink(pendingLink);
 
   try {
     await agent.start();

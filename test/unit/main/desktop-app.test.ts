@@ -97,6 +97,15 @@ describe('single instance', () => {
     expect(window.visible).toBe(true);
     expect(window.focus).toHaveBeenCalled();
   });
+
+  it('opens a copilot:// attach link from a second instance on the first-run screen', async () => {
+    const { window } = await start({}, { startHidden: true });
+    const link = 'copilot://attach?v=1&name=Test&invite=abcdefgh12';
+    fake.app.emit('second-instance', {}, ['/opt/copilot', link], '/');
+    expect(window.visible).toBe(true);
+    expect(window.loaded).toEqual({ file: '/app/dist/renderer/index.html' });
+    expect(fake.app.setAsDefaultProtocolClient).toHaveBeenCalledWith('copilot');
+  });
 });
 
 describe('window', () => {

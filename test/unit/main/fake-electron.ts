@@ -164,6 +164,8 @@ class FakeApp extends EventEmitter {
   quitted = false;
   exit = vi.fn();
   setLoginItemSettings = vi.fn();
+  setAsDefaultProtocolClient = vi.fn((_protocol: string) => true);
+  isReady = vi.fn(() => true);
   getVersion = vi.fn(() => '0.1.0');
   getAppPath = vi.fn(() => '/app');
   getPath = vi.fn(() => '/tmp/userData');
