@@ -2,14 +2,18 @@
  * npm run demo [-- --keep]
  *
  * Co-Pilot on embedded defaults, on this machine only: a private Prosody on a free loopback
- * port, the Generic Job and Storage Manager (SQLite queue, HTTP storage), and a headless agent
- * running jobs in Docker. It submits the report's calculator.sh (listing 4.21) with
- * copilot-job-submit --wait and shows the result as in listing 4.23. With --keep, everything
- * stays up and the agent's UI is served in the browser until Ctrl-C.
+ * port (TLS with its own CA, invite-only in-band registration), the Generic Job and Storage
+ * Manager in secure mode (SQLite queue, HTTP storage), and a headless agent running jobs in
+ * Docker. The agent joins the way a volunteer does: copilot-attach-link makes an attach link
+ * (a .copilot file) with an invite, and `copilot-agent --attach FILE` creates its own account,
+ * pins the CA and takes the manager's key from it. It submits the report's calculator.sh
+ * (listing 4.21) with copilot-job-submit --wait and shows the result as in listing 4.23. With
+ * --keep, everything stays up and the agent's UI is served in the browser until Ctrl-C.
  *
  * Prosody is started with the same launcher the tests use (test/harness); the manager, the
  * agent and the submit tool are the real command-line programs.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +41,14 @@ function configFile(path: string, values: Record<string, string | number>): stri
   return path;
 }
 
+/** The manager's RSA key pair for secure mode; the attach link carries the public half. */
+function managerKey(dir: string): string {
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const file = join(dir, 'jm-private.pem');
+  writeFileSync(file, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return file;
+}
+
 async function waitForFile(path: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -59,9 +71,13 @@ async function main(): Promise<number> {
   const docker = await ensureDocker();
   await ensureJobImage(docker);
 
+  // The volunteer's agent has no account here: it makes its own with the attach link's invite.
   const prosody = await startProsody({
-    users: ['jm', 'agent', 'heartbeat'].map((username) => ({ username, password: PASSWORD })),
+    tls: true,
+    invites: true,
+    users: ['jm', 'heartbeat'].map((username) => ({ username, password: PASSWORD })),
   });
+  const caFile = prosody.caCertPath ?? '';
   say(`XMPP server (Prosody) on ${prosody.service}, MUC ${prosody.mucDomain}`);
 
   try {
@@ -76,16 +92,16 @@ async function main(): Promise<number> {
       JM_DONE_JOB_DIR: join(dir, 'manager', 'done'),
       JM_STORAGE_PORT: await freePort(),
       JM_STORAGE_BIND: '127.0.0.1',
+      JM_JABBER_CA_FILE: caFile,
+      JM_REQUIRE_TLS: 1,
+      JM_SECURE_MODE: 1,
+      JM_PRIVATE_KEY: managerKey(dir),
       ...shared,
     });
     const agentDir = join(dir, 'agent');
     mkdirSync(agentDir, { recursive: true });
+    // No project, no account: those come from the attach link.
     const agentConf = configFile(join(dir, 'copilot-agent.conf'), {
-      JM_JABBER_ADDRESS: prosody.jid('jm'),
-      AGENT_JABBER_SERVER: `127.0.0.1:${prosody.port}`,
-      AGENT_JABBER_DOMAIN: prosody.domain,
-      AGENT_JABBER_ID: 'agent',
-      AGENT_JABBER_PASSWORD: PASSWORD,
       AGENT_WORK_DIR: agentDir,
       AGENT_GUI_RPC_PORT: await freePort(),
       ...shared,
@@ -99,16 +115,36 @@ async function main(): Promise<number> {
         cwd: REPO_ROOT,
       }),
     );
-    say('job manager started (copilot-jobmanager-generic)');
+    say('job manager started (copilot-jobmanager-generic, secure mode, TLS)');
+
+    const linkFile = join(dir, 'demo.copilot');
+    say(`copilot-attach-link --name "Co-Pilot demo" --out ${linkFile}`);
+    const made = await runCommand(
+      TSX,
+      [
+        'manager/bin/copilot-attach-link.ts',
+        '--config',
+        managerConf,
+        '--name',
+        'Co-Pilot demo',
+        '--prosody-config',
+        prosody.configPath,
+        ...(process.getuid?.() === 0 ? ['--prosodyctl-user', 'prosody'] : []),
+        '--out',
+        linkFile,
+      ],
+      { cwd: REPO_ROOT, timeoutMs: 60_000 },
+    );
+    say(`attach link: ${made.stdout.trim().slice(0, 100)}…`);
     services.push(
       await startProcess({
         name: 'demo-agent',
         command: TSX,
-        args: ['src/cli/copilot-agent.ts', '--config', agentConf],
+        args: ['src/cli/copilot-agent.ts', '--config', agentConf, '--attach', linkFile],
         cwd: REPO_ROOT,
       }),
     );
-    say('agent started (copilot-agent)');
+    say('agent started (copilot-agent --attach demo.copilot: its own account, pinned CA)');
 
     say('copilot-job-submit --command=examples/calculator.sh --wait');
     const submitted = await runCommand(
@@ -139,10 +175,11 @@ async function main(): Promise<number> {
       ...shared,
     });
     say('copilot-heartbeat systemLoad (everyone in the Heartbeat room)');
+    // copilot-heartbeat takes no CA variable: Node trusts the demo CA from NODE_EXTRA_CA_CERTS.
     const heartbeat = await runCommand(
       TSX,
       ['manager/bin/copilot-heartbeat.ts', '--config', heartbeatConf, '--timeout=5', 'systemLoad'],
-      { cwd: REPO_ROOT, timeoutMs: 30_000 },
+      { cwd: REPO_ROOT, timeoutMs: 30_000, env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile } },
     );
     process.stdout.write(heartbeat.stdout);
 
