@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import {
+  ATTACH_SCHEME,
   attachLinkInArgv,
   loadWithAttachLink,
   registerAttachLinks,
@@ -58,5 +61,15 @@ describe('copilot:// attach links in the desktop app', () => {
       `http://localhost:5173/#attach=${encodeURIComponent(LINK)}`,
     );
     expect(decodeURIComponent(encodeURIComponent(LINK))).toBe(LINK);
+  });
+
+  it('is the scheme the installers register (electron-builder.yml protocols)', () => {
+    const config = fs.readFileSync(
+      path.join(import.meta.dirname, '../../../electron-builder.yml'),
+      'utf8',
+    );
+    expect(config).toMatch(
+      new RegExp(`^protocols:\\n(?:\\s+.*\\n)*?\\s+schemes:\\n\\s+- ${ATTACH_SCHEME}$`, 'm'),
+    );
   });
 });
