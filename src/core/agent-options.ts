@@ -1,6 +1,7 @@
 /** What createAgent takes (AgentOptions) and gives (Agent), and the defaults it applies. */
 import type Docker from 'dockerode';
 import type { DockerState } from '../contract/ui-contract';
+import type { ContainerEngine } from './container-engine';
 import type { BackoffOptions } from '../base/backoff';
 import type { CopilotSession, CopilotSessionOptions } from '../transport/copilot-session';
 import type { LogLevel, LogRecord, Logger } from '../base/logger';
@@ -50,6 +51,8 @@ export interface AgentOptions extends AgentHostOptions {
   /** Also print every log record (the headless agent prints to stderr). */
   echoLog?: (record: LogRecord) => void;
   docker?: Docker;
+  /** Where the container engine is looked for; default this computer's places (container-engine.ts). */
+  engine?: ContainerEngine;
   /** Test seams: a fake runner, storage, XMPP channel and systeminformation. */
   runner?: JobRunner;
   storage?: StorageClient;

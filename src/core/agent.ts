@@ -94,7 +94,12 @@ function containerEngine(
   const agentId = crypto.createHash('sha256').update(dataDir).digest('hex').slice(0, 12);
   const dockerRunner = options.runner
     ? undefined
-    : new DockerRunner({ docker: options.docker, logger: logger.child('docker'), agentId });
+    : new DockerRunner({
+        docker: options.docker,
+        engine: options.engine,
+        logger: logger.child('docker'),
+        agentId,
+      });
   const runner: JobRunner = options.runner ?? (dockerRunner as DockerRunner);
   const docker = new DockerWatch({
     probe:

@@ -8,10 +8,11 @@
  * - Otherwise, by OS, in this order: Windows: Docker Desktop's pipe `//./pipe/docker_engine`,
  *   Podman machine's `//./pipe/podman-machine-default`. macOS: Docker Desktop's
  *   `~/.docker/run/docker.sock`, `/var/run/docker.sock`, Podman machine's sockets, Colima,
- *   OrbStack, Rancher Desktop. Linux: rootless Docker `$XDG_RUNTIME_DIR/docker.sock`,
- *   `/var/run/docker.sock`, rootless Podman `$XDG_RUNTIME_DIR/podman/podman.sock`, rootful
- *   Podman `/run/podman/podman.sock`; `CONTAINER_HOST` (Podman's remote variable, unix:// only)
- *   before all of them.
+ *   OrbStack, Rancher Desktop. Linux: the user's own engines first, rootless Docker
+ *   `$XDG_RUNTIME_DIR/docker.sock` and rootless Podman `$XDG_RUNTIME_DIR/podman/podman.sock`
+ *   (`/run/user/<uid>` when XDG_RUNTIME_DIR is unset), then the system's, `/var/run/docker.sock`
+ *   and rootful Podman `/run/podman/podman.sock`; `CONTAINER_HOST` (Podman's remote variable,
+ *   unix:// only) before all of them.
  * - Every place is asked `GET /version` at once; the first in that order that answers wins, and
  *   its answer says which engine it is (Podman names itself in `Components` and `Platform`).
  *
@@ -185,12 +186,12 @@ function defaultCandidates(host: DiscoveryHost): EngineCandidate[] {
   if (containerHost.startsWith('unix://') && containerHost.length > 'unix://'.length) {
     list.push(socket(containerHost.slice('unix://'.length), 'CONTAINER_HOST'));
   }
-  if (runtime !== undefined)
-    list.push(socket(joinPosix(runtime, 'docker.sock'), 'rootless Docker'));
-  list.push(socket(DEFAULT_SOCKET, 'Docker'));
+  // The user's own engines first (they were set up for this user), then the system's.
   if (runtime !== undefined) {
+    list.push(socket(joinPosix(runtime, 'docker.sock'), 'rootless Docker'));
     list.push(socket(joinPosix(runtime, 'podman', 'podman.sock'), 'rootless Podman'));
   }
+  list.push(socket(DEFAULT_SOCKET, 'Docker'));
   list.push(socket('/run/podman/podman.sock', 'Podman'));
   return list;
 }

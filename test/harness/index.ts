@@ -32,5 +32,7 @@ export { startSession } from './copilot-session';
 export { startChirp } from './chirp';
 export type { ChirpOptions, ChirpServer } from './chirp';
 export { until } from './until';
+export { startPodman } from './podman';
+export type { PodmanServer } from './podman';
 export { startRegistry, pushImage, removeLocalImage } from './registry';
 export type { RegistryServer, RegistryOptions } from './registry';

@@ -62,11 +62,11 @@ function asker(up: Record<string, EngineVersion>, asked: string[] = []): AskVers
 }
 
 describe('discoverEngines: where the engine may be', () => {
-  it('Linux: rootless Docker, Docker, rootless Podman, rootful Podman, in that order', () => {
+  it("Linux: the user's rootless Docker and Podman, then the system's Docker and Podman", () => {
     expect(places(host({ env: { XDG_RUNTIME_DIR: '/run/user/1000' } }))).toEqual([
       'unix:///run/user/1000/docker.sock rootless Docker',
-      'unix:///var/run/docker.sock Docker',
       'unix:///run/user/1000/podman/podman.sock rootless Podman',
+      'unix:///var/run/docker.sock Docker',
       'unix:///run/podman/podman.sock Podman',
     ]);
     // No XDG_RUNTIME_DIR: the user's runtime dir by uid; root has no rootless engines.
@@ -249,7 +249,7 @@ describe('locateEngine', () => {
 
   it('asks the engine found last time alone first', async () => {
     const asked: string[] = [];
-    const first = candidates[2] as EngineCandidate;
+    const first = candidates[1] as EngineCandidate;
     const result = await locateEngine(
       candidates,
       asker({ [endpointUrl(first.endpoint)]: PODMAN_VERSION }, asked),
