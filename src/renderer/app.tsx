@@ -64,6 +64,7 @@ export function App() {
             : undefined
         }
         onCancel={unattached ? undefined : () => setAttachClosed(true)}
+        onJoined={() => setAttachClosed(true)}
       />
     );
   }

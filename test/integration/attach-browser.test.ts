@@ -207,6 +207,8 @@ describe('a volunteer attaches with one link', () => {
     });
     const running = page.getByTestId('running-job').filter({ hasText: job.id });
     await running.waitFor({ timeout: 120_000 });
+    // Pulled by digest and started: the card says running (the job sleeps 6 s).
+    await expect.poll(() => running.textContent(), { timeout: 60_000 }).toMatch(/running/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'attach-job-running.png'), fullPage: true });
 
     const done = await waitForJob(manager.queue, job.id, 180_000);

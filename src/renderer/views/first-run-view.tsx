@@ -11,6 +11,8 @@ export interface FirstRunViewProps {
   onManualSetup?: () => void;
   /** Shown with a project attached: a Cancel back to the app. */
   onCancel?: () => void;
+  /** The project was joined: back to the app. */
+  onJoined?: () => void;
 }
 
 function PreviewCard({ preview }: { preview: AttachPreview }) {
@@ -30,8 +32,8 @@ function PreviewCard({ preview }: { preview: AttachPreview }) {
         </li>
         <li>
           {preview.secureMode
-            ? "Secure mode: job orders are accepted only when signed by the manager's key in this link."
-            : "No secure mode: the link has no manager key; orders are accepted from the manager's account."}
+            ? "Secure mode: job messages are encrypted for the manager's key in this link, so only the manager holding it can read them or hand this computer work."
+            : "No secure mode (the link has no manager key): work is taken from the manager's account only."}
         </li>
         <li>
           {preview.allowedImageRegistries.length > 0
@@ -54,7 +56,12 @@ function PreviewCard({ preview }: { preview: AttachPreview }) {
 }
 
 /** First run: what will happen on this computer, a pasted attach link, its preview, Accept. */
-export function FirstRunView({ initialLink = '', onManualSetup, onCancel }: FirstRunViewProps) {
+export function FirstRunView({
+  initialLink = '',
+  onManualSetup,
+  onCancel,
+  onJoined,
+}: FirstRunViewProps) {
   const api = useCopilot();
   const [link, setLink] = useState(initialLink);
   const [preview, setPreview] = useState<AttachPreview | null>(null);
@@ -91,8 +98,12 @@ export function FirstRunView({ initialLink = '', onManualSetup, onCancel }: Firs
     api
       .attachProject(link.trim())
       .then((result) => {
-        if (result.ok) setJoined(`Joined ${result.projectName} as ${result.jid}.`);
-        else setError(result.error);
+        if (!result.ok) {
+          setError(result.error);
+          return;
+        }
+        setJoined(`Joined ${result.projectName} as ${result.jid}.`);
+        onJoined?.();
       })
       .catch((e: unknown) => setError(errorMessage(e)))
       .finally(() => setBusy(false));
