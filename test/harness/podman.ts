@@ -31,14 +31,19 @@ export interface PodmanServer {
  * on the machine. As root here; its log goes to test-artifacts/logs/podman-<pid>.log.
  */
 export async function startPodman(
-  options: { readyTimeoutMs?: number } = {},
+  options: {
+    readyTimeoutMs?: number;
+    /** Where the socket goes (`<runtimeDir>/podman/podman.sock`); default under the temp dir. */
+    runtimeDir?: string;
+  } = {},
 ): Promise<PodmanServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-podman-'));
-  const runtimeDir = path.join(dir, 'run');
+  const runtimeDir = options.runtimeDir ?? path.join(dir, 'run');
   const socketPath = path.join(runtimeDir, 'podman', 'podman.sock');
-  for (const sub of ['root', 'runroot', 'tmp', path.join('run', 'podman')]) {
+  for (const sub of ['root', 'runroot', 'tmp']) {
     fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
   }
+  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   const storage = [
     '--root',
     path.join(dir, 'root'),

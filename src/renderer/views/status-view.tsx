@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { AgentStatus, ConnectionState, RunningJob } from '../../contract/ui-contract';
 import { RunningJobs } from '../components/running-jobs';
+import { ContainerEnginePanel } from '../components/container-engine-panel';
 import { useCopilot } from '../copilot-context';
 import { errorMessage } from '../../base/errors';
 import { formatPercent, formatTime } from '../format';
@@ -160,17 +161,11 @@ export function StatusView({ state, onOpenSettings }: StatusViewProps) {
             <dd>{status.jobManager || '—'}</dd>
           </dl>
         </section>
-        <section className="card">
-          <h3>Docker</h3>
-          <p>
-            <span className={`dot dot-${tone(status.docker.available)}`} />
-            {status.docker.available ? 'Available' : 'Not available'}
-            {status.docker.version ? ` (${status.docker.version})` : ''}
-          </p>
-          {!status.docker.available && status.docker.message && (
-            <p className="muted">{status.docker.message}</p>
-          )}
-        </section>
+        <ContainerEnginePanel
+          state={status.docker}
+          checking={busy}
+          onCheck={() => act(() => api.checkContainerEngine())}
+        />
         <section className="card">
           <h3>Resources</h3>
           <dl>
