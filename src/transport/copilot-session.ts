@@ -22,7 +22,7 @@ import {
 import { backoffDelay, type BackoffOptions } from '../base/backoff';
 import { silentLogger, type Logger } from '../base/logger';
 import { SeenIds } from '../base/seen-ids';
-import { streamManagementGate } from './stream-management';
+import { forgetStream, streamManagementGate } from './stream-management';
 import { installStartTls, tlsSocketOf, type SessionTlsOptions } from './tls-options';
 import { TypedEmitter } from '../base/typed-emitter';
 import { CopilotError, errorMessage, formatError } from '../base/errors';
@@ -243,7 +243,7 @@ export class CopilotSession {
     xmpp.on('disconnect', () => {
       // A resumed stream (XEP-0198) comes back without an 'online' event, so this session would
       // stay offline; it resends unacknowledged commands itself, so every reconnect is fresh.
-      if (xmpp.streamManagement) xmpp.streamManagement.id = '';
+      if (xmpp.streamManagement) forgetStream(xmpp.streamManagement);
       this.onDisconnect();
     });
     xmpp.on('error', (error) => {

@@ -13,7 +13,7 @@
  * Resumption is never asked for: `<enable/>` goes out without `resume`, so a dropped connection
  * ends the server's session at once (its room presence, its unacked messages bounce back to
  * their senders, who resend) instead of keeping a ghost session for minutes. The session resends
- * unacknowledged commands itself after a reconnect.
+ * unacknowledged commands itself after a reconnect (forgetStream clears what xmpp.js kept).
  */
 import type { Client } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
@@ -35,6 +35,31 @@ function isElement(value: unknown): value is Element {
     typeof (value as { name?: unknown }).name === 'string' &&
     typeof (value as { getChild?: unknown }).getChild === 'function'
   );
+}
+
+/** xmpp.js's XEP-0198 state: what a new stream must not inherit from a dropped one. */
+export interface StreamManagementState {
+  id: string;
+  inbound: number;
+  outbound: number;
+  outbound_q: unknown[];
+}
+
+/**
+ * Forgets a dropped stream's XEP-0198 state before the next connection. xmpp.js clears it on
+ * 'offline' (stop()) only; after a disconnect it keeps the stanzas the old stream left unacked
+ * and its count of received ones. The next stream then trips its own check ("Stream Management
+ * assertion failure, queue should be empty after enable") before `<enabled/>` resets the count,
+ * and acks the old stream's stanzas as well: ejabberd closes the stream ("Client acknowledged
+ * more stanzas than sent by server"), on every reconnect (seen when an ejabberd node under a busy
+ * manager was killed). Nothing is lost: the session resends unacknowledged commands itself and
+ * joins its rooms again.
+ */
+export function forgetStream(sm: StreamManagementState): void {
+  sm.id = '';
+  sm.outbound_q.length = 0;
+  sm.outbound = 0;
+  sm.inbound = 0;
 }
 
 export function streamManagementGate(xmpp: GateClient, timeoutMs = 10_000): StreamManagementGate {

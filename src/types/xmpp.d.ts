@@ -74,8 +74,11 @@ declare module '@xmpp/client' {
     status: string;
     timeout: number;
     reconnect: Reconnect;
-    /** XEP-0198; `id` is the resumable session's, '' when there is none to resume. */
-    streamManagement?: { id: string };
+    /**
+     * XEP-0198; `id` is the resumable session's, '' when there is none to resume; `outbound_q`
+     * the stanzas sent and not yet acked, `inbound` the stanzas received on this stream.
+     */
+    streamManagement?: { id: string; inbound: number; outbound: number; outbound_q: unknown[] };
     socket:
       | (EventEmitter & {
           setTimeout?: (ms: number) => void;

@@ -60,6 +60,15 @@ export interface EjabberdOptions {
   extraConfig?: string;
   /** Default 60 s (ejabberd starts in about 1–2 s; Mnesia creation may take longer). */
   readyTimeoutMs?: number;
+  /**
+   * Erlang distribution through a running epmd on this loopback port (a cluster's nodes find
+   * each other there) instead of a node of its own without epmd. startEjabberdCluster sets it.
+   */
+  epmdPort?: number;
+  /** The Erlang cookie; default random. The nodes of one cluster share one. */
+  erlangCookie?: string;
+  /** The account the harness logs in with to see the server up; default one of its own. */
+  probeUser?: XmppUser;
 }
 
 /** The Prosody harness's interface, so tests can take either server. */
@@ -72,6 +81,8 @@ export interface EjabberdServer extends ProsodyServer {
 }
 
 const ERL_LIBS = '/usr/lib/x86_64-linux-gnu';
+/** disk_log flushes its write cache within 2 s; a little more to be sure. */
+const MNESIA_LOG_FLUSH_MS = 2_500;
 /** Open files (one per connection) wanted: a bench connects thousands of agents. */
 const WANTED_OPEN_FILES = 65_536;
 
@@ -219,7 +230,8 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
   const logPath = path.join(dir, 'logs', 'ejabberd.log');
   // Erlang reads the cookie from $HOME/.erlang.cookie and insists on mode 0400.
   const cookiePath = path.join(dir, '.erlang.cookie');
-  fs.writeFileSync(cookiePath, crypto.randomBytes(18).toString('hex'), { mode: 0o400 });
+  const cookie = options.erlangCookie ?? crypto.randomBytes(18).toString('hex');
+  fs.writeFileSync(cookiePath, cookie, { mode: 0o400 });
 
   let cert: { certPath: string; keyPath: string; fingerprint256: string } | undefined;
   let pemPath: string | undefined;
@@ -231,7 +243,6 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
   }
 
   const port = await freePort();
-  const distPort = await freePort();
   uniqueCounter += 1;
   const suffix = `${process.pid}-${uniqueCounter}-${crypto.randomBytes(3).toString('hex')}`;
   const nodeName = `copilot-ejabberd-${suffix}@127.0.0.1`;
@@ -257,6 +268,7 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
   const openFiles = Math.min(WANTED_OPEN_FILES, limits?.hard ?? WANTED_OPEN_FILES);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...(options.epmdPort === undefined ? {} : { ERL_EPMD_PORT: String(options.epmdPort) }),
     HOME: dir,
     ERL_LIBS,
     ERL_EPMD_ADDRESS: '127.0.0.1',
@@ -265,8 +277,12 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
     EJABBERD_LOG_PATH: logPath,
     ERL_CRASH_DUMP: path.join(dir, 'logs', 'erl_crash.dump'),
   };
-  // No epmd: this node listens for ejabberd_ctl on distPort, on loopback only.
-  const distArgs = ['-erl_epmd_port', String(distPort), '-start_epmd', 'false'];
+  // Alone: no epmd, this node listens for ejabberd_ctl on a free port, on loopback only. In a
+  // cluster: the cluster's private epmd (ERL_EPMD_PORT) tells the nodes each other's ports.
+  const distArgs =
+    options.epmdPort === undefined
+      ? ['-erl_epmd_port', String(await freePort()), '-start_epmd', 'false']
+      : ['-start_epmd', 'false'];
 
   let ctlCounter = 0;
   const ctl = async (args: readonly string[]): Promise<string> => {
@@ -289,8 +305,12 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
     const { stdout } = await runCommand(command, argv, { cwd: dir, env, timeoutMs: 30_000 });
     return stdout;
   };
+  // Mnesia's transaction log (disk_log) holds writes in a cache it flushes within 2 s: an
+  // account registered just before a kill -9 would be gone after restart. kill9() waits that out.
+  let lastWriteAt = 0;
   const registerUser = async (username: string, password: string): Promise<void> => {
     await ctl(['register', username, domain, password]);
+    lastWriteAt = Date.now();
   };
   const registerUsers = async (users: readonly XmppUser[], concurrency = 4): Promise<void> => {
     let next = 0;
@@ -304,7 +324,7 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
   };
 
-  const probe: XmppUser = {
+  const probe: XmppUser = options.probeUser ?? {
     username: `harness-probe-${suffix}`,
     password: crypto.randomBytes(12).toString('hex'),
   };
@@ -356,8 +376,19 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
         await waitForPort(port, '127.0.0.1', readyTimeoutMs, { signal });
         // Accounts live in Mnesia: they can only be added once the node runs.
         if (firstStart) await registerUsers([probe, ...(options.users ?? [])]);
-        const session = await connectXmpp(info, probe, { timeoutMs: 15_000 });
-        await session.stop();
+        // While Mnesia loads its tables after a restart, ejabberd may refuse a good password
+        // (not-authorized) for a moment: retry until the deadline.
+        const deadline = Date.now() + readyTimeoutMs;
+        for (;;) {
+          try {
+            const session = await connectXmpp(info, probe, { timeoutMs: 15_000 });
+            await session.stop();
+            return;
+          } catch (error) {
+            if (Date.now() > deadline || signal.aborted) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+        }
       },
     });
   };
@@ -381,6 +412,7 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
     registerUsers,
     unregisterUser: async (username) => {
       await ctl(['unregister', username, domain]);
+      lastWriteAt = Date.now();
     },
     async stop() {
       if (stopped) return;
@@ -397,6 +429,8 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
       fs.rmSync(dir, { recursive: true, force: true });
     },
     async kill9() {
+      const flushed = lastWriteAt + MNESIA_LOG_FLUSH_MS - Date.now();
+      if (flushed > 0) await new Promise((resolve) => setTimeout(resolve, flushed));
       await current.kill9();
     },
     async restart() {

@@ -9,7 +9,7 @@ class FakeClient extends EventEmitter {
   status = 'offline';
   socket = null;
   sent: Element[] = [];
-  streamManagement = { id: '' };
+  streamManagement = { id: '', inbound: 0, outbound: 0, outbound_q: [] as unknown[] };
   reconnect = { stop: (): void => undefined, reconnect: (): Promise<void> => Promise.resolve() };
 
   start(): Promise<void> {
@@ -268,12 +268,16 @@ describe('CopilotSession', () => {
     await session.stop();
   });
 
-  it('opens a fresh stream after a disconnect rather than resuming one', async () => {
+  it('opens a fresh stream after a disconnect: nothing to resume, no unacked stanzas or counts kept', async () => {
     const session = newSession();
     await session.start();
     client.streamManagement.id = 'resumable';
+    // What the dropped stream left: stanzas unacked, stanzas counted (xmpp.js keeps both).
+    client.streamManagement.outbound_q.push({ stanza: 'unacked' });
+    client.streamManagement.inbound = 7;
+    client.streamManagement.outbound = 3;
     client.drop();
-    expect(client.streamManagement.id).toBe('');
+    expect(client.streamManagement).toEqual({ id: '', inbound: 0, outbound: 0, outbound_q: [] });
     await session.stop();
   });
 });

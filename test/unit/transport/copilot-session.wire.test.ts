@@ -13,7 +13,7 @@ class FakeClient extends EventEmitter {
   status = 'offline';
   socket = null;
   sent: Element[] = [];
-  streamManagement = { id: '' };
+  streamManagement = { id: '', inbound: 0, outbound: 0, outbound_q: [] as unknown[] };
   reconnect = { stop: (): void => undefined, reconnect: (): Promise<void> => Promise.resolve() };
   /** Stream features after authentication; with <sm/> the server offers XEP-0198. */
   features = `<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>`;
