@@ -38,10 +38,12 @@ export const LAYERS = {
   'manager/monitor': {
     imports: ['src/protocol', 'src/transport', 'src/heartbeat', 'src/storage', 'src/base'],
   },
+  'manager/setup': { imports: ['src/protocol', 'src/base'] },
   'manager/bin': {
     imports: [
       'manager/job-manager',
       'manager/monitor',
+      'manager/setup',
       'src/protocol',
       'src/transport',
       'src/heartbeat',

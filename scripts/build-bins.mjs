@@ -15,6 +15,7 @@ const BINS = {
   'copilot-jobs': 'manager/bin/copilot-jobs.ts',
   'copilot-heartbeat': 'manager/bin/copilot-heartbeat.ts',
   'copilot-monitor': 'manager/bin/copilot-monitor.ts',
+  'copilot-manager': 'manager/bin/copilot-manager.ts',
   'copilot-attach-link': 'manager/bin/copilot-attach-link.ts',
 };
 
