@@ -8,7 +8,7 @@ import type { ProsodyServer } from '@test/harness';
 export const MANAGER_PASSWORD = 'jm-secret';
 
 export function localManagerValues(
-  prosody: ProsodyServer,
+  prosody: Pick<ProsodyServer, 'port' | 'domain'>,
   stateDir: string,
   extra: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
@@ -25,7 +25,7 @@ export function localManagerValues(
 }
 
 export function localAgentSettings(
-  prosody: ProsodyServer,
+  prosody: Pick<ProsodyServer, 'port' | 'domain' | 'jid'>,
   username: string,
   password: string,
   overrides: Partial<AgentSettings> = {},
