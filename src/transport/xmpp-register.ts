@@ -16,12 +16,20 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Parser, xml, type Element } from '@xmpp/xml';
 import { CopilotError, errorMessage } from '../base/errors';
+import { escapeLogText } from '../base/logger';
 
 const NS_STREAM = 'http://etherx.jabber.org/streams';
 const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
 const NS_REGISTER = 'jabber:iq:register';
 const NS_PREAUTH = 'urn:xmpp:pars:0';
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+/**
+ * What a registration may read from the server: features, a proceed and two IQ replies are a
+ * few kilobytes; a server (the attach link's author's) that sends more is cut off.
+ */
+export const MAX_SERVER_BYTES = 256 * 1024;
+/** The server's error text in our message: escaped (it reaches terminals and logs) and cut. */
+const MAX_ERROR_TEXT_CHARS = 200;
 
 export class RegistrationError extends CopilotError {
   /** The XMPP error condition (`conflict`, `forbidden`, …), or `stream` / `tls`. */
@@ -56,6 +64,7 @@ class RawStream {
   private waiting: Array<{ resolve: (el: Element) => void; reject: (e: Error) => void }> = [];
   private queued: Element[] = [];
   private failure: Error | undefined;
+  private received = 0;
 
   constructor(
     public socket: net.Socket,
@@ -66,7 +75,17 @@ class RawStream {
 
   attach(socket: net.Socket): void {
     this.socket = socket;
-    socket.on('data', (data: Buffer) => this.parser.write(data.toString('utf8')));
+    socket.on('data', (data: Buffer) => {
+      this.received += data.length;
+      if (this.received > MAX_SERVER_BYTES) {
+        this.fail(
+          new RegistrationError('size', `the server sent more than ${MAX_SERVER_BYTES} bytes`),
+        );
+        this.socket.destroy();
+        return;
+      }
+      this.parser.write(data.toString('utf8'));
+    });
     socket.on('error', (error: Error) => this.fail(error));
     socket.on('close', () => this.fail(new RegistrationError('stream', 'the server closed')));
   }
@@ -125,15 +144,26 @@ class RawStream {
         error?.children.find(
           (c): c is Element => typeof c !== 'string' && c.attrs.xmlns === NS_STANZAS,
         )?.name ?? 'unknown';
-      const text = error?.getChildText('text', NS_STANZAS) ?? '';
-      throw new RegistrationError(condition, text === '' ? condition : `${condition}: ${text}`);
+      const text = escapeLogText(
+        error?.getChildText('text', NS_STANZAS) ?? '',
+        MAX_ERROR_TEXT_CHARS,
+      );
+      throw new RegistrationError(
+        escapeLogText(condition, 40),
+        text === '' ? condition : `${condition}: ${text}`,
+      );
     }
   }
 }
 
-function connectTcp(host: string, port: number): Promise<net.Socket> {
+function connectTcp(
+  host: string,
+  port: number,
+  opened: (socket: net.Socket) => void,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
+    opened(socket);
     socket.once('connect', () => {
       socket.off('error', reject);
       resolve(socket);
@@ -154,7 +184,11 @@ function chainHolds(socket: tls.TLSSocket, fingerprint: string): boolean {
   return false;
 }
 
-async function startTls(stream: RawStream, options: RegistrationOptions): Promise<void> {
+async function startTls(
+  stream: RawStream,
+  options: RegistrationOptions,
+  opened: (socket: net.Socket) => void,
+): Promise<void> {
   stream.send(xml('starttls', { xmlns: NS_TLS }));
   const answer = await stream.next();
   if (!answer.is('proceed', NS_TLS)) throw new RegistrationError('tls', 'STARTTLS refused');
@@ -168,6 +202,7 @@ async function startTls(stream: RawStream, options: RegistrationOptions): Promis
       ca: options.ca,
       rejectUnauthorized: true,
     });
+    opened(socket);
     socket.once('secureConnect', () => resolve(socket));
     socket.once('error', (error) =>
       reject(new RegistrationError('tls', `TLS failed: ${errorMessage(error)}`)),
@@ -183,36 +218,53 @@ async function startTls(stream: RawStream, options: RegistrationOptions): Promis
 /**
  * Registers `username` with `password` using the invite token. Throws RegistrationError:
  * `conflict` when the name is taken (pick another and call again; the invite is not used up),
- * `forbidden` when the invite is unknown, used or expired.
+ * `forbidden` when the invite is unknown, used or expired, `timeout` when the whole exchange
+ * (connect, TLS handshake included) takes longer than `timeoutMs`, `size` when the server sends
+ * more than MAX_SERVER_BYTES.
  */
 export async function registerWithInvite(options: RegistrationOptions): Promise<void> {
-  const socket = await connectTcp(options.host, options.port);
-  const stream = new RawStream(socket, options.domain);
-  const timer = setTimeout(
-    () => stream.fail(new RegistrationError('timeout', 'the server did not answer in time')),
-    options.timeoutMs ?? 20_000,
-  );
-  try {
-    let features = await stream.open();
-    if (features.getChild('starttls', NS_TLS)) {
-      await startTls(stream, options);
-      features = await stream.open();
-    } else if (options.requireTls ?? true) {
-      throw new RegistrationError('tls', 'the server offers no STARTTLS');
-    }
-    await stream.iq('preauth', xml('preauth', { xmlns: NS_PREAUTH, token: options.inviteToken }));
-    await stream.iq(
-      'register',
-      xml(
-        'query',
-        { xmlns: NS_REGISTER },
-        xml('username', {}, options.username),
-        xml('password', {}, options.password),
-      ),
+  const sockets: net.Socket[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new RegistrationError('timeout', 'the server did not answer in time')),
+      options.timeoutMs ?? 20_000,
     );
-    stream.socket.write('</stream:stream>');
+  });
+  const exchange = register(options, (socket) => sockets.push(socket));
+  // Once the race is decided the other side's outcome is of no interest.
+  exchange.catch(() => undefined);
+  try {
+    await Promise.race([exchange, timeout]);
   } finally {
     clearTimeout(timer);
-    stream.socket.destroy();
+    // The plain socket and the TLS socket over it: a hung handshake ends here too.
+    for (const socket of sockets) socket.destroy();
   }
+}
+
+async function register(
+  options: RegistrationOptions,
+  opened: (socket: net.Socket) => void,
+): Promise<void> {
+  const socket = await connectTcp(options.host, options.port, opened);
+  const stream = new RawStream(socket, options.domain);
+  let features = await stream.open();
+  if (features.getChild('starttls', NS_TLS)) {
+    await startTls(stream, options, opened);
+    features = await stream.open();
+  } else if (options.requireTls ?? true) {
+    throw new RegistrationError('tls', 'the server offers no STARTTLS');
+  }
+  await stream.iq('preauth', xml('preauth', { xmlns: NS_PREAUTH, token: options.inviteToken }));
+  await stream.iq(
+    'register',
+    xml(
+      'query',
+      { xmlns: NS_REGISTER },
+      xml('username', {}, options.username),
+      xml('password', {}, options.password),
+    ),
+  );
+  stream.socket.write('</stream:stream>');
 }
