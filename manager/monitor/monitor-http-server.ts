@@ -33,6 +33,26 @@ export interface ConsoleActions {
 
 const ACTION_PATHS = new Set(['/api/console/ask', '/api/console/order']);
 
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function isLoopback(bindHost: string): boolean {
+  return bindHost === 'localhost' || bindHost === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bindHost);
+}
+
+/**
+ * On a loopback address, only requests addressed to a loopback name are answered: a web page
+ * whose own name was rebound to 127.0.0.1 (DNS rebinding) sends its own name as Host, and would
+ * otherwise read the fleet (real JIDs, statuses) from the admin's browser.
+ */
+function hostAllowed(request: http.IncomingMessage, bindHost: string): boolean {
+  if (!isLoopback(bindHost)) return true;
+  const header = (request.headers.host ?? '').toLowerCase();
+  const name = header.startsWith('[')
+    ? header.slice(0, header.indexOf(']') + 1)
+    : (header.split(':')[0] ?? '');
+  return LOOPBACK_NAMES.has(name) || (isLoopback(name) && name !== '::1');
+}
+
 type Send = (status: number, type: string, body: string) => void;
 
 function sendJson(send: Send, status: number, body: unknown): void {
@@ -124,6 +144,10 @@ export async function startMonitorHttpServer(
       });
       response.end(request.method === 'HEAD' ? undefined : body);
     };
+    if (!hostAllowed(request, options.host)) {
+      send(403, 'text/plain; charset=utf-8', 'unexpected Host header\n');
+      return;
+    }
     const path = new URL(request.url ?? '/', 'http://monitor').pathname;
     if (ACTION_PATHS.has(path)) {
       handleAction(sources.actions, path, request, send).catch((error: unknown) => {

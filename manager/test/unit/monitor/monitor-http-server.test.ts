@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '@copilot/base/logger';
 import { AdminGate } from '@manager/monitor/admin-gate';
@@ -108,5 +109,60 @@ describe('monitor HTTP server: console actions', () => {
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect((await fetch(`${url}api/dashboard`, { method: 'DELETE' })).status).toBe(405);
     expect((await post(`${url}api/dashboard`, '{}')).status).toBe(405);
+  });
+});
+
+describe('monitor HTTP server: DNS rebinding', () => {
+  let server: MonitorHttpServer | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  /** A GET with the Host header a browser sends after a rebinding page's name now points here. */
+  function get(port: number, path: string, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        { host: '127.0.0.1', port, path, method: 'GET', headers: { host } },
+        (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+  }
+
+  it('on loopback, answers only requests addressed to a loopback name', async () => {
+    server = await startMonitorHttpServer(
+      {
+        snapshot: () => ({ generatedAt: 'now' }) as unknown as DashboardSnapshot,
+        families: () => [],
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
+    const { port } = server;
+    // A page on rebind.attacker.example whose name now resolves to 127.0.0.1 reads the fleet.
+    for (const path of ['/', '/api/dashboard', '/metrics']) {
+      expect(await get(port, path, `rebind.attacker.example:${port}`)).toBe(403);
+    }
+    expect(await get(port, '/api/dashboard', `127.0.0.1:${port}`)).toBe(200);
+    expect(await get(port, '/api/dashboard', `localhost:${port}`)).toBe(200);
+    expect(await get(port, '/api/dashboard', `[::1]:${port}`)).toBe(200);
+  });
+
+  it('bound to another address, leaves the Host header alone (the operator exposed it)', async () => {
+    server = await startMonitorHttpServer(
+      {
+        snapshot: () => ({ generatedAt: 'now' }) as unknown as DashboardSnapshot,
+        families: () => [],
+      },
+      { host: '0.0.0.0', port: 0 },
+    );
+    expect(await get(server.port, '/api/dashboard', `monitor.example.org:${server.port}`)).toBe(
+      200,
+    );
   });
 });
