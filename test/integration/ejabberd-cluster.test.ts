@@ -137,8 +137,22 @@ async function allDone(ids: readonly string[], timeoutMs: number): Promise<JobRe
   );
 }
 
-/** Which agent ran which job (each agent's history), as [jobId, agent] pairs. */
+/**
+ * Which agent ran which job (each agent's history), as [jobId, agent] pairs, once every job is
+ * there: an agent writes its history just after the manager acknowledged jobDone.
+ */
 async function runsOf(ids: readonly string[]): Promise<Array<[string, string]>> {
+  return until(
+    'every job in an agent history',
+    async () => {
+      const runs = await historyRuns(ids);
+      return new Set(runs.map(([id]) => id)).size === ids.length && runs;
+    },
+    10_000,
+  );
+}
+
+async function historyRuns(ids: readonly string[]): Promise<Array<[string, string]>> {
   const runs: Array<[string, string]> = [];
   for (const [index, agent] of agents.entries()) {
     const view = await agent.commands.getJobs(1_000);
