@@ -23,6 +23,10 @@ import { ImageRefusedError, PullTracker, type PullEvent } from './job-image';
 export const IMAGE_RECORD_FILE = 'job-images.json';
 /** Default room for pulled job images: 10 GiB. */
 export const DEFAULT_IMAGE_CACHE_BYTES = 10 * 1024 ** 3;
+/** A pull with no progress event for this long is abandoned (the registry stopped sending). */
+export const DEFAULT_PULL_STALL_MS = 120_000;
+/** A pull that takes longer than this in all is abandoned (a registry trickling bytes). */
+export const DEFAULT_PULL_TIMEOUT_MS = 2 * 3_600_000;
 
 export interface LocalImage {
   id: string;
@@ -74,6 +78,10 @@ export interface ImageCacheOptions {
   capBytes?: number;
   logger: Logger;
   now?: () => number;
+  /** No progress for this long ends a pull (default DEFAULT_PULL_STALL_MS). */
+  pullStallMs?: number;
+  /** A pull ends after this long in all (default DEFAULT_PULL_TIMEOUT_MS). */
+  pullTimeoutMs?: number;
 }
 
 /** Whether a RepoDigests entry names `image`: same digest, same repository (Docker Hub short forms too). */
@@ -224,6 +232,11 @@ export class ImageCache implements JobImages {
     }
   }
 
+  /**
+   * Pulls `reference`, shared by the jobs that want it. The registry is the project's, not
+   * ours: a pull whose layers (announced or received) come to more than the cap is stopped
+   * before it fills the disk, and one that stalls or drags on past its time is abandoned.
+   */
   private pull(
     reference: string,
     onProgress: (progress: ImagePullProgress) => void,
@@ -234,19 +247,58 @@ export class ImageCache implements JobImages {
     const tracker = new PullTracker(reference);
     onProgress(tracker.progress());
     let failure: string | undefined;
+    let refusal: string | undefined;
+    const controller = new AbortController();
+    const stop = (why: string): void => {
+      refusal ??= why;
+      controller.abort();
+    };
+    const forward = (): void => controller.abort();
+    if (signal?.aborted) forward();
+    signal?.addEventListener('abort', forward, { once: true });
+    const stallMs = this.options.pullStallMs ?? DEFAULT_PULL_STALL_MS;
+    const stalled = (): void =>
+      stop(`no progress from the registry for ${Math.round(stallMs / 1000)} s`);
+    let stall = setTimeout(stalled, stallMs);
+    const overallMs = this.options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
+    const overall = setTimeout(
+      () => stop(`the pull took longer than ${Math.round(overallMs / 60_000)} min`),
+      overallMs,
+    );
     const pulling = this.options.engine
       .pullImage(
         reference,
         (event) => {
+          clearTimeout(stall);
+          stall = setTimeout(stalled, stallMs);
           failure ??= tracker.add(event);
-          onProgress(tracker.progress());
+          const progress = tracker.progress();
+          if (Math.max(progress.currentBytes, progress.totalBytes ?? 0) > this.capBytes) {
+            stop(
+              `it takes more than the ${megabytes(this.capBytes)} MB this computer keeps for ` +
+                'job images',
+            );
+          }
+          onProgress(progress);
         },
-        signal,
+        controller.signal,
       )
-      .then(() => {
-        if (failure !== undefined) throw new Error(failure);
-      })
-      .finally(() => this.pulls.delete(reference));
+      .then(
+        () => {
+          if (refusal !== undefined) throw new ImageRefusedError(refused(reference, refusal));
+          if (failure !== undefined) throw new Error(failure);
+        },
+        (error: unknown) => {
+          if (refusal !== undefined) throw new ImageRefusedError(refused(reference, refusal));
+          throw error;
+        },
+      )
+      .finally(() => {
+        clearTimeout(stall);
+        clearTimeout(overall);
+        signal?.removeEventListener('abort', forward);
+        this.pulls.delete(reference);
+      });
     this.pulls.set(reference, pulling);
     return pulling;
   }
@@ -297,6 +349,10 @@ function isImageRecord(value: unknown): value is ImageRecord {
     typeof record.pulledAt === 'number' &&
     typeof record.lastUsedAt === 'number'
   );
+}
+
+function refused(reference: string, why: string): string {
+  return `the image ${reference} was refused: ${why}; its pull was stopped`;
 }
 
 function megabytes(bytes: number): number {

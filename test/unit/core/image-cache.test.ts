@@ -197,3 +197,85 @@ describe('repoDigestMatches and isImageEngine', () => {
     expect(isImageEngine({ run: () => undefined })).toBe(false);
   });
 });
+
+/**
+ * A hostile registry behind the engine: it announces (or streams) as many bytes as it likes, or
+ * stops sending, and the pull only ends when its signal aborts (as DockerRunner.pullImage does).
+ */
+class EndlessEngine implements ImageEngine {
+  aborted = false;
+  constructor(private readonly behaviour: 'huge' | 'stall') {}
+
+  inspectImage(): Promise<LocalImage | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  pullImage(
+    _reference: string,
+    onEvent: (event: PullEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    return new Promise((_resolve, reject) => {
+      let current = 0;
+      const timer =
+        this.behaviour === 'huge'
+          ? setInterval(() => {
+              current += 400;
+              onEvent({
+                status: 'Downloading',
+                id: 'l1',
+                progressDetail: { current, total: 1024 ** 4 },
+              });
+            }, 5)
+          : undefined;
+      onEvent({ status: 'Pulling fs layer', id: 'l1' });
+      signal?.addEventListener('abort', () => {
+        clearInterval(timer);
+        this.aborted = true;
+        reject(new Error('pull abandoned'));
+      });
+    });
+  }
+
+  removeImage(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('ImageCache against a hostile registry', () => {
+  const within = <T>(promise: Promise<T>, ms: number): Promise<T | 'still pulling'> =>
+    Promise.race([
+      promise,
+      new Promise<'still pulling'>((r) => setTimeout(() => r('still pulling'), ms)),
+    ]);
+
+  it('stops a pull that would take more than the cap, before it fills the disk', async () => {
+    const engine = new EndlessEngine('huge');
+    const images = new ImageCache({ engine, dataDir, capBytes: 1_000, logger: silentLogger });
+    const outcome = await within(
+      images.acquire('j1', pinned('job', 'a'), () => undefined).catch((error: unknown) => error),
+      2_000,
+    );
+    expect(outcome).toBeInstanceOf(ImageRefusedError);
+    expect((outcome as Error).message).toMatch(/more than the .* this computer keeps/);
+    expect(engine.aborted).toBe(true);
+    expect(images.pulled()).toEqual([]);
+  });
+
+  it('stops a pull whose registry stops sending', async () => {
+    const engine = new EndlessEngine('stall');
+    const images = new ImageCache({
+      engine,
+      dataDir,
+      logger: silentLogger,
+      pullStallMs: 200,
+    });
+    const outcome = await within(
+      images.acquire('j1', pinned('job', 'a'), () => undefined).catch((error: unknown) => error),
+      2_000,
+    );
+    expect(outcome).toBeInstanceOf(ImageRefusedError);
+    expect((outcome as Error).message).toMatch(/no progress/);
+    expect(engine.aborted).toBe(true);
+  });
+});
