@@ -69,7 +69,11 @@ const MAX_LIST = 16;
 const MAX_JID = 320;
 const MAX_DER = 6_000;
 
-const JID_PATTERN = /^[^@/\s,]+@[A-Za-z0-9.-]+(\/[^\s,]+)?$/;
+/**
+ * No control, format (bidi overrides) or separator characters anywhere: the consent screen shows
+ * these addresses, and a right-to-left override would show another domain than the real one.
+ */
+const JID_PATTERN = /^[^@/\s,\p{Cc}\p{Cf}\p{Z}]+@[A-Za-z0-9.-]+(\/[^\s,\p{Cc}\p{Cf}\p{Z}]+)?$/u;
 const HOST_PORT_PATTERN = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$/;
 const DOMAIN_PATTERN =
   /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;

@@ -193,6 +193,12 @@ describe('hostile attach links', () => {
     ['reg', 'https://registry.example.org', /image registries/],
     ['reg', 'Registry.Example.org', /image registries/],
     ['admin', 'admin', /admin accounts/],
+    // A right-to-left override in the local part makes the consent screen show
+    // "…moc.rekcatta@cern.ch" for an account of attacker.com.
+    ['admin', 'x\u202Ehc.nrec@attacker.com', /admin accounts/],
+    ['jm', 'jm\u202Ehc.nrec@attacker.com', /manager addresses/],
+    ['jm', 'jm\u0000@example.org', /manager addresses/],
+    ['admin', 'admin@example.org/desk\u2067', /admin accounts/],
     ['invite', 'abc', /invite/],
     ['invite', 'token with spaces', /invite/],
     ['invite', '<xml>injection</xml>', /invite/],
