@@ -2,7 +2,9 @@
  * The dashboard's action requests, checked before anything is sent: `POST /api/console/ask`
  * `{ "target": "all" | "<nick>", "component": "all" | "<component>" }` and
  * `POST /api/console/order` `{ "target": "all" | "<nick>", "order": "drain" | "pause" | "resume",
- * "reason"?: "…" }`. Anything else is a 400 and sends nothing.
+ * "reason"?: "…" }`. A target may also be `{ "nick": "<nick>" }`, which is always that one member
+ * (the dashboard's row buttons send it: a room member may take the nickname "all"). Anything else
+ * is a 400 and sends nothing.
  */
 import { ADMIN_ORDERS, type AdminOrderName } from '@copilot/protocol';
 import {
@@ -34,9 +36,8 @@ function record(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-function targetOf(value: unknown): FleetTarget {
-  if (value === 'all') return 'all';
-  // Nicknames are what the room shows; any printable text up to MUC's usual length.
+/** Nicknames are what the room shows; any printable text up to MUC's usual length. */
+function nickOf(value: unknown): { nick: string } {
   if (
     typeof value === 'string' &&
     value.length > 0 &&
@@ -44,7 +45,15 @@ function targetOf(value: unknown): FleetTarget {
     !/[\p{Cc}]/u.test(value)
   )
     return { nick: value };
-  throw new ActionRequestError('target must be "all" or a room nickname');
+  throw new ActionRequestError('target must be "all", a room nickname or { "nick": … }');
+}
+
+function targetOf(value: unknown): FleetTarget {
+  if (value === 'all') return 'all';
+  // `{ "nick": … }` names one member whatever its nickname: a member may call itself "all".
+  if (typeof value === 'object' && value !== null && !Array.isArray(value))
+    return nickOf((value as Record<string, unknown>).nick);
+  return nickOf(value);
 }
 
 function isAdminOrder(value: unknown): value is AdminOrderName {

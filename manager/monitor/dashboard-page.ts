@@ -233,6 +233,7 @@ const DASHBOARD_SCRIPT = `
     b.textContent = label;
     b.setAttribute('data-action', action);
     b.setAttribute('data-target', nick);
+    b.setAttribute('data-member', 'true');
     parent.appendChild(b);
   }
 
@@ -340,13 +341,15 @@ const DASHBOARD_SCRIPT = `
     return text;
   }
 
-  function act(action, target) {
+  function act(action, target, member) {
     var status = document.getElementById('action-status');
-    if (target === 'all' && action !== 'ask' && !window.confirm(action + ' every agent in the room?')) return;
+    if (!member && action !== 'ask' && !window.confirm(action + ' every agent in the room?')) return;
     var token = document.getElementById('admin-token').value.trim();
     var path = action === 'ask' ? 'api/console/ask' : 'api/console/order';
-    var body = action === 'ask' ? { target: target, component: 'all' } : { target: target, order: action };
-    status.textContent = action + ' ' + (target === 'all' ? 'all' : target) + '…';
+    // One member is always named as { nick }: a member may have taken the nickname "all".
+    var to = member ? { nick: target } : 'all';
+    var body = action === 'ask' ? { target: to, component: 'all' } : { target: to, order: action };
+    status.textContent = action + ' ' + (member ? target : 'all') + '…';
     fetch(path, {
       method: 'POST', cache: 'no-store', credentials: 'same-origin',
       headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token },
@@ -367,7 +370,7 @@ const DASHBOARD_SCRIPT = `
     var target = event.target;
     if (!(target instanceof HTMLButtonElement)) return;
     var action = target.getAttribute('data-action');
-    if (action) act(action, target.getAttribute('data-target') || '');
+    if (action) act(action, target.getAttribute('data-target') || '', target.getAttribute('data-member') === 'true');
   });
   var tokenInput = document.getElementById('admin-token');
   tokenInput.value = window.sessionStorage.getItem(TOKEN_KEY) || '';

@@ -50,6 +50,7 @@ const agents: Agent[] = [];
 const sessions: CopilotSession[] = [];
 const responders: HeartbeatResponder[] = [];
 const probeOrders: { from: string; command: Command }[] = [];
+const malloryOrders: Command[] = [];
 const logLines: string[] = [];
 let probeLoad = 0.5;
 
@@ -99,7 +100,7 @@ function post(
 beforeAll(async () => {
   await ensureDocker();
   prosody = await startProsody({
-    users: ['monitor', 'console', 'jm', 'agent1', 'agent2', 'probe'].map((username) => ({
+    users: ['monitor', 'console', 'jm', 'agent1', 'agent2', 'probe', 'mallory'].map((username) => ({
       username,
       password: username === 'jm' ? MANAGER_PASSWORD : PASSWORD,
     })),
@@ -137,6 +138,23 @@ beforeAll(async () => {
   });
   responders.push(
     attachHeartbeatResponder(probe, {
+      chatServer: prosody.mucDomain,
+      chatRoom: ROOM,
+      probes: probeStatus,
+    }),
+  );
+
+  // A room member who took the nickname "all": its row's buttons must order it alone.
+  const mallory = await startSession(
+    prosody,
+    { username: 'mallory', password: PASSWORD, resource: 'all' },
+    sessions,
+  );
+  mallory.onCommand((message) => {
+    if (message.command.command === 'adminOrder') malloryOrders.push(message.command);
+  });
+  responders.push(
+    attachHeartbeatResponder(mallory, {
       chatServer: prosody.mucDomain,
       chatRoom: ROOM,
       probes: probeStatus,
@@ -379,6 +397,11 @@ describe('the fleet console on real Prosody with real agents', () => {
           '',
       ),
     );
+    // The row of the member named "all": its Drain orders that member, not the whole fleet.
+    await page.click('#fleet tr[data-nick="all"] button[data-action="drain"]');
+    await until('the order at the member named all', () => malloryOrders[0], 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await agents[0]?.commands.getStatus())?.admin ?? null).toBe(null);
     expect(await page.textContent('#fleet tr[data-nick="probe-1"] .c-diskUsage')).toBe(
       HOSTILE_STATUS,
     );

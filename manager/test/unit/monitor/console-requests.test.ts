@@ -39,6 +39,20 @@ describe('parseConsoleAction', () => {
     });
   });
 
+  it('a member named "all" is addressed alone as { nick }; the string "all" is the fleet', () => {
+    expect(parseConsoleAction(ORDER, '{"target":{"nick":"all"},"order":"drain"}')).toEqual({
+      kind: 'order',
+      target: { nick: 'all' },
+      order: 'drain',
+    });
+    expect(parseConsoleAction(ASK, '{"target":{"nick":"agent-1"}}')).toMatchObject({
+      target: { nick: 'agent-1' },
+    });
+    expect(() => parseConsoleAction(ORDER, '{"target":{"nick":""},"order":"drain"}')).toThrow(
+      ActionRequestError,
+    );
+  });
+
   it.each([
     [ORDER, 'not json'],
     [ORDER, '[]'],
