@@ -64,6 +64,8 @@ export interface RunningJob {
   etaMs: number | null;
   /** While the job's image is pulled (phase `pulling`); absent otherwise. */
   pull?: ImagePullProgress;
+  /** The project the job is for, when several are attached (ProjectInfo.name). */
+  project?: string;
 }
 
 /** Bytes of the job's image pulled so far, over all its layers. */
@@ -93,6 +95,8 @@ export interface JobHistoryRecord {
   /** Whether the job's container had network access (it asked, and the volunteer allowed it). */
   network?: boolean;
   error?: string;
+  /** The project the job was for, when several are attached (ProjectInfo.name). */
+  project?: string;
 }
 
 export interface JobTotals {
@@ -187,7 +191,39 @@ export interface AgentStatus {
   suspendedJobs?: string[];
   /** A project admin's drain or pause (AdminHold); null or absent: none. */
   admin?: AdminHold | null;
+  /** The attached projects (src/core/project-set.ts), first attached first; absent: one host agent. */
+  projects?: ProjectInfo[];
 }
+
+/**
+ * One attached project, BOINC style: its own account, manager and jobs, its own pause, and a
+ * resource share. The volunteer's computing preferences (CPU limit, memory, disk, schedule, idle,
+ * battery) hold for all projects together; the CPU limit is split between the projects that have
+ * work running, in proportion to their shares.
+ */
+export interface ProjectInfo {
+  /** 'main' for the first project (the settings' own), a random id for the others. */
+  id: string;
+  name: string;
+  /** The job manager address(es) work is asked from. */
+  manager: string;
+  /** This computer's account in the project, once connected. */
+  jid: string | null;
+  activity: AgentActivity;
+  statusLine: string;
+  /** The volunteer paused this project (setProjectPaused): its jobs are frozen, no new work. */
+  paused: boolean;
+  /** Resource share, 1..1000 (default 100). */
+  share: number;
+  /** The fraction of the host's cores this project's jobs may use together now, 0..1. */
+  cpuShare: number;
+  jobs: { running: number; done: number };
+  /** A detach is under way (detachProject 'finish'): its running jobs end first. */
+  detaching: boolean;
+}
+
+/** Detaching a project: let its running jobs end first, or abort them (their manager is told). */
+export type DetachMode = 'finish' | 'abort';
 
 /** What is worth a desktop notification. */
 export type NotificationKind = 'job-failed' | 'job-refused' | 'connection-lost' | 'docker-gone';
@@ -281,8 +317,21 @@ export interface UiCommands {
   getLog: { args: [limit?: number]; result: LogEntry[] };
   /** Reads an attach link (or a .copilot file's text) without acting on it; throws if invalid. */
   previewAttachLink: { args: [link: string]; result: AttachPreview };
-  /** Creates this computer's account with the link's invite, then joins the project. */
+  /**
+   * Creates this computer's account with the link's invite, then joins the project: the first
+   * project, or one more beside those attached (each with its own share of the CPU).
+   */
   attachProject: { args: [link: string]; result: AttachResult };
+  /**
+   * Stops asking the project for work, finishes or aborts its jobs, then forgets its settings and
+   * its account's password. Its history stays for the first project, and goes with its directory
+   * for the others.
+   */
+  detachProject: { args: [projectId: string, mode?: DetachMode]; result: AgentStatus };
+  /** Freezes (or thaws) one project's jobs and stops (or resumes) asking it for work. */
+  setProjectPaused: { args: [projectId: string, paused: boolean]; result: AgentStatus };
+  /** A project's resource share, 1..1000. */
+  setProjectShare: { args: [projectId: string, share: number]; result: AgentStatus };
   /** Look for the container engine now (the "Check again" button), not at the next probe. */
   checkContainerEngine: { args: []; result: AgentStatus };
 }
@@ -313,6 +362,9 @@ export const UI_COMMAND_NAMES = [
   'previewAttachLink',
   'attachProject',
   'checkContainerEngine',
+  'detachProject',
+  'setProjectPaused',
+  'setProjectShare',
 ] as const satisfies readonly UiCommandName[];
 
 export const UI_EVENT_NAMES = [

@@ -10,6 +10,7 @@ import type { JobRunner } from './docker-runner';
 import type { SystemInfoSource } from './host-jdl';
 import type { RunProgram, SensorSource } from './host-sensors';
 import type { ProtocolChannel } from './manager-exchange';
+import type { RunDecision } from './resource-policy';
 import type { StorageClient } from './storage-transfer';
 
 export interface AgentOptions extends AgentHostOptions {
@@ -70,6 +71,17 @@ export interface AgentOptions extends AgentHostOptions {
   runProgram?: RunProgram;
   /** Probes Docker; default DockerRunner.probe (or always available with a fake runner). */
   probeDocker?: () => Promise<DockerState>;
+  /**
+   * One project of several (project-set.ts): its own pause (the volunteer paused this project),
+   * consulted after the volunteer's settings like a project admin's hold.
+   */
+  hold?: () => RunDecision | null;
+  /** One project of several: its part of the CPU the volunteer allows, 0..1 (default 1). */
+  cpuFactor?: () => number;
+  /** One project of several: false while it is being detached (no new work); default true. */
+  allowsNewWork?: () => boolean;
+  /** One project of several: the other projects' jobs' CPU seconds (not "other programs"). */
+  otherJobsCpuSeconds?: () => number;
 }
 
 export interface Agent extends AgentHost {
@@ -78,6 +90,8 @@ export interface Agent extends AgentHost {
   readonly session: CopilotSession | undefined;
   readonly runner: JobRunner;
   readonly dataDir: string;
+  /** Applies the policy and the containers' limits again (a hold or the CPU factor changed). */
+  refreshPolicy(): void;
 }
 
 export const DEFAULT_FETCH_BACKOFF: BackoffOptions = {

@@ -53,6 +53,7 @@ import { hostStatusProbes } from '../heartbeat/status-probes';
 import { storageClient } from './storage-transfer';
 import { createUiCommands } from './ui-commands';
 import { attachCommands } from './attach-project';
+import { loneAgentProjectCommands } from './project-fields';
 import { WorkFetcher } from './work-fetcher';
 import {
   fixedConnection,
@@ -181,6 +182,14 @@ interface AgentBasics {
   agentHost: string;
 }
 
+/** The volunteer's policy, with this project's own hold and CPU part when it is one of several. */
+function projectPolicy(settings: AgentSettings, options: AgentOptions): ResourcePolicy {
+  const policy = new ResourcePolicy(settings);
+  if (options.hold) policy.addHold(options.hold);
+  if (options.cpuFactor) policy.shareFactor = options.cpuFactor;
+  return policy;
+}
+
 function agentBasics(options: AgentOptions): AgentBasics {
   const dataDir = path.resolve(options.dataDir);
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -200,7 +209,7 @@ function agentBasics(options: AgentOptions): AgentBasics {
     events,
     eventLog,
     logger: eventLog.logger('agent'),
-    policy: new ResourcePolicy(run.settings),
+    policy: projectPolicy(run.settings, options),
     history: new JobHistory(dataDir),
     store: new JobStore(dataDir),
     hostCpuCount: os.cpus().length || 1,
@@ -335,7 +344,8 @@ function sensorSampler(
     source,
     hostCpuCount: basics.hostCpuCount,
     ownCpuSeconds: () =>
-      slots.running(Date.now()).reduce((sum, job) => sum + runner.cpuSeconds(job.jobId), 0),
+      slots.running(Date.now()).reduce((sum, job) => sum + runner.cpuSeconds(job.jobId), 0) +
+      (options.otherJobsCpuSeconds?.() ?? 0),
     idle: options.readIdle ?? true,
     needs: () => ({
       temperature: run.settings.thermalLimitC > 0,
@@ -452,7 +462,7 @@ function agentUiCommands(
     apply: (patch) => commands.setSettings(patch),
     logger: basics.logger.child('attach'),
   });
-  return { ...commands, ...attach };
+  return { ...commands, ...attach, ...loneAgentProjectCommands() };
 }
 
 /** Containers an earlier run left are removed, and the jobs it left on disk taken up again. */
@@ -584,7 +594,7 @@ export function createAgent(options: AgentOptions): Agent {
     channel,
     slots,
     afterRound: afterProbe,
-    allowsNewWork: () => adminOrders.allowsNewWork,
+    allowsNewWork: () => adminOrders.allowsNewWork && (options.allowsNewWork?.() ?? true),
   });
 
   const status = (): AgentStatus =>
@@ -650,5 +660,10 @@ export function createAgent(options: AgentOptions): Agent {
     start: controls.start,
     stop: controls.stop,
     reportIdleSeconds: controls.reportIdleSeconds,
+    refreshPolicy: () => {
+      slots.applyLimits();
+      slots.applyPolicy();
+      afterProbe();
+    },
   };
 }

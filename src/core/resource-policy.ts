@@ -213,6 +213,8 @@ export class ResourcePolicy {
   finishing = false;
   /** Holds from outside the volunteer's settings (a project admin's pause: admin-orders.ts). */
   private readonly holds: Array<() => RunDecision | null> = [];
+  /** This project's part of the allowed CPU when several share it (project-set.ts), 0..1. */
+  shareFactor: () => number = () => 1;
 
   constructor(settings: AgentSettings) {
     this.settings = settings;
@@ -323,7 +325,7 @@ export class ResourcePolicy {
       this.settings,
       hostCpuCount,
       DEFAULT_PIDS_LIMIT,
-      this.thermalFactorValue,
+      this.thermalFactorValue * Math.min(1, Math.max(0, this.shareFactor())),
     );
   }
 }

@@ -16,6 +16,7 @@ import type { Logger } from '../base/logger';
 import type { JobHistory } from './job-history';
 import type { JobSlots } from './job-slots';
 import type { ResourcePolicy } from './resource-policy';
+import type { ProjectCommandName } from './project-fields';
 
 const MAX_PAUSE_MINUTES = 7 * 24 * 60;
 
@@ -57,8 +58,14 @@ function jobCommands(options: UiCommandsOptions): Pick<UiCommandHandlers, JobCom
   };
 }
 
-/** The attach commands are src/core/attach-project.ts's (agent.ts adds them). */
-export type SettingsUiCommands = Omit<UiCommandHandlers, 'previewAttachLink' | 'attachProject'>;
+/**
+ * The attach commands are src/core/attach-project.ts's (agent.ts adds them), the project
+ * commands project-fields.ts's (one agent) or project-set.ts's (several projects).
+ */
+export type SettingsUiCommands = Omit<
+  UiCommandHandlers,
+  'previewAttachLink' | 'attachProject' | ProjectCommandName
+>;
 
 export function createUiCommands(options: UiCommandsOptions): SettingsUiCommands {
   const { policy, slots, logger, settings } = options;

@@ -28,6 +28,9 @@ function settingsOnlyAgent(initial: AgentSettings): AgentHost {
       previewAttachLink: unused,
       attachProject: unused,
       checkContainerEngine: unused,
+      detachProject: unused,
+      setProjectPaused: unused,
+      setProjectShare: unused,
       getSettings: async () => publicSettings(settings),
       setSettings: async (patch) => {
         const result = applySettingsPatch(settings, patch);

@@ -91,6 +91,9 @@ export function createFakeAgent(options: AgentHostOptions) {
         Promise.resolve({ ok: false as const, error: 'not in this fake' }),
       ),
       checkContainerEngine: vi.fn(() => Promise.resolve(status)),
+      detachProject: vi.fn(() => Promise.resolve(status)),
+      setProjectPaused: vi.fn(() => Promise.resolve(status)),
+      setProjectShare: vi.fn(() => Promise.resolve(status)),
     },
   } satisfies AgentHost & Record<string, unknown>;
   return agent;

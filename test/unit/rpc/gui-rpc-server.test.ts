@@ -91,6 +91,9 @@ function fakeAgent(): AgentHost & {
       },
       attachProject: async () => ({ ok: false, error: 'not in this fake' }),
       checkContainerEngine: async () => fakeStatus(paused),
+      detachProject: async () => fakeStatus(paused),
+      setProjectPaused: async () => fakeStatus(paused),
+      setProjectShare: async () => fakeStatus(paused),
     },
   };
 }
