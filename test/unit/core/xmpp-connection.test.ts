@@ -19,7 +19,7 @@ type Outcome = 'online' | 'refused' | 'unreachable';
 class FakeClient extends EventEmitter {
   status = 'offline';
   socket = null;
-  streamManagement = { id: '' };
+  streamManagement = { id: '', inbound: 0, outbound: 0, outbound_q: [] as unknown[] };
   reconnect = { stop: (): void => undefined, reconnect: (): Promise<void> => Promise.resolve() };
   stops = 0;
 
