@@ -1,4 +1,5 @@
 import type { ValueSeries } from './event-aggregator';
+import { isAgentComponent } from './sender-allow-list';
 
 /** The job states a manager reports per batch (`batch.<id>.<state>`), in display order. */
 export const BATCH_STATES = [
@@ -38,7 +39,8 @@ export function batchProgress(series: readonly ValueSeries[], limit = 20): Batch
   const batches = new Map<string, BatchProgress>();
   for (const entry of series) {
     const match = BATCH_EVENT.exec(entry.event);
-    if (!match) continue;
+    // Batches are the managers' figures; an agent's component never holds one.
+    if (!match || isAgentComponent(entry.component)) continue;
     const [, batch = '', state] = match;
     const key = `${entry.component}\u0000${batch}`;
     const progress = batches.get(key) ?? {

@@ -3,6 +3,7 @@ import type { EventAggregator } from './event-aggregator';
 import type { JobRates } from './job-rate-history';
 import type { ConsoleSnapshot } from './monitor-console';
 import type { DropCounts } from './report-rules';
+import { isAgentComponent } from './sender-allow-list';
 
 /** Load of one member of the Heartbeat room, from its last answer to getStatus systemLoad. */
 export interface AgentLoad {
@@ -57,12 +58,16 @@ const RUNNING_EVENT = /^running\.?jobs$/i;
 const SUCCEEDED_EVENT = 'job.succeeded';
 const FAILED_EVENT = 'job.failed';
 
+const isManagerComponent = (component: string): boolean => !isAgentComponent(component);
+
 export function jobCounts(aggregator: EventAggregator): JobCounts {
   return {
-    queued: aggregator.latestValueOf(QUEUED_EVENT) ?? null,
-    running: aggregator.latestValueOf(RUNNING_EVENT) ?? null,
-    succeeded: aggregator.totalOf(SUCCEEDED_EVENT),
-    failed: aggregator.totalOf(FAILED_EVENT),
+    // The managers' figures: an agent's component (agent.*: AgentMonitor reports the jobs it
+    // ran, and MON_ALLOWED_SENDERS may admit any volunteer) never counts toward them.
+    queued: aggregator.latestValueOf(QUEUED_EVENT, isManagerComponent) ?? null,
+    running: aggregator.latestValueOf(RUNNING_EVENT, isManagerComponent) ?? null,
+    succeeded: aggregator.totalOf(SUCCEEDED_EVENT, isManagerComponent),
+    failed: aggregator.totalOf(FAILED_EVENT, isManagerComponent),
   };
 }
 

@@ -191,20 +191,23 @@ export class EventAggregator {
     return [...this.durations.values()];
   }
 
-  /** Sum of the counters (all components) whose event is `event`. */
-  totalOf(event: string): number {
+  /** Sum of the counters (of the components `component` admits; all by default) named `event`. */
+  totalOf(event: string, component: (component: string) => boolean = () => true): number {
     let total = 0;
     for (const counter of this.counters.values())
-      if (counter.event === event) total += counter.total;
+      if (counter.event === event && component(counter.component)) total += counter.total;
     return total;
   }
 
-  /** Sum of the latest values (all components) whose event matches, or undefined if none. */
-  latestValueOf(pattern: RegExp): number | undefined {
+  /** Sum of the latest values (of the components admitted) whose event matches, or undefined. */
+  latestValueOf(
+    pattern: RegExp,
+    component: (component: string) => boolean = () => true,
+  ): number | undefined {
     let found = false;
     let total = 0;
     for (const series of this.values.values()) {
-      if (!pattern.test(series.event)) continue;
+      if (!pattern.test(series.event) || !component(series.component)) continue;
       found = true;
       total += series.value;
     }

@@ -53,7 +53,8 @@ export class ReportIntake {
 
   /** Stores the report if it is admitted; returns the points to send to Carbon at once. */
   receive(from: string, report: MonitorReport, atMs: number): MetricPoint[] {
-    if (!this.options.allowList.allows(from)) return this.drop('sender', from, report);
+    if (!this.options.allowList.allowsReport(from, report.component))
+      return this.drop('sender', from, report);
     const outcome = this.options.aggregator.record(report, atMs);
     return outcome.accepted ? outcome.points : this.drop(outcome.reason, from, report);
   }

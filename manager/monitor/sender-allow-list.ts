@@ -7,6 +7,10 @@
  * - `*@agents.cern.ch`: every account of that domain.
  *
  * Bare parts compare case-insensitively (XMPP folds their case), resources exactly.
+ *
+ * A sender admitted only by a `*@domain` entry (the volunteers' agents: with attach links
+ * anyone with an invite has an account there) reports only under `agent.*` components, so it
+ * cannot pass for a Job Manager (queue lengths, batch progress); managers are named one by one.
  */
 import { bareJid, sameJid } from '@copilot/protocol';
 
@@ -69,4 +73,17 @@ export class SenderAllowList {
   allows(from: string): boolean {
     return this.patterns.some((pattern) => matches(pattern, from));
   }
+
+  /** Whether `from` may report under `component` (a `*@domain` match: `agent.*` only). */
+  allowsReport(from: string, component: string): boolean {
+    return this.patterns.some(
+      (pattern) =>
+        matches(pattern, from) && (pattern.kind !== 'domain' || isAgentComponent(component)),
+    );
+  }
+}
+
+/** An agent's component (`agent.<resource>`), as opposed to a manager's. */
+export function isAgentComponent(component: string): boolean {
+  return component.startsWith('agent.');
 }

@@ -22,6 +22,8 @@ describe('batchProgress', () => {
       value('batch.b2.failed', 1, 200),
       value('batch.b1.done', 1, 300, 'jobmanager.generic.beta'),
       value('batch.b3.exploded', 1, 400),
+      // An agent's component is never a manager's batch (MON_ALLOWED_SENDERS may allow agents).
+      value('batch.fake.done', 999, 500, 'agent.desk-1'),
     ];
     const progress = batchProgress(series);
     expect(progress.map((p) => [p.component, p.batch, p.total, p.updatedMs])).toEqual([

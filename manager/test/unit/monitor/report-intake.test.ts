@@ -52,6 +52,18 @@ describe('ReportIntake', () => {
     expect(aggregator.latestValueOf(/^queuedJobs$/)).toBe(7);
   });
 
+  it('a *@domain sender (any volunteer on it) reports only as agent.*: no manager figures, no batches', () => {
+    const { intake, aggregator } = intakeWith();
+    const volunteer = 'v-abcdefgh@agents.cern.ch/desk';
+    expect(intake.receive(volunteer, value('batch.b1.done', 999), 0)).toEqual([]);
+    expect(intake.receive(volunteer, value('queuedJobs', -31337, 'jobmanager.x'), 0)).toEqual([]);
+    expect(intake.receive(volunteer, value('load', 1, 'agent.desk'), 0)).toHaveLength(1);
+    expect(intake.dropped.sender).toBe(2);
+    // An account named on its own (the manager's) reports under any component.
+    expect(intake.receive(JM, value('batch.b1.done', 3), 0)).toHaveLength(1);
+    expect(aggregator.latestValueOf(/^batch\.b1\.done$/)).toBe(3);
+  });
+
   it('an allowed sender cannot grow the series beyond the cap', () => {
     const { intake, aggregator } = intakeWith(10);
     for (let index = 0; index < 3000; index += 1)
