@@ -1,11 +1,13 @@
 /**
  * What the volunteer is told without looking (the contract's 'notification' event, a desktop
  * notification in the Electron main): a job failed, a manager refused a job, the connection has
- * been lost for more than a minute, or Docker went away. Each outage is told once; a job the
+ * been lost for more than a minute, or the container engine (Docker or Podman, by the name it
+ * answered with) went away. Each outage is told once; a job the
  * volunteer aborted is not news to them.
  */
 import type {
   AgentNotification,
+  ContainerEngineName,
   JobHistoryRecord,
   NotificationKind,
 } from '../contract/ui-contract';
@@ -18,12 +20,18 @@ export interface NotifierObservation {
   wantsConnection: boolean;
   online: boolean;
   dockerAvailable: boolean;
+  /** The engine that answers (DockerState.engine); absent while none does, or unknown. */
+  engine?: ContainerEngineName;
 }
+
+const ENGINE_NAMES: Record<ContainerEngineName, string> = { docker: 'Docker', podman: 'Podman' };
 
 export class AgentNotifier {
   private offlineSince: number | null = null;
   private connectionTold = false;
   private dockerWas: boolean | null = null;
+  /** The name of the engine that last answered, for telling that it went away. */
+  private engineWas: string | undefined;
 
   constructor(
     private readonly emit: (notification: AgentNotification) => void,
@@ -42,7 +50,7 @@ export class AgentNotifier {
     this.tell('job-failed', `Job ${record.jobId} failed`, why, now, record.jobId);
   }
 
-  /** Called every tick with the connection and Docker as they are now. */
+  /** Called every tick with the connection and the container engine as they are now. */
   observe(state: NotifierObservation, now = Date.now()): void {
     if (!state.wantsConnection || state.online) {
       this.offlineSince = null;
@@ -57,9 +65,14 @@ export class AgentNotifier {
       }
     }
     if (this.dockerWas === true && !state.dockerAvailable) {
-      this.tell('docker-gone', 'Docker went away', 'Jobs cannot run until Docker is back.', now);
+      const title = `${this.engineWas ?? 'The container engine'} went away`;
+      const body = `Jobs cannot run until ${this.engineWas ?? 'it'} is back.`;
+      this.tell('docker-gone', title, body, now);
     }
     this.dockerWas = state.dockerAvailable;
+    if (state.dockerAvailable) {
+      this.engineWas = state.engine === undefined ? undefined : ENGINE_NAMES[state.engine];
+    }
   }
 
   private tell(

@@ -70,6 +70,12 @@ export function agentActivity(input: ActivityInput): AgentActivity {
   return 'waiting-for-work';
 }
 
+/**
+ * No container engine answers: the agent cannot tell which one the volunteer meant (an engine
+ * that stopped is looked for again everywhere), so the line names none of them.
+ */
+export const NO_ENGINE_LINE = 'No container engine is running';
+
 function minutes(ms: number): string {
   const total = Math.floor(ms / 60_000);
   if (total < 1) return 'less than a minute';
@@ -134,7 +140,7 @@ export function statusLine(activity: AgentActivity, input: ActivityInput): strin
       return runningLine(input.running) + slowed + finishing + draining;
     }
     case 'docker-unavailable':
-      return 'Docker is not running';
+      return NO_ENGINE_LINE;
     case 'not-connected':
       if (input.connection === 'not-configured') return 'Not configured: open Settings';
       if (input.connection === 'auth-failed') return 'Not connected: login refused';
@@ -169,7 +175,7 @@ export function agentStateLine(status: AgentStatus): string {
     case 'waiting-for-idle':
       return line('paused by rule', 'waiting for the computer to be idle');
     case 'docker-unavailable':
-      return line('unavailable', 'Docker is not running');
+      return line('unavailable', 'no container engine is running');
     case 'not-connected':
       return line('not connected');
     case 'running':

@@ -622,6 +622,7 @@ export function createAgent(options: AgentOptions): Agent {
       wantsConnection: options.channel !== undefined || isConfigured(run.settings),
       online: channel.online,
       dockerAvailable: docker.available,
+      engine: docker.state.engine,
     });
     slots.applyPolicy();
     afterProbe();

@@ -132,7 +132,7 @@ describe('agent resilience', () => {
     const status = await agent.commands.getStatus();
     expect(status).toMatchObject({
       activity: 'docker-unavailable',
-      statusLine: 'Docker is not running',
+      statusLine: 'No container engine is running',
     });
     expect(status.docker.available).toBe(false);
     expect(received).not.toContain('want_getJob');

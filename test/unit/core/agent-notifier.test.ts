@@ -68,5 +68,32 @@ describe('AgentNotifier', () => {
     notifier.observe(state, 2);
     notifier.observe(state, 3);
     expect(told.map((n) => n.kind)).toEqual(['docker-gone']);
+    // The engine's name was not known: it is called the container engine.
+    expect(told[0]).toMatchObject({
+      title: 'The container engine went away',
+      body: 'Jobs cannot run until it is back.',
+    });
+  });
+
+  it('names the engine that went away, Podman or Docker, as it last answered', () => {
+    const told: AgentNotification[] = [];
+    const notifier = new AgentNotifier((n) => told.push(n));
+    const state = { wantsConnection: false, online: false, dockerAvailable: false };
+    notifier.observe({ ...state, dockerAvailable: true, engine: 'podman' }, 0);
+    notifier.observe(state, 1);
+    notifier.observe({ ...state, dockerAvailable: true, engine: 'docker' }, 2);
+    notifier.observe(state, 3);
+    expect(told.map(({ kind, title, body }) => ({ kind, title, body }))).toEqual([
+      {
+        kind: 'docker-gone',
+        title: 'Podman went away',
+        body: 'Jobs cannot run until Podman is back.',
+      },
+      {
+        kind: 'docker-gone',
+        title: 'Docker went away',
+        body: 'Jobs cannot run until Docker is back.',
+      },
+    ]);
   });
 });

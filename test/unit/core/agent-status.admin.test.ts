@@ -110,7 +110,7 @@ describe('agentState (Heartbeat)', () => {
       'paused by rule 0/2: on battery',
     );
     expect(agentStateLine(status({ activity: 'docker-unavailable' }))).toBe(
-      'unavailable 0/2: Docker is not running',
+      'unavailable 0/2: no container engine is running',
     );
     expect(agentStateLine(status({ activity: 'stopped' }))).toBe('stopped 0/2');
   });

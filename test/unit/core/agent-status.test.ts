@@ -52,7 +52,9 @@ describe('status line', () => {
     expect(line({ decision: { run: false, reason: 'waiting-for-idle' } })).toBe(
       'Waiting for the computer to be idle',
     );
-    expect(line({ docker: { available: false, message: 'x' } })).toBe('Docker is not running');
+    expect(line({ docker: { available: false, message: 'x' } })).toBe(
+      'No container engine is running',
+    );
     expect(line({ connection: 'offline' })).toBe('Not connected');
     expect(line({ connection: 'not-configured' })).toBe('Not configured: open Settings');
     // An unconfigured or refused account outranks waiting for idle.

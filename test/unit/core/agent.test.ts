@@ -252,7 +252,7 @@ describe('createAgent', () => {
     const status = await agent.commands.getStatus();
     expect(status).toMatchObject({
       activity: 'docker-unavailable',
-      statusLine: 'Docker is not running',
+      statusLine: 'No container engine is running',
     });
     expect(status.docker).toMatchObject({ available: false, message: 'Docker is not running' });
     expect(channel.commands('want_getJob')).toEqual([]);
