@@ -65,6 +65,7 @@ export function App() {
         }
         onCancel={unattached ? undefined : () => setAttachClosed(true)}
         onJoined={() => setAttachClosed(true)}
+        docker={status.docker}
       />
     );
   }

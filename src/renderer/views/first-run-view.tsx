@@ -1,7 +1,8 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { AttachPreview } from '../../contract/ui-contract';
+import type { AttachPreview, DockerState } from '../../contract/ui-contract';
 import { errorMessage } from '../../base/errors';
 import { useCopilot } from '../copilot-context';
+import { ContainerEnginePanel } from '../components/container-engine-panel';
 import './first-run-view.css';
 
 export interface FirstRunViewProps {
@@ -13,6 +14,8 @@ export interface FirstRunViewProps {
   onCancel?: () => void;
   /** The project was joined: back to the app. */
   onJoined?: () => void;
+  /** The container engine as the agent last found it; none answering shows what to install. */
+  docker?: DockerState;
 }
 
 function PreviewCard({ preview }: { preview: AttachPreview }) {
@@ -61,8 +64,18 @@ export function FirstRunView({
   onManualSetup,
   onCancel,
   onJoined,
+  docker,
 }: FirstRunViewProps) {
   const api = useCopilot();
+  const [checking, setChecking] = useState(false);
+  const checkEngine = (): void => {
+    setChecking(true);
+    // The answer also comes as a status event, which brings the new DockerState here.
+    api
+      .checkContainerEngine()
+      .catch((e: unknown) => setError(errorMessage(e)))
+      .finally(() => setChecking(false));
+  };
   const [link, setLink] = useState(initialLink);
   const [preview, setPreview] = useState<AttachPreview | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -130,6 +143,15 @@ export function FirstRunView({
             </li>
           </ul>
         </section>
+        {docker && !docker.available && (
+          <div data-testid="first-run-engine">
+            <p>
+              Before joining: this computer needs a container engine (Docker or Podman) to run jobs,
+              and none answers yet. You can join now; jobs start once one runs.
+            </p>
+            <ContainerEnginePanel state={docker} checking={checking} onCheck={checkEngine} />
+          </div>
+        )}
         <form className="card" onSubmit={submit}>
           <label htmlFor="attach-link">Attach link from your project</label>
           <textarea
