@@ -50,6 +50,9 @@ export async function serveStatic(
   response.writeHead(200, {
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
     'x-content-type-options': 'nosniff',
+    // The UI is never framed: a page that frames it could trick clicks on Accept or Abort.
+    'x-frame-options': 'DENY',
+    'content-security-policy': "frame-ancestors 'none'",
   });
   await pipeline(handle.createReadStream(), response).catch(() => response.destroy());
 }
