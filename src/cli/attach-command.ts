@@ -16,7 +16,9 @@ import {
 } from '../protocol/config-file';
 import { ATTACH_LINK_PREFIX, MAX_ATTACH_FILE_BYTES } from '../protocol/attach-link';
 import { errorMessage } from '../base/errors';
-import { writeProjectFile } from './attached-project';
+import { readProjectFile, writeProjectFile } from './attached-project';
+import { addStoredProject } from './headless-projects';
+import { PROJECTS_FILE } from '../core/project-store';
 import { DEFAULT_CONFIG_PATH } from './agent-config';
 
 /** The value of `--attach VALUE` or `--attach=VALUE`, if given. */
@@ -59,11 +61,14 @@ function linkText(value: string): string {
   return fs.readFileSync(value, 'utf8');
 }
 
-/** AGENT_WORK_DIR as the agent will read it (arguments, environment, config file). */
+/**
+ * AGENT_WORK_DIR as the agent will read it (arguments, environment, config file), and whether a
+ * project is attached already (the config file's, or project.conf): then the link adds one more.
+ */
 function workDirOf(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-): string {
+): { workDir: string; attached: boolean } {
   const args = parseConfigArgs(withoutAttachArgument(argv));
   const configPath =
     args.configPath ??
@@ -74,7 +79,10 @@ function workDirOf(
       ? new Map<string, string>()
       : parseConfigText(fs.readFileSync(configPath, 'utf8'), configPath);
   const values = ConfigValues.from({ file, env, overrides: args.overrides });
-  return path.resolve(values.required('AGENT_WORK_DIR', 'a writeable directory'));
+  const workDir = path.resolve(values.required('AGENT_WORK_DIR', 'a writeable directory'));
+  const attached =
+    values.optional('JM_JABBER_ADDRESS') !== undefined || readProjectFile(workDir) !== undefined;
+  return { workDir, attached };
 }
 
 /**
@@ -87,11 +95,15 @@ export async function attachFromCommandLine(
 ): Promise<boolean> {
   const value = attachArgument(argv);
   if (value === undefined) return true;
-  const workDir = workDirOf(argv, env);
+  const { workDir, attached } = workDirOf(argv, env);
+  let where = path.join(workDir, 'project.conf');
   const result = await attachProject(linkText(value), {
     logger: consoleLogger('attach', 'info'),
     apply: (patch) => {
-      writeProjectFile(workDir, patch);
+      // A project runs already: this one is added beside it (src/core/project-set.ts).
+      if (attached)
+        where = `${path.join(workDir, PROJECTS_FILE)}, project ${addStoredProject(workDir, patch)}`;
+      else writeProjectFile(workDir, patch);
       return Promise.resolve({
         ok: true,
         settings: publicSettings({ ...DEFAULT_SETTINGS, ...patch }),
@@ -103,7 +115,7 @@ export async function attachFromCommandLine(
     return false;
   }
   process.stderr.write(
-    `copilot-agent: attached to ${result.projectName} as ${result.jid} (${path.join(workDir, 'project.conf')})\n`,
+    `copilot-agent: attached to ${result.projectName} as ${result.jid} (${where})\n`,
   );
   return true;
 }

@@ -43,8 +43,9 @@ export function withConfigFileSettings(
     if (errors.length > 0) return { ok: false, errors };
     return agent.commands.setSettings(patch);
   };
-  const attachCommand: AgentHost['commands']['attachProject'] = (link) =>
-    attach === undefined
+  const attachCommand: AgentHost['commands']['attachProject'] = async (link) =>
+    // With a project attached already, the agent (a project set) adds one beside it.
+    attach === undefined || (await agent.commands.getSettings()).jobManagerAddress !== ''
       ? agent.commands.attachProject(link)
       : attachProject(link, {
           logger: attach.logger,

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from '../core/agent';
+import { createProjectSet } from '../core/project-set';
 import { isEntryPoint } from '../base/cli-runner';
 import { errorReport } from '../base/errors';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
@@ -22,6 +23,7 @@ import {
 } from './agent-config';
 import { withConfigFileSettings } from './config-file-settings';
 import { attachFromCommandLine, withoutAttachArgument } from './attach-command';
+import { headlessFirstProject } from './headless-projects';
 
 const USAGE = `usage: copilot-agent [--config FILE] [--attach LINK|FILE] [--VARIABLE_NAME=value ...]
 
@@ -84,17 +86,22 @@ export async function startHeadlessAgent(
 ): Promise<RunningAgent> {
   const config = loadAgentConfig({ argv, env, allowUnattached: true });
   const settings = applySettingsOverlay(config.settings, config.workDir);
-  const agent = createAgent({
-    settings,
-    dataDir: config.workDir,
-    persistSettings: (next) => saveSettingsOverlay(next, config.workDir),
-    jobImage: config.jobImage,
-    wallClockLimitSeconds: config.wallClockLimitSeconds,
-    monitorAddress: config.monitorAddress,
-    resource: config.resource,
-    logLevel: config.logLevel,
-    session: { wireFormat: config.wireFormat },
-    echoLog: (record) => process.stderr.write(formatLogRecord(record) + '\n'),
+  // One agent per attached project (src/core/project-set.ts); the first is the config's.
+  const agent = createProjectSet({
+    createAgent,
+    firstProject: headlessFirstProject(config.workDir, configSourceName(argv)),
+    base: {
+      settings,
+      dataDir: config.workDir,
+      persistSettings: (next) => saveSettingsOverlay(next, config.workDir),
+      jobImage: config.jobImage,
+      wallClockLimitSeconds: config.wallClockLimitSeconds,
+      monitorAddress: config.monitorAddress,
+      resource: config.resource,
+      logLevel: config.logLevel,
+      session: { wireFormat: config.wireFormat },
+      echoLog: (record) => process.stderr.write(formatLogRecord(record) + '\n'),
+    },
   });
   await agent.start();
   let rpc: GuiRpcServer | undefined;

@@ -89,7 +89,7 @@ export class ProjectSet implements AgentHost {
   readonly commands: UiCommandHandlers;
   private readonly members: Member[] = [];
   private readonly store: ProjectStore;
-  private readonly logger: Logger;
+  private readonly log: Logger;
   private started = false;
   /** The first project's settings as the UI sees them (name, manager), kept after each change. */
   private first: PublicSettings;
@@ -99,8 +99,13 @@ export class ProjectSet implements AgentHost {
     this.first = publicSettings(options.base.settings);
     const records = this.store.load();
     for (const record of records) this.members.push(this.makeMember(record));
-    this.logger = this.primary.agent.logger.child('projects');
+    this.log = this.primary.agent.logger.child('projects');
     this.commands = this.makeCommands();
+  }
+
+  /** The first project's agent's logger (its event log is the data dir's). */
+  get logger(): Logger {
+    return this.primary.agent.logger;
   }
 
   /** The first project's agent: the host's settings and data dir, attached or not. */
@@ -442,7 +447,7 @@ export class ProjectSet implements AgentHost {
       return { ok: false, error: error instanceof Error ? error.message : String(error) };
     }
     return attachProject(text, {
-      logger: this.logger,
+      logger: this.log,
       ...(this.options.register ? { register: this.options.register } : {}),
       apply: (patch) => this.addProject(patch),
     });
@@ -462,7 +467,7 @@ export class ProjectSet implements AgentHost {
     const member = this.makeMember(record);
     this.members.push(member);
     this.save();
-    this.logger.info('project attached', { project: this.nameOf(member), id: record.id });
+    this.log.info('project attached', { project: this.nameOf(member), id: record.id });
     if (this.started) await this.startMember(member);
     this.rebalance();
     this.emitStatus();
@@ -475,7 +480,7 @@ export class ProjectSet implements AgentHost {
     if (member.record.paused !== paused) {
       member.record.paused = paused;
       this.save();
-      this.logger.info(paused ? 'project paused' : 'project resumed', { id: member.record.id });
+      this.log.info(paused ? 'project paused' : 'project resumed', { id: member.record.id });
       this.rebalance();
       member.agent.refreshPolicy();
     }
@@ -499,7 +504,7 @@ export class ProjectSet implements AgentHost {
       if (refusal !== null) throw new Error(refusal);
     }
     member.detaching = mode;
-    this.logger.info('detaching project', { id: member.record.id, mode });
+    this.log.info('detaching project', { id: member.record.id, mode });
     // Frozen jobs could not finish: a detaching project is no longer paused.
     member.record.paused = false;
     member.agent.refreshPolicy();
@@ -520,7 +525,7 @@ export class ProjectSet implements AgentHost {
     if ((member.status?.running.length ?? 1) > 0 || !this.members.includes(member)) return;
     member.removing = true;
     void this.finishDetach(member).catch((error: unknown) =>
-      this.logger.warn('detach failed', { id: member.record.id, error: String(error) }),
+      this.log.warn('detach failed', { id: member.record.id, error: String(error) }),
     );
   }
 
@@ -535,7 +540,7 @@ export class ProjectSet implements AgentHost {
       fs.rmSync(projectDataDir(this.options.base.dataDir, id), { recursive: true, force: true });
     }
     this.save();
-    this.logger.info('project detached', { id, project: this.nameOf(member) });
+    this.log.info('project detached', { id, project: this.nameOf(member) });
     this.rebalance();
     this.emitStatus();
   }
@@ -551,7 +556,7 @@ export class ProjectSet implements AgentHost {
     const fresh = this.makeMember({ id: FIRST_PROJECT_ID, paused: false, share: DEFAULT_SHARE });
     this.members[this.members.indexOf(old)] = fresh;
     if (this.started) await this.startMember(fresh);
-    this.logger.info('first project forgotten', { project: name });
+    this.log.info('first project forgotten', { project: name });
   }
 }
 

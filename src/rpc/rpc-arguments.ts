@@ -23,6 +23,27 @@ function settingsPatch(value: unknown): Partial<AgentSettings> {
   return value as Partial<AgentSettings>;
 }
 
+/** detachProject, setProjectPaused, setProjectShare: a project id, then a mode, flag or share. */
+function projectArguments(name: string, args: readonly unknown[]): unknown[] {
+  const [id, value] = args;
+  if (typeof id !== 'string' || !/^[a-z0-9]{1,32}$/.test(id)) {
+    throw new RpcArgumentError(`${name} takes a project id first`);
+  }
+  if (name === 'detachProject') {
+    if (args.length > 2 || (value !== undefined && value !== 'finish' && value !== 'abort')) {
+      throw new RpcArgumentError('detachProject takes a project id and finish or abort');
+    }
+    return value === undefined ? [id] : [id, value];
+  }
+  const valid = name === 'setProjectPaused' ? typeof value === 'boolean' : Number.isInteger(value);
+  if (args.length !== 2 || !valid) {
+    throw new RpcArgumentError(
+      `${name} takes a project id and ${name === 'setProjectPaused' ? 'true or false' : 'a whole number'}`,
+    );
+  }
+  return [id, value];
+}
+
 /** Checks the JSON argument array of one RPC call against the command's signature. */
 export function parseRpcArguments<K extends UiCommandName>(
   name: K,
@@ -61,6 +82,10 @@ export function parseRpcArguments<K extends UiCommandName>(
       case 'setSettings':
         if (args.length !== 1) throw new RpcArgumentError('setSettings takes exactly one argument');
         return [settingsPatch(args[0])];
+      case 'detachProject':
+      case 'setProjectPaused':
+      case 'setProjectShare':
+        return projectArguments(name, args);
       default:
         throw new RpcArgumentError(`unknown command ${String(name)}`);
     }
