@@ -134,6 +134,12 @@ export class ImageCache implements JobImages {
     this.inUse.set(jobId, reference);
     try {
       let local = await engine.inspectImage(reference);
+      // Podman finds an image by its digest alone, whichever repository it came from: one the
+      // job's repository does not name is pulled under that name, as with dockerd (which looks
+      // the name up and answers 404).
+      if (local !== undefined && !local.repoDigests.some((e) => repoDigestMatches(e, image))) {
+        local = undefined;
+      }
       let pulledNow = false;
       if (local === undefined) {
         await this.pull(reference, onProgress, signal);

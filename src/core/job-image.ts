@@ -55,7 +55,13 @@ export function checkJobImage(text: string, allowed: readonly string[]): PinnedI
   return image;
 }
 
-/** One line of the engine's pull progress (Docker's JSON message stream). */
+/**
+ * One line of the engine's pull progress (Docker's JSON message stream). Podman's
+ * Docker-compatible API sends the same lines with fewer statuses: "Pulling fs layer" (no size),
+ * "Downloading" with current/total at most once a second (containers/image's progress interval),
+ * "Already exists", "Download complete" (no size; the image's config blob gets one too), and an
+ * error as a line of the stream after HTTP 200 where dockerd may answer with an HTTP error.
+ */
 export interface PullEvent {
   id?: string;
   status?: string;
@@ -66,7 +72,9 @@ export interface PullEvent {
 
 /**
  * Adds up a pull's progress over its layers: each layer's bytes downloaded of its total. A layer
- * already present is left out; a finished one counts as complete once its size is known.
+ * already present is left out; a finished one counts as complete once its size is known. One that
+ * finished before any size was told (Podman, for a blob fetched within a second) counts as
+ * nothing of nothing, so that it does not leave the whole pull's size unknown.
  */
 export class PullTracker {
   private readonly layers = new Map<string, { current: number; total: number | null }>();
@@ -91,7 +99,8 @@ export class PullTracker {
       const current = progressDetail?.current;
       if (typeof current === 'number' && current >= 0) layer.current = current;
     } else if (/^(Download complete|Pull complete)$/.test(status)) {
-      if (layer.total !== null) layer.current = layer.total;
+      if (layer.total === null) layer.total = layer.current;
+      layer.current = layer.total;
     } else if (!/^(Pulling fs layer|Waiting|Verifying Checksum|Extracting)$/.test(status)) {
       return undefined; // "Pulling from …", "Digest: …", "Status: …" name no layer
     }
@@ -109,7 +118,8 @@ export class PullTracker {
     return {
       image: this.image,
       currentBytes: current,
-      totalBytes: this.layers.size === 0 ? null : total,
+      // Nothing known yet (no layer, or only layers that never told a size): unknown.
+      totalBytes: this.layers.size === 0 || total === 0 ? null : total,
     };
   }
 }

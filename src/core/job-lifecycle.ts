@@ -384,8 +384,13 @@ export class JobLifecycle {
         image,
         (progress) => {
           const first = this.pulling === undefined;
+          // The moment every byte is in is told too: a pull faster than the throttle shows it.
+          const completed =
+            progress.totalBytes !== null &&
+            progress.currentBytes >= progress.totalBytes &&
+            (this.pulling === undefined || this.pulling.currentBytes < progress.totalBytes);
           this.pulling = progress;
-          if (first || Date.now() - told >= PULL_PROGRESS_MS) {
+          if (first || completed || Date.now() - told >= PULL_PROGRESS_MS) {
             told = Date.now();
             deps.onPhase(this.jobId, 'pulling');
           }

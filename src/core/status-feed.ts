@@ -89,7 +89,13 @@ function displayKey(status: AgentStatus): string {
     idle: idle.required
       ? { ...idle, idleSeconds: Math.floor(idle.idleSeconds / 60) }
       : { required: false, thresholdSeconds: idle.thresholdSeconds },
-    running: status.running.map((job) => [job.jobId, job.phase]),
+    // An image pull's bytes are news (job-lifecycle tells them at most every 500 ms).
+    running: status.running.map((job) => [
+      job.jobId,
+      job.phase,
+      job.pull?.currentBytes,
+      job.pull?.totalBytes,
+    ]),
   });
 }
 

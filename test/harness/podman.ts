@@ -35,6 +35,13 @@ export async function startPodman(
     readyTimeoutMs?: number;
     /** Where the socket goes (`<runtimeDir>/podman/podman.sock`); default under the temp dir. */
     runtimeDir?: string;
+    /**
+     * Registries (`host:port`) Podman may speak plain HTTP to, such as the harness's loopback
+     * registry: Podman, unlike dockerd, insists on TLS for 127.0.0.1 too unless registries.conf
+     * marks the registry insecure. Written to this server's own registries.conf
+     * (CONTAINERS_REGISTRIES_CONF), which replaces the machine's.
+     */
+    insecureRegistries?: readonly string[];
   } = {},
 ): Promise<PodmanServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-podman-'));
@@ -58,7 +65,16 @@ export async function startPodman(
     '--events-backend',
     'file',
   ];
-  const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: runtimeDir };
+  if (options.insecureRegistries !== undefined) {
+    env.CONTAINERS_REGISTRIES_CONF = path.join(dir, 'registries.conf');
+    fs.writeFileSync(
+      env.CONTAINERS_REGISTRIES_CONF,
+      options.insecureRegistries
+        .map((host) => `[[registry]]\nlocation = "${host}"\ninsecure = true\n`)
+        .join('\n'),
+    );
+  }
   const docker = new Docker({ socketPath });
   let service: ServiceProcess;
   try {

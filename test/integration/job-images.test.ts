@@ -2,7 +2,9 @@
 // Redis, the Generic Job Manager, the agent with the real dockerd, and a real registry on
 // loopback (Debian's docker-registry). The image is the CernVM-like one the project builds
 // (assets/job-image/build-cernvm-image.sh: Debian with python3), with a layer of its own on
-// top so that the agent has bytes to pull.
+// top so that the agent has bytes to pull. Each test runs on both engines: the machine's dockerd
+// and a real Podman (the harness's startPodman, its Docker-compatible API; its registries.conf
+// marks the loopback registry insecure, as dockerd does for 127.0.0.0/8 by itself).
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,12 +19,16 @@ import {
   runCommand,
   startProsody,
   startRedis,
+  startPodman,
   startRegistry,
+  type PodmanServer,
   type ProsodyServer,
   type RedisServer,
   type RegistryServer,
 } from '@test/harness';
 import { createAgent, type Agent } from '@copilot/core/agent';
+import type { AgentOptions } from '@copilot/core/agent-options';
+import { hostContainerEngine } from '@copilot/core/docker-socket';
 import { IMAGE_RECORD_FILE } from '@copilot/core/image-cache';
 import type { ImagePullProgress, JobHistoryRecord } from '@copilot/contract/ui-contract';
 import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
@@ -39,6 +45,7 @@ let prosody: ProsodyServer;
 let redis: RedisServer;
 let registry: RegistryServer;
 let docker: Docker;
+let podman: PodmanServer;
 let root: string;
 /** The CernVM-like image with a 2 MB layer of its own, in the registry only. */
 let pinned: string;
@@ -46,6 +53,21 @@ let pinned: string;
 let tampered: string;
 const agents: Agent[] = [];
 const managers: RunningJobManager[] = [];
+
+const ENGINES = ['docker', 'podman'] as const;
+type EngineName = (typeof ENGINES)[number];
+
+/** The engine's own client, to look at its images and containers. */
+function clientOf(engine: EngineName): Docker {
+  return engine === 'docker' ? docker : podman.docker;
+}
+
+/** How the agent is given the engine: dockerd's client, or Podman found through DOCKER_HOST. */
+function agentEngine(engine: EngineName): Pick<AgentOptions, 'docker' | 'engine'> {
+  return engine === 'docker'
+    ? { docker }
+    : { engine: hostContainerEngine({ DOCKER_HOST: podman.dockerHost }) };
+}
 
 /** A new image: the base image plus one layer with `bytes` random bytes, committed locally. */
 async function layeredImage(name: string, bytes: number): Promise<string> {
@@ -91,6 +113,7 @@ beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'job-images-'));
   pinned = await publish('cernvm');
   tampered = await publish('tampered');
+  podman = await startPodman({ insecureRegistries: [registry.host] });
 }, 900_000);
 
 afterEach(async () => {
@@ -100,6 +123,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   for (const reference of [pinned, tampered]) if (reference) await removeLocalImage(reference);
+  await podman?.stop();
   await registry?.stop();
   await prosody?.stop();
   await redis?.stop();
@@ -122,7 +146,7 @@ async function startManager(name: string): Promise<RunningJobManager> {
   return manager;
 }
 
-async function startAgent(user: string, allowed: string): Promise<Agent> {
+async function startAgent(engine: EngineName, user: string, allowed: string): Promise<Agent> {
   const agent = createAgent({
     settings: localAgentSettings(prosody, user, PASSWORD, {
       cpuLimitPercent: 100,
@@ -131,7 +155,7 @@ async function startAgent(user: string, allowed: string): Promise<Agent> {
       allowedImageRegistries: allowed,
     }),
     dataDir: path.join(root, `${user}-${crypto.randomBytes(3).toString('hex')}`),
-    docker,
+    ...agentEngine(engine),
     replyTimeoutMs: 3000,
     fetchBackoff: { initialMs: 300, maxMs: 1500, jitter: 0.3 },
     retryBackoff: { initialMs: 500, maxMs: 2000, jitter: 0.3 },
@@ -171,26 +195,32 @@ function doneFile(manager: RunningJobManager, jobId: string, name: string): stri
   return fs.readFileSync(path.join(manager.config.doneJobDir, jobId, name), 'utf8');
 }
 
-/** Whether the engine has an image by that reference. */
-async function isLocal(reference: string): Promise<boolean> {
-  return docker
-    .getImage(reference)
-    .inspect()
-    .then(() => true)
-    .catch(() => false);
+/**
+ * Whether the engine has an image under that name (`repo@sha256:…` among its RepoDigests): not
+ * an inspect, since Podman finds an image by its digest alone, under any repository's name.
+ */
+async function isLocal(engine: EngineName, reference: string): Promise<boolean> {
+  const images = await clientOf(engine).listImages();
+  return images.some((image) => (image.RepoDigests ?? []).includes(reference));
 }
 
-/** The registry's request log lines that name `repository`. */
-function registryRequests(repository: string): string[] {
-  return registry.process
-    .logTail(100_000)
+/** The registry's log so far: a mark for registryRequests. */
+function registryLog(): string {
+  return registry.process.logTail(1_000_000);
+}
+
+/** The registry's request log lines that name `repository`, after the mark `since`. */
+function registryRequests(repository: string, since: string): string[] {
+  return registryLog()
+    .slice(since.length)
     .split('\n')
     .filter((line) => line.includes(`/v2/${repository}/`));
 }
 
-describe('job images pulled by digest from a registry on loopback', () => {
+describe.each(ENGINES)('job images pulled by digest from a registry on loopback (%s)', (engine) => {
   it('pulls the job image by digest, shows the pull, and runs the job in it (python3 answers)', async () => {
-    const manager = await startManager('pulled');
+    const manager = await startManager(`${engine}-pulled`);
+    const mark = registryLog();
     const submitted = await submitJob(manager.queue, manager.paths, {
       commandFile: script(
         'py.sh',
@@ -199,7 +229,7 @@ describe('job images pulled by digest from a registry on loopback', () => {
       ),
       image: pinned,
     });
-    const agent = await startAgent('agent1', `${registry.host}/copilot`);
+    const agent = await startAgent(engine, 'agent1', `${registry.host}/copilot`);
     const pulls: ImagePullProgress[] = [];
     agent.events.on('status', (status) => {
       for (const job of status.running)
@@ -211,28 +241,31 @@ describe('job images pulled by digest from a registry on loopback', () => {
     expect(doneFile(manager, submitted.id, 'stdout')).toMatch(/^42 3\.11\.\d+\nlayer-present\n$/);
     expect(await record).toMatchObject({ state: 'done', exitCode: 0 });
     // pulled by its digest: the engine has it under that reference, and the agent recorded it
-    expect(await isLocal(pinned)).toBe(true);
+    expect(await isLocal(engine, pinned)).toBe(true);
     const records = JSON.parse(
       fs.readFileSync(path.join(agent.dataDir, IMAGE_RECORD_FILE), 'utf8'),
     ) as Record<string, { sizeBytes: number }>;
     expect(Object.keys(records)).toEqual([pinned]);
-    expect(registryRequests('copilot/cernvm').join('\n')).toContain(
+    expect(registryRequests('copilot/cernvm', mark).join('\n')).toContain(
       `/v2/copilot/cernvm/manifests/${pinned.split('@')[1] ?? ''}`,
     );
     // the UI saw the pull under way, with the image's bytes
     expect(pulls.length).toBeGreaterThan(0);
     expect(pulls.every((pull) => pull.image === pinned)).toBe(true);
-    expect(Math.max(...pulls.map((pull) => pull.currentBytes))).toBeGreaterThan(0);
+    if (engine === 'docker') {
+      expect(Math.max(...pulls.map((pull) => pull.currentBytes))).toBeGreaterThan(0);
+    }
   }, 300_000);
 
   it('refuses a job whose registry is not allowed before pulling anything, with a jobDone the manager records', async () => {
-    const manager = await startManager('refused');
+    const manager = await startManager(`${engine}-refused`);
+    const mark = registryLog();
     const elsewhere = `${registry.host}/elsewhere/job@${pinned.split('@')[1] ?? ''}`;
     const submitted = await submitJob(manager.queue, manager.paths, {
       commandFile: script('never.sh', '#!/bin/bash\necho should-not-run\n'),
       image: elsewhere,
     });
-    const agent = await startAgent('agent2', `${registry.host}/copilot`);
+    const agent = await startAgent(engine, 'agent2', `${registry.host}/copilot`);
     const record = historyOf(agent, submitted.id);
     const job = await finished(manager, submitted.id);
     expect(job).toMatchObject({ state: 'failed', exitCode: -1, agentState: 'image-refused' });
@@ -245,9 +278,9 @@ describe('job images pulled by digest from a registry on loopback', () => {
     expect(history).toMatchObject({ state: 'image-refused', startedAt: null });
     expect(history.error).toMatch(/is not one this computer allows/);
     // nothing was asked of the registry, and nothing was pulled or made
-    expect(registryRequests('elsewhere/job')).toEqual([]);
-    expect(await isLocal(elsewhere)).toBe(false);
-    const containers = await docker.listContainers({
+    expect(registryRequests('elsewhere/job', mark)).toEqual([]);
+    expect(await isLocal(engine, elsewhere)).toBe(false);
+    const containers = await clientOf(engine).listContainers({
       all: true,
       filters: { label: [`copilot.job=${submitted.id}`] },
     });
@@ -258,7 +291,7 @@ describe('job images pulled by digest from a registry on loopback', () => {
   }, 300_000);
 
   it('refuses a digest the registry does not have, and one whose content the registry lies about', async () => {
-    const manager = await startManager('mismatch');
+    const manager = await startManager(`${engine}-mismatch`);
     const missing = `${registry.host}/copilot/cernvm@sha256:${'0'.repeat(64)}`;
     // The registry now serves other bytes under the tampered image's manifest digest.
     const digest = (tampered.split('@')[1] ?? '').slice('sha256:'.length);
@@ -279,7 +312,7 @@ describe('job images pulled by digest from a registry on loopback', () => {
       commandFile: script('lying.sh', '#!/bin/bash\necho should-not-run\n'),
       image: tampered,
     });
-    await startAgent('agent1', registry.host);
+    await startAgent(engine, 'agent1', registry.host);
     const absentJob = await finished(manager, absent.id);
     expect(absentJob).toMatchObject({ state: 'failed', agentState: 'image-refused' });
     expect(doneFile(manager, absent.id, 'stderr')).toMatch(
@@ -288,10 +321,11 @@ describe('job images pulled by digest from a registry on loopback', () => {
     const lyingJob = await finished(manager, lying.id);
     expect(lyingJob).toMatchObject({ state: 'failed', agentState: 'image-refused' });
     expect(doneFile(manager, lying.id, 'stderr')).toMatch(
-      // dockerd checks the manifest it is served against the digest (so does the agent, after)
-      /could not be pulled: manifest verification failed for digest|does not have the digest/,
+      // The engine checks the manifest it is served against the digest (so does the agent,
+      // after): dockerd's and Podman's (containers/image) words for it.
+      /could not be pulled: (manifest verification failed for digest|.*Manifest does not match provided manifest digest)|does not have the digest/,
     );
     expect(doneFile(manager, lying.id, 'stdout')).toBe('');
-    expect(await isLocal(tampered)).toBe(false);
+    expect(await isLocal(engine, tampered)).toBe(false);
   }, 300_000);
 });

@@ -108,6 +108,18 @@ describe('ImageCache.acquire', () => {
     expect(images.pulled()).toEqual([]);
   });
 
+  it("pulls an image Podman found by its digest under another repository's name", async () => {
+    const engine = new FakeEngine();
+    // Podman answers an inspect of repo-b@digest with the image pulled as repo-a@digest.
+    const other: LocalImage = { id: 'id-aaaa', sizeBytes: 100, repoDigests: [ref('repo-a', 'a')] };
+    engine.local.set(ref('repo-b', 'a'), other);
+    engine.serve(ref('repo-b', 'a'), 100, [ref('repo-a', 'a'), ref('repo-b', 'a')]);
+    await expect(cache(engine).acquire('j1', pinned('repo-b', 'a'), () => undefined)).resolves.toBe(
+      ref('repo-b', 'a'),
+    );
+    expect(engine.calls).toEqual([`pull ${ref('repo-b', 'a')}`]);
+  });
+
   it('refuses an image larger than the whole cap, and removes it', async () => {
     const engine = new FakeEngine();
     engine.serve(ref('big', 'e'), 5 * 1024 ** 2);

@@ -148,6 +148,30 @@ describe('StatusFeed', () => {
     expect(rig.emitted).toHaveLength(2);
   });
 
+  it("treats an image pull's new bytes as news, its clocks not", () => {
+    const pulling = (currentBytes: number, elapsedMs = 0): AgentStatus =>
+      status({
+        activity: 'running',
+        running: [
+          {
+            ...JOB,
+            phase: 'pulling',
+            elapsedMs,
+            pull: { image: 'r/x@sha256:1', currentBytes, totalBytes: 2000 },
+          },
+        ],
+      });
+    const rig = feed(pulling(0));
+    rig.feed.update();
+    vi.setSystemTime(T0 + 100);
+    rig.set(pulling(0, 100));
+    rig.feed.update();
+    expect(rig.emitted).toHaveLength(1);
+    rig.set(pulling(2000, 200));
+    rig.feed.update();
+    expect(rig.emitted.map((s) => s.running[0]?.pull?.currentBytes)).toEqual([0, 2000]);
+  });
+
   it('ignores a new idle reading unless the displayed minutes change', () => {
     const idle = (idleSeconds: number): AgentStatus =>
       status({
