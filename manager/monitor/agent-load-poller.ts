@@ -21,6 +21,8 @@ export async function pollAgentLoads(
   timeoutMs: number,
 ): Promise<void> {
   if (!room.isJoined) return;
+  // A large room tells nobody of joins and leaves: ask it who is in (see room-occupants.ts).
+  await room.refreshMembers();
   const { targets } = resolveTargets({
     requested: [],
     roomJid: room.roomJid,

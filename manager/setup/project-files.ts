@@ -182,6 +182,10 @@ export function prosodySnippet(plan: ProjectPlan): string {
     '  muc_room_locking = false -- joinable at once, without owner configuration',
     '  -- the fleet console sends its orders to the members real JIDs',
     '  muc_room_default_public_jids = true',
+    "  -- thousands of agents: an occupant's join goes to nobody (not N² presences); the",
+    '  -- Monitor and its console own the room, so they list the occupants (muc#admin)',
+    '  muc_room_default_presence_broadcast = { moderator = true }',
+    `  admins = { ${[plan.accounts.monitor, plan.accounts.console].map((account) => lua(jidOf(plan, account))).join('; ')} }`,
     '',
   ].join('\n');
 }

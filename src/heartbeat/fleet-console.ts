@@ -13,7 +13,8 @@ export interface FleetConsoleOptions {
   /** The console's own session (its account is the one agents list as admin). */
   session: Pick<CopilotSession, 'send'> & { events: CopilotSession['events'] };
   /** The Heartbeat room, on that session. */
-  room: Pick<HeartbeatRoom, 'ask' | 'members' | 'isJoined' | 'roomJid'>;
+  room: Pick<HeartbeatRoom, 'ask' | 'members' | 'isJoined' | 'roomJid'> &
+    Partial<Pick<HeartbeatRoom, 'refreshMembers'>>;
   /** Presence status of Heartbeat clients and of the Monitor, to tell members apart. */
   clientStatus: string;
   monitorStatus: string;
@@ -81,6 +82,8 @@ export class FleetConsole {
     if (this.polling || !this.options.room.isJoined) return;
     this.polling = true;
     try {
+      // A large room tells nobody of joins and leaves: ask it who is in before each poll.
+      await this.options.room.refreshMembers?.();
       await this.askNow('all', this.options.pollComponents);
     } finally {
       this.polling = false;

@@ -5,6 +5,14 @@ import { bareJid, jidKey, sameJid } from '../protocol/jid';
 import { MucRoster, type RoomOccupant } from './muc-roster';
 import type { HeartbeatTarget } from './target-resolution';
 import { errorMessage } from '../base/errors';
+import {
+  LISTED_ROLES,
+  discoItemsQuery,
+  iqErrorCondition,
+  occupantsFromAdminResult,
+  occupantsFromDiscoItems,
+  roleQuery,
+} from './room-occupants';
 
 /** Presence status of command-line clients, so that "everyone" does not include them. */
 export const HEARTBEAT_CLIENT_STATUS = 'copilot-heartbeat';
@@ -30,6 +38,21 @@ export interface HeartbeatRoomOptions {
   nick: string;
   /** Presence status shown to the room; default HEARTBEAT_CLIENT_STATUS. */
   presenceStatus?: string;
+  /**
+   * Ask the room for its occupants once joined (and on refreshMembers()), for rooms that do not
+   * broadcast occupants' presence; default true. See room-occupants.ts.
+   */
+  listOccupants?: boolean;
+}
+
+/** Where the last refreshMembers() found the occupants that presence does not show. */
+export interface RoomListing {
+  /** `muc#admin`: we are a moderator; `disco#items`: the room lists occupants to anyone. */
+  source: 'muc#admin' | 'disco#items' | 'none';
+  /** Occupants in that answer. */
+  listed: number;
+  /** Why neither query answered. */
+  failure?: string;
 }
 
 function questionCommand(question: HeartbeatQuestion): Command {
@@ -67,6 +90,9 @@ export class HeartbeatRoom {
   private active = true;
   private readonly presenceStanza: Element;
   private readonly stopCommands: () => void;
+  private listing: Promise<RoomListing> | undefined;
+  /** The answer of the latest refreshMembers(). */
+  lastListing: RoomListing | undefined;
 
   constructor(
     private readonly session: CopilotSession,
@@ -193,14 +219,61 @@ export class HeartbeatRoom {
     });
   }
 
+  /**
+   * Asks the room for its occupants (muc#admin as a moderator, else disco#items) and keeps them
+   * in the roster beside those known from presence. Concurrent calls share one query.
+   */
+  refreshMembers(timeoutMs = 10_000): Promise<RoomListing> {
+    if (this.options.listOccupants === false || !this.joined) {
+      return Promise.resolve({ source: 'none', listed: 0, failure: 'not asked' });
+    }
+    this.listing ??= this.queryOccupants(timeoutMs).finally(() => {
+      this.listing = undefined;
+    });
+    return this.listing;
+  }
+
+  private async queryOccupants(timeoutMs: number): Promise<RoomListing> {
+    const roomJid = this.options.roomJid;
+    let failure: string;
+    try {
+      const results = await Promise.all(
+        LISTED_ROLES.map((role) =>
+          this.session.iqRequest(roomJid, 'get', roleQuery(role), timeoutMs),
+        ),
+      );
+      const occupants = results.flatMap((result) => occupantsFromAdminResult(result, roomJid));
+      this.roster.setListed(occupants);
+      this.lastListing = { source: 'muc#admin', listed: occupants.length };
+      return this.lastListing;
+    } catch (error) {
+      failure = `muc#admin: ${iqErrorCondition(error) ?? errorMessage(error)}`;
+    }
+    try {
+      const result = await this.session.iqRequest(roomJid, 'get', discoItemsQuery(), timeoutMs);
+      const occupants = occupantsFromDiscoItems(result, roomJid);
+      this.roster.setListed(occupants);
+      this.lastListing = { source: 'disco#items', listed: occupants.length };
+    } catch (error) {
+      failure += `; disco#items: ${iqErrorCondition(error) ?? errorMessage(error)}`;
+      this.lastListing = { source: 'none', listed: 0, failure };
+    }
+    return this.lastListing;
+  }
+
+  private async joinedThenListed(): Promise<void> {
+    this.joined = true;
+    if (this.options.listOccupants !== false) await this.refreshMembers();
+    for (const listener of [...this.joinListeners]) listener();
+  }
+
   private readonly onPresence = (stanza: Element): void => {
     const outcome = this.roster.apply(stanza);
     if (
       outcome.kind === 'self-joined' ||
       (outcome.kind === 'joined' && outcome.occupant.nick === this.options.nick)
     ) {
-      this.joined = true;
-      for (const listener of [...this.joinListeners]) listener();
+      if (!this.joined) void this.joinedThenListed();
     } else if (outcome.kind === 'error' && outcome.nick === this.options.nick) {
       const error = new Error(
         `cannot join ${this.options.roomJid} as ${this.options.nick}: ${outcome.condition}`,

@@ -21,23 +21,41 @@ export type PresenceOutcome =
   | { kind: 'error'; nick: string; condition: string }
   | { kind: 'ignored' };
 
-/** The occupants of one room, kept up to date from the presence stanzas the room sends us. */
+/**
+ * The occupants of one room, kept up to date from the presence stanzas the room sends us, plus
+ * the occupants a room query listed (setListed): in a room that broadcasts occupants' presence
+ * to nobody, that list is the only way to know them. An occupant known from presence wins over
+ * the same nick in the list (it has the presence status).
+ */
 export class MucRoster {
   private readonly occupants = new Map<string, RoomOccupant>();
+  private listed = new Map<string, RoomOccupant>();
 
   constructor(readonly roomJid: string) {}
 
   /** Everyone in the room, ourselves included, in nickname order. */
   members(): RoomOccupant[] {
-    return [...this.occupants.values()].sort((a, b) => a.nick.localeCompare(b.nick));
+    const all = new Map(this.listed);
+    for (const [nick, occupant] of this.occupants) all.set(nick, occupant);
+    return [...all.values()].sort((a, b) => a.nick.localeCompare(b.nick));
   }
 
   get(nick: string): RoomOccupant | undefined {
-    return this.occupants.get(nick);
+    return this.occupants.get(nick) ?? this.listed.get(nick);
+  }
+
+  /** Replaces the listed occupants with the answer of the latest room query. */
+  setListed(occupants: readonly RoomOccupant[]): void {
+    this.listed = new Map(occupants.map((occupant) => [occupant.nick, occupant]));
+  }
+
+  get listedCount(): number {
+    return this.listed.size;
   }
 
   clear(): void {
     this.occupants.clear();
+    this.listed.clear();
   }
 
   /** Applies one presence stanza; stanzas from other rooms or users are ignored. */
@@ -64,6 +82,7 @@ export class MucRoster {
     if (statusText) occupant.status = statusText;
     if (type === 'unavailable') {
       this.occupants.delete(nick);
+      this.listed.delete(nick);
       return { kind: isSelf ? 'self-left' : 'left', occupant };
     }
     if (type !== undefined) return { kind: 'ignored' };

@@ -335,6 +335,21 @@ export class CopilotSession {
     this.transmit(stanza);
   }
 
+  /**
+   * Sends an IQ (`get` or `set`, with `payload` as its child) and resolves with the result
+   * stanza; rejects with the server's error (its `condition`, e.g. `forbidden`), after
+   * timeoutMs, or at once when offline. Used for room queries (muc#admin, disco#items).
+   */
+  async iqRequest(
+    to: string,
+    type: 'get' | 'set',
+    payload: Element,
+    timeoutMs = 10_000,
+  ): Promise<Element> {
+    if (!this.online || !this.xmpp) throw new Error(`offline: no IQ sent to ${to}`);
+    return this.xmpp.iqCaller.request(xml('iq', { to, type }, payload), timeoutMs);
+  }
+
   /** Joins a MUC room (e.g. the Heartbeat room) and rejoins it after every reconnect. */
   joinRoom(roomJid: string, nick: string): void {
     const presence = mucJoinPresence(roomJid, nick);

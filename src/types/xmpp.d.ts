@@ -89,6 +89,8 @@ declare module '@xmpp/client' {
     start(): Promise<JID>;
     stop(): Promise<void>;
     send(element: Element): Promise<void>;
+    /** IQ requests: resolves with the result IQ, rejects with the error or on timeout. */
+    iqCaller: { request(stanza: Element, timeoutMs?: number): Promise<Element> };
     /** Writes raw text to the stream (no serialisation). */
     write(data: string): Promise<void>;
     disconnect(timeout?: number): Promise<void>;

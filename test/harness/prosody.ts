@@ -42,6 +42,25 @@ export interface ProsodyOptions {
   invites?: boolean;
   /** Default 30 s. */
   readyTimeoutMs?: number;
+  /**
+   * Who hears an occupant's join in a room made on this server: `all` (default, XEP-0045's
+   * default) or `moderators`, the setting for a Heartbeat room of thousands of agents
+   * (`muc_room_default_presence_broadcast = { moderator = true }`: only moderators' presence
+   * is broadcast; a participant's join goes to nobody but itself).
+   */
+  roomPresence?: RoomPresence;
+  /**
+   * Accounts (user names of this domain or bare JIDs) that own every room of the MUC service
+   * (`admins` of the MUC component): they join as moderators and may list the occupants.
+   */
+  mucAdmins?: readonly string[];
+}
+
+export type RoomPresence = 'all' | 'moderators';
+
+/** `user` → `user@domain`; a JID stays as it is. */
+export function adminJids(admins: readonly string[] | undefined, domain: string): string[] {
+  return (admins ?? []).map((admin) => (admin.includes('@') ? admin : `${admin}@${domain}`));
 }
 
 export interface ProsodyServer {
@@ -158,6 +177,8 @@ function buildConfig(o: {
   scramIterations?: number;
   extraGlobalConfig?: string;
   invites?: boolean;
+  roomPresence: RoomPresence;
+  mucAdmins: string[];
 }): string {
   const p = (name: string): string => lua(path.join(o.dir, name));
   const modules = ['roster', 'saslauth', 'disco', 'ping', 'time', 'version', 'uptime'];
@@ -222,8 +243,20 @@ function buildConfig(o: {
     '  muc_room_default_public = true',
     '  muc_room_locking = false -- joinable at once, without owner configuration',
     '  muc_tombstones = false',
-    '',
   );
+  if (o.roomPresence === 'moderators') {
+    lines.push(
+      "  -- occupants' joins go to nobody: a room of thousands costs O(N), not O(N²), presences",
+      '  muc_room_default_presence_broadcast = { moderator = true }',
+    );
+  }
+  if (o.mucAdmins.length > 0) {
+    lines.push(
+      '  -- owners of every room here: moderators, who may list the occupants (muc#admin)',
+      `  admins = { ${o.mucAdmins.map(lua).join('; ')} }`,
+    );
+  }
+  lines.push('');
   return lines.join('\n');
 }
 
@@ -298,6 +331,8 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
       scramIterations: options.scramIterations,
       extraGlobalConfig: options.extraGlobalConfig,
       invites: options.invites,
+      roomPresence: options.roomPresence ?? 'all',
+      mucAdmins: adminJids(options.mucAdmins, domain),
     }),
   );
   chownTree(dir, runAs);

@@ -11,7 +11,14 @@ export type XmppServerKind = (typeof XMPP_SERVER_KINDS)[number];
 /** What both servers take; server-specific options stay with startProsody and startEjabberd. */
 export type XmppServerOptions = Pick<
   ProsodyOptions & EjabberdOptions,
-  'domain' | 'mucDomain' | 'tls' | 'users' | 'stanzaSizeLimit' | 'readyTimeoutMs'
+  | 'domain'
+  | 'mucDomain'
+  | 'tls'
+  | 'users'
+  | 'stanzaSizeLimit'
+  | 'readyTimeoutMs'
+  | 'roomPresence'
+  | 'mucAdmins'
 >;
 
 export type XmppServer = ProsodyServer & { readonly kind: XmppServerKind };

@@ -56,4 +56,27 @@ describe('MucRoster', () => {
     expect(roster.apply(xml('presence', { from: 'user@localhost/res' })).kind).toBe('ignored');
     expect(roster.members()).toEqual([]);
   });
+
+  it('keeps listed occupants beside those known from presence; presence wins, leaves remove', () => {
+    const roster = new MucRoster(ROOM);
+    roster.apply(presence('mod', { status: 'copilot-heartbeat' }));
+    roster.setListed([
+      { nick: 'mod', roomJid: `${ROOM}/mod`, role: 'moderator' },
+      { nick: 'a1', roomJid: `${ROOM}/a1`, role: 'participant', realJid: 'a@x/1' },
+      { nick: 'a2', roomJid: `${ROOM}/a2`, role: 'participant' },
+    ]);
+    expect(roster.members().map((m) => [m.nick, m.status ?? m.realJid])).toEqual([
+      ['a1', 'a@x/1'],
+      ['a2', undefined],
+      ['mod', 'copilot-heartbeat'],
+    ]);
+    expect(roster.get('a1')?.realJid).toBe('a@x/1');
+    roster.apply(presence('a2', { type: 'unavailable' }));
+    expect(roster.members().map((m) => m.nick)).toEqual(['a1', 'mod']);
+    roster.setListed([]);
+    expect(roster.members().map((m) => m.nick)).toEqual(['mod']);
+    roster.setListed([{ nick: 'a3', roomJid: `${ROOM}/a3`, role: 'participant' }]);
+    roster.clear();
+    expect(roster.members()).toEqual([]);
+  });
 });

@@ -94,6 +94,8 @@ describe('the files of a new project', () => {
     expect(snippet).toContain('ssl = { certificate = "/c.crt"; key = "/c.key"; }');
     expect(snippet).toContain('Component "conference.copilot.example.org" "muc"');
     expect(snippet).toContain('muc_room_default_public_jids = true');
+    expect(snippet).toContain('muc_room_default_presence_broadcast = { moderator = true }');
+    expect(snippet).toMatch(/^ {2}admins = \{ "[^"]+@[^"]+"; "[^"]+@[^"]+" \}$/m);
   });
 
   it('registers the three accounts with their passwords quoted for the shell', () => {
