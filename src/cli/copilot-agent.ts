@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from '../core/agent';
 import { createProjectSet } from '../core/project-set';
+import { hostContainerEngine } from '../core/docker-socket';
 import { isEntryPoint } from '../base/cli-runner';
 import { errorReport } from '../base/errors';
 import { startGuiRpcServer, type GuiRpcServer } from '../rpc/gui-rpc-server';
@@ -101,6 +102,8 @@ export async function startHeadlessAgent(
       logLevel: config.logLevel,
       session: { wireFormat: config.wireFormat },
       echoLog: (record) => process.stderr.write(formatLogRecord(record) + '\n'),
+      // The container engine is looked for with the same environment (DOCKER_HOST, XDG_RUNTIME_DIR…).
+      engine: hostContainerEngine(env),
     },
   });
   await agent.start();

@@ -8,6 +8,11 @@
  * is pulled by digest from a registry on loopback (Debian's docker-registry). Screenshots:
  * test-artifacts/attach-*.png.
  *
+ * The same flow runs twice: with the machine's dockerd, and with a real Podman instead (the
+ * harness's startPodman, found by the agent through DOCKER_HOST; its registries.conf marks the
+ * loopback registry insecure, as dockerd does for 127.0.0.0/8 by itself): screenshots
+ * test-artifacts/attach-*-podman.png.
+ *
  * A second test attaches a headless agent with `copilot-agent --attach FILE` (the .copilot file
  * copilot-attach-link --out wrote) and checks it comes online under the project's manager.
  */
@@ -35,8 +40,10 @@ import {
   pushImage,
   removeLocalImage,
   runCommand,
+  startPodman,
   startProsody,
   startRegistry,
+  type PodmanServer,
   type ProsodyServer,
   type RegistryServer,
 } from '@test/harness';
@@ -54,7 +61,11 @@ let manager: RunningJobManager;
 let managerEnv: Record<string, string>;
 let pinned: string;
 let browser: Browser;
+let podman: PodmanServer;
 const agents: RunningAgent[] = [];
+
+const ENGINES = ['docker', 'podman'] as const;
+type EngineName = (typeof ENGINES)[number];
 
 /** copilot-attach-link's arguments for this server: prosodyctl as Prosody's own user. */
 function attachLinkArgs(extra: string[]): string[] {
@@ -73,7 +84,11 @@ function attachLinkArgs(extra: string[]): string[] {
   ];
 }
 
-async function headlessAgent(name: string, argv: string[] = []): Promise<RunningAgent> {
+async function headlessAgent(
+  name: string,
+  argv: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningAgent> {
   const port = await freePort();
   const agent = await startHeadlessAgent(
     [
@@ -85,7 +100,7 @@ async function headlessAgent(name: string, argv: string[] = []): Promise<Running
       `--AGENT_JABBER_RESOURCE=${name}`,
       ...argv,
     ],
-    {},
+    env,
   );
   agents.push(agent);
   return agent;
@@ -133,6 +148,7 @@ beforeAll(async () => {
       tls: sessionTlsFromConfig(managerEnv.JM_JABBER_CA_FILE, managerEnv.JM_REQUIRE_TLS),
     },
   });
+  podman = await startPodman({ insecureRegistries: [registry.host] });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -144,85 +160,110 @@ afterAll(async () => {
   for (const agent of agents.splice(0)) await agent.stop();
   await manager?.stop();
   await prosody?.stop();
+  await podman?.stop();
   if (pinned) await removeLocalImage(pinned).catch(() => undefined);
   await registry?.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('a volunteer attaches with one link', () => {
-  it('pastes a copilot-attach-link link on the first-run screen, accepts, and runs a job pulled by digest', async () => {
-    const { link } = await makeAttachLink(attachLinkArgs([]), managerEnv);
-    const parsed = parseAttachLink(link);
-    expect(parsed.managerPublicKeyPem).toContain('PUBLIC KEY');
-    expect(parsed.caFingerprint256).toMatch(/^[0-9a-f]{64}$/);
+  it.each(ENGINES)(
+    'pastes a copilot-attach-link link on the first-run screen, accepts, and runs a job pulled by digest (%s)',
+    async (engine: EngineName) => {
+      // One agent at a time, so that the job goes to this engine's.
+      for (const running of agents.splice(0)) await running.stop();
+      const name = `browser-${engine}`;
+      const shot = (what: string): string =>
+        path.join(ARTIFACTS, `attach-${what}${engine === 'podman' ? '-podman' : ''}.png`);
+      const { link } = await makeAttachLink(attachLinkArgs([]), managerEnv);
+      const parsed = parseAttachLink(link);
+      expect(parsed.managerPublicKeyPem).toContain('PUBLIC KEY');
+      expect(parsed.caFingerprint256).toMatch(/^[0-9a-f]{64}$/);
 
-    const agent = await headlessAgent('browser-agent');
-    const rpc = agent.rpc;
-    if (!rpc) throw new Error('no GUI RPC');
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-    page.on('pageerror', (error) => process.stderr.write(`[renderer] ${error.message}\n`));
-    await page.goto(`${rpc.url}/#token=${encodeURIComponent(rpc.token)}`);
+      const agent = await headlessAgent(
+        name,
+        [],
+        engine === 'podman' ? { DOCKER_HOST: podman.dockerHost } : {},
+      );
+      const rpc = agent.rpc;
+      if (!rpc) throw new Error('no GUI RPC');
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      page.on('pageerror', (error) => process.stderr.write(`[renderer] ${error.message}\n`));
+      await page.goto(`${rpc.url}/#token=${encodeURIComponent(rpc.token)}`);
 
-    // An empty profile: the first-run screen, not the app.
-    await page.getByTestId('first-run').waitFor();
-    await page.getByLabel('Attach link from your project').fill(link);
-    await page.getByRole('button', { name: 'Show what it does' }).click();
-    const preview = page.getByTestId('attach-preview');
-    await preview.waitFor();
-    const previewText = (await preview.textContent()) ?? '';
-    expect(previewText).toContain('Attach test project');
-    expect(previewText).toContain(`jm@${prosody.domain}`);
-    expect(previewText).toContain('Secure mode');
-    expect(previewText).toContain(`${registry.host}/copilot`);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'attach-preview.png'), fullPage: true });
+      // An empty profile: the first-run screen, not the app.
+      await page.getByTestId('first-run').waitFor();
+      await page.getByLabel('Attach link from your project').fill(link);
+      await page.getByRole('button', { name: 'Show what it does' }).click();
+      const preview = page.getByTestId('attach-preview');
+      await preview.waitFor();
+      const previewText = (await preview.textContent()) ?? '';
+      expect(previewText).toContain('Attach test project');
+      expect(previewText).toContain(`jm@${prosody.domain}`);
+      expect(previewText).toContain('Secure mode');
+      expect(previewText).toContain(`${registry.host}/copilot`);
+      await page.screenshot({ path: shot('preview'), fullPage: true });
 
-    await page.getByRole('button', { name: 'Accept and join Attach test project' }).click();
-    // Attached: the app itself, connected over TLS to the project's server.
-    await expect
-      .poll(
-        () =>
-          page
-            .getByTestId('connection')
-            .textContent()
-            .catch(() => null),
-        {
-          timeout: 60_000,
-        },
-      )
-      .toBe('Connected');
-    const project = readProjectFile(path.join(tmp, 'browser-agent'));
-    expect(project?.get('AGENT_SECURE_MODE')).toBe('1');
-    expect(project?.get('AGENT_REQUIRE_TLS')).toBe('1');
-    expect(fs.statSync(path.join(tmp, 'browser-agent', 'project.conf')).mode & 0o777).toBe(0o600);
+      await page.getByRole('button', { name: 'Accept and join Attach test project' }).click();
+      // Attached: the app itself, connected over TLS to the project's server.
+      await expect
+        .poll(
+          () =>
+            page
+              .getByTestId('connection')
+              .textContent()
+              .catch(() => null),
+          {
+            timeout: 60_000,
+          },
+        )
+        .toBe('Connected');
+      const project = readProjectFile(path.join(tmp, name));
+      expect(project?.get('AGENT_SECURE_MODE')).toBe('1');
+      expect(project?.get('AGENT_REQUIRE_TLS')).toBe('1');
+      expect(fs.statSync(path.join(tmp, name, 'project.conf')).mode & 0o777).toBe(0o600);
+      // The Status view names the engine that runs the jobs.
+      await expect
+        .poll(() => page.getByTestId('engine-name').textContent(), { timeout: 30_000 })
+        .toBe(engine === 'podman' ? 'Podman' : 'Docker');
 
-    const script = path.join(tmp, 'job.sh');
-    fs.writeFileSync(
-      script,
-      "#!/bin/bash\npython3 -c 'print(6 * 7)' > output/answer.txt\nsleep 6\necho done\n",
-      { mode: 0o755 },
-    );
-    const job = await submitJob(manager.queue, manager.paths, {
-      commandFile: script,
-      image: pinned,
-    });
-    const running = page.getByTestId('running-job').filter({ hasText: job.id });
-    await running.waitFor({ timeout: 120_000 });
-    // Pulled by digest and started: the card says running (the job sleeps 6 s).
-    await expect.poll(() => running.textContent(), { timeout: 60_000 }).toMatch(/running/);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'attach-job-running.png'), fullPage: true });
+      const script = path.join(tmp, `job-${engine}.sh`);
+      fs.writeFileSync(
+        script,
+        "#!/bin/bash\npython3 -c 'print(6 * 7)' > output/answer.txt\nsleep 6\n" +
+          // Podman sets container=podman in a container's environment; dockerd sets nothing.
+          'echo "engine=${container:-docker}"\necho done\n',
+        { mode: 0o755 },
+      );
+      const job = await submitJob(manager.queue, manager.paths, {
+        commandFile: script,
+        image: pinned,
+      });
+      const running = page.getByTestId('running-job').filter({ hasText: job.id });
+      await running.waitFor({ timeout: 120_000 });
+      // Pulled by digest and started: the card says running (the job sleeps 6 s).
+      await expect.poll(() => running.textContent(), { timeout: 60_000 }).toMatch(/running/);
+      await page.screenshot({ path: shot('job-running'), fullPage: true });
 
-    const done = await waitForJob(manager.queue, job.id, 180_000);
-    expect(done?.state).toBe('done');
-    expect(
-      fs.readFileSync(path.join(manager.config.doneJobDir, job.id, 'stdout'), 'utf8'),
-    ).toContain('done');
-    await page.getByRole('button', { name: 'Contributed jobs' }).click();
-    const row = page.getByTestId('job-history').locator('tr', { hasText: job.id });
-    await row.waitFor({ timeout: 60_000 });
-    expect(await row.textContent()).toMatch(/succeeded/);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'attach-job-history.png'), fullPage: true });
-    await page.close();
-  }, 420_000);
+      const done = await waitForJob(manager.queue, job.id, 180_000);
+      expect(done?.state).toBe('done');
+      expect(fs.readFileSync(path.join(manager.config.doneJobDir, job.id, 'stdout'), 'utf8')).toBe(
+        `engine=${engine}\ndone\n`,
+      );
+      if (engine === 'podman') {
+        // Pulled into Podman's own storage, under the digest reference.
+        const images = await podman.docker.listImages();
+        expect(images.some((image) => (image.RepoDigests ?? []).includes(pinned))).toBe(true);
+      }
+      await page.getByRole('button', { name: 'Contributed jobs' }).click();
+      const row = page.getByTestId('job-history').locator('tr', { hasText: job.id });
+      await row.waitFor({ timeout: 60_000 });
+      expect(await row.textContent()).toMatch(/succeeded/);
+      await page.screenshot({ path: shot('job-history'), fullPage: true });
+      await page.close();
+    },
+    420_000,
+  );
 
   it('copilot-agent --attach FILE (the .copilot file) attaches a headless agent that comes online', async () => {
     const file = path.join(tmp, 'project.copilot');
