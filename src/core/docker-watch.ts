@@ -62,7 +62,9 @@ export class DockerWatch {
         if (state.endpoint !== undefined) fields.endpoint = state.endpoint;
         logger.info(`${label} is available`, fields);
       } else
-        logger.warn('Docker is not running; jobs wait until it is back', { detail: state.message });
+        logger.warn('No container engine is running; jobs wait until one is back', {
+          detail: state.message,
+        });
     }
     // A probe that looked everywhere (tried) says what it found; a bare failure says it shortly.
     this.current =

@@ -79,7 +79,7 @@ describe('DockerWatch', () => {
     for (let i = 0; i < 5; i += 1) await docker.probe();
     expect(logs.map((record) => `${record.level} ${record.message}`)).toEqual([
       'info Docker is available',
-      'warn Docker is not running; jobs wait until it is back',
+      'warn No container engine is running; jobs wait until one is back',
       'info Docker is available',
     ]);
     expect(logs[0]?.fields).toEqual({ version: '24.0' });
