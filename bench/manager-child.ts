@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { consoleLogger } from '@copilot/base/logger';
+import { batchedConsoleLogger } from '@copilot/base/batched-log-sink';
 import { startJobManager } from '@manager/job-manager/job-manager';
 import { configFromValues, loadConfigValues } from '@manager/job-manager/manager-config';
 
@@ -38,7 +38,7 @@ async function toggleProfiler(): Promise<void> {
 async function run(): Promise<void> {
   const loaded = loadConfigValues(process.argv.slice(2));
   const config = configFromValues(loaded.values);
-  const logger = consoleLogger('jobmanager', 'info');
+  const logger = batchedConsoleLogger('jobmanager', 'info');
   const manager = await startJobManager(config, { logger });
   process.on('SIGUSR2', () => {
     toggleProfiler().catch((error: unknown) => {

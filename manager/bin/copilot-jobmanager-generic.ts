@@ -4,7 +4,7 @@
  * Runs the Generic Job and Storage Manager until SIGINT/SIGTERM. See manager/job-manager/manager-config.ts
  * for the variables.
  */
-import { consoleLogger } from '@copilot/base/logger';
+import { batchedConsoleLogger } from '@copilot/base/batched-log-sink';
 import { managerSecureLayers } from '@copilot/transport/secure-layer';
 import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
 import { runIfEntryPoint } from '@copilot/base/cli-runner';
@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const config = configFromValues(loaded.values);
   const level = loaded.options.get('log-level') === 'debug' ? 'debug' : 'info';
-  const logger = consoleLogger('jobmanager', level);
+  const logger = batchedConsoleLogger('jobmanager', level);
   // Secure mode (JM_SECURE_MODE, JM_PRIVATE_KEY) and TLS (JM_JABBER_CA_FILE, JM_REQUIRE_TLS).
   const variable = (name: string): string | undefined => loaded.values.optional(name);
   const session = {

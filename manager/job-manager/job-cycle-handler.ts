@@ -63,7 +63,7 @@ import {
   newStorageToken,
   type JobRecord,
 } from './job-record';
-import { renewLease, type JobQueue } from './job-queue';
+import { renewalDue, renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths } from './job-store-paths';
 import type { ManagerRole } from './manager-config';
 import { unpackOutputBundle } from './output-bundle';
@@ -470,16 +470,20 @@ export class JobCycleHandler {
 
   /**
    * The held job (see heldJob), its lease renewed while it runs; a job no longer active, or whose
-   * lease could not be renewed, is refused (lease-lost) and undefined returned.
+   * lease could not be renewed, is refused (lease-lost) and undefined returned. With `whenDue`,
+   * a lease renewed moments ago is not written again (renewalDue).
    */
   private async renewedJob(
     message: CommandMessage,
     jobID: string,
     jmJobData: string | undefined,
+    whenDue = false,
   ): Promise<JobRecord | undefined> {
     const job = await this.heldJob(message, jobID, jmJobData);
     if (!job) return undefined;
-    if (!ACTIVE_STATES.includes(job.state) || !(await this.renew(job))) {
+    const active = ACTIVE_STATES.includes(job.state);
+    if (active && whenDue && !renewalDue(job, this.options.leaseMs)) return job;
+    if (!active || !(await this.renew(job))) {
       this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
       return undefined;
     }
@@ -501,7 +505,7 @@ export class JobCycleHandler {
     message: CommandMessage,
     command: CommandOf<'want_getJobOutputDir'>,
   ): Promise<void> {
-    const job = await this.renewedJob(message, command.jobID, command.jmJobData);
+    const job = await this.renewedJob(message, command.jobID, command.jmJobData, true);
     if (!job) return;
     await this.options.reply(message.from, { command: 'have_getJobOutputDir' });
   }

@@ -113,6 +113,21 @@ export function countByOwner(jobs: ReadonlyArray<NewJob>): Map<string, number> {
 }
 
 /**
+ * False when the job's lease was renewed so lately that renewing it again would move its expiry
+ * by less than a hundredth of the lease (at most a minute): the requests of one job's upload
+ * (want_getJobOutputDir, the PUTs) come within milliseconds of each other, and each renewal is a
+ * write to the store. A request that must change the job (a new state, a token) renews anyway.
+ */
+export function renewalDue(
+  job: Pick<JobRecord, 'leaseExpiresAt'>,
+  leaseMs: number,
+  now = Date.now(),
+): boolean {
+  if (job.leaseExpiresAt === undefined) return true;
+  return job.leaseExpiresAt < now + leaseMs - Math.min(leaseMs / 100, 60_000);
+}
+
+/**
  * Extends a job's lease by `leaseMs` from now, moving it on to `state` when given, if it still
  * holds lease `job.leaseId`. A job only moves forward: it becomes running from leased or
  * running, uploading from any active state.

@@ -31,7 +31,7 @@ import { pipeline } from 'node:stream/promises';
 import { isSafeFileName, isValidJobId } from '@copilot/protocol';
 import type { Logger } from '@copilot/base/logger';
 import { ACTIVE_STATES, type JobRecord } from './job-record';
-import { renewLease, type JobQueue } from './job-queue';
+import { renewalDue, renewLease, type JobQueue } from './job-queue';
 import type { JobStorePaths, StorageDirection } from './job-store-paths';
 import { errorMessage } from '@copilot/base/errors';
 
@@ -395,6 +395,8 @@ export class StorageServer {
 
   private async extendLease(job: JobRecord, state?: 'running'): Promise<void> {
     if (job.leaseId === undefined) return;
+    // Only renewed (no new state): not written again when it was renewed moments ago.
+    if (state === undefined && !renewalDue(job, this.options.leaseMs)) return;
     await renewLease(this.options.queue, job, this.options.leaseMs, state);
   }
 
@@ -443,7 +445,7 @@ export class StorageServer {
   ): Promise<void> {
     const dir = this.options.paths.dir(job.id, 'output');
     const final = this.options.paths.file(job.id, 'output', target.fileName);
-    await fs.promises.mkdir(dir, { recursive: true });
+    // getJobOutputDir made the directory; receive makes it again only when it is not there.
     const temp = path.join(dir, `${UPLOAD_TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     const upload: Upload = { jobId: job.id, dir, fileName: target.fileName, temp, received: 0 };
     try {
@@ -500,7 +502,11 @@ export class StorageServer {
       this.options.minUploadBytesPerIdleTimeout ?? DEFAULT_MIN_UPLOAD_BYTES_PER_IDLE_TIMEOUT;
     // Created before the body is read, so the temp exists whenever the caller removes it: a
     // stream that opened it lazily could create it after a quickly failed pipeline's clean-up.
-    const file = await fs.promises.open(upload.temp, 'wx', 0o600);
+    const file = await fs.promises.open(upload.temp, 'wx', 0o600).catch(async (error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await fs.promises.mkdir(upload.dir, { recursive: true });
+      return fs.promises.open(upload.temp, 'wx', 0o600);
+    });
     const rate = watchUploadRate(request, this.idleTimeoutMs, minBytes);
     const addInFlight = (bytes: number) => this.addInFlight(upload.jobId, bytes);
     try {

@@ -112,7 +112,8 @@ describe('storage server', () => {
     const big = Buffer.alloc(UPLOAD_CAP + 1, 'a');
     const reply = await request('PUT', `/storage/output/${job.id}/${job.outputToken}/big.dat`, big);
     expect(reply.status).toBe(413);
-    expect(fs.readdirSync(paths.dir(job.id, 'output'))).toEqual([]);
+    // Refused before the body: the output dir is not even made (getJobOutputDir makes it).
+    expect(fixture.outputFiles(job.id)).toEqual([]);
     const refusals = logged.filter((entry) => entry.message === 'storage request refused');
     expect(refusals.at(-1)?.fields?.url).toBe(`/storage/output/${job.id}/…/big.dat`);
     expect(JSON.stringify(logged)).not.toContain(job.outputToken);
