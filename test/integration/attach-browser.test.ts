@@ -204,7 +204,16 @@ describe('a volunteer attaches with one link', () => {
       expect(previewText).toContain(`${registry.host}/copilot`);
       await page.screenshot({ path: shot('preview'), fullPage: true });
 
-      await page.getByRole('button', { name: 'Accept and join Attach test project' }).click();
+      // A link edited after its preview cannot be accepted unseen: the preview goes away.
+      const accept = page.getByRole('button', { name: 'Accept and join Attach test project' });
+      await page.getByLabel('Attach link from your project').fill(`${link}&x=1`);
+      await preview.waitFor({ state: 'detached' });
+      expect(await accept.count()).toBe(0);
+      await page.getByLabel('Attach link from your project').fill(link);
+      await page.getByRole('button', { name: 'Show what it does' }).click();
+      await preview.waitFor();
+
+      await accept.click();
       // Attached: the app itself, connected over TLS to the project's server.
       await expect
         .poll(

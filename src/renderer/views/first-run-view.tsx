@@ -78,6 +78,8 @@ export function FirstRunView({
   };
   const [link, setLink] = useState(initialLink);
   const [preview, setPreview] = useState<AttachPreview | null>(null);
+  /** The link the preview shows: Accept joins this one, never an edit made after previewing. */
+  const [previewedLink, setPreviewedLink] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [joined, setJoined] = useState<string | null>(null);
@@ -88,7 +90,10 @@ export function FirstRunView({
     setPreview(null);
     api
       .previewAttachLink(text.trim())
-      .then(setPreview)
+      .then((shown) => {
+        setPreview(shown);
+        setPreviewedLink(text.trim());
+      })
       .catch((e: unknown) => setError(errorMessage(e)))
       .finally(() => setBusy(false));
   };
@@ -97,7 +102,10 @@ export function FirstRunView({
     // The link the copilot:// handler handed over is previewed at once.
     api
       .previewAttachLink(initialLink.trim())
-      .then(setPreview)
+      .then((shown) => {
+        setPreview(shown);
+        setPreviewedLink(initialLink.trim());
+      })
       .catch((e: unknown) => setError(errorMessage(e)));
   }, [api, initialLink]);
 
@@ -109,7 +117,7 @@ export function FirstRunView({
     setBusy(true);
     setError(null);
     api
-      .attachProject(link.trim())
+      .attachProject(previewedLink)
       .then((result) => {
         if (!result.ok) {
           setError(result.error);
@@ -160,7 +168,11 @@ export function FirstRunView({
             spellCheck={false}
             placeholder="copilot://attach?v=1&…"
             value={link}
-            onChange={(e) => setLink(e.target.value)}
+            onChange={(e) => {
+              setLink(e.target.value);
+              // An edited link must be previewed again before it can be accepted.
+              setPreview(null);
+            }}
           />
           <div className="form-actions">
             <button type="submit" disabled={busy || link.trim() === ''}>
