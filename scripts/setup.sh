@@ -9,6 +9,7 @@
 #   4. a running Docker daemon (dockerd with the vfs driver when none answers)
 #   5. the job image copilot-job:latest (assets/job-image/build-job-image.sh)
 #   6. the CernVM-like job image copilot-job-cernvm:latest (build-cernvm-image.sh: debootstrap)
+#   7. copilot-systemd-test:latest, Debian with systemd as init (packaging/test-image/, debootstrap)
 #
 # Env: SETUP_SKIP_APT=1, SETUP_SKIP_NPM=1, SETUP_SKIP_DOCKER=1 skip the matching step.
 set -euo pipefail
@@ -110,6 +111,9 @@ if [[ "${SETUP_SKIP_DOCKER:-0}" != "1" ]]; then
 
   # --- 6. the CernVM-like image a project publishes (debootstrap; tests push it to a registry) --
   "${SUDO[@]}" bash assets/job-image/build-cernvm-image.sh copilot-job-cernvm:latest
+
+  # --- 7. systemd as PID 1 in a container, for the units' test (systemd-container.test.ts) -------
+  "${SUDO[@]}" bash packaging/test-image/build-systemd-image.sh copilot-systemd-test:latest
 fi
 
 mkdir -p test-artifacts/logs

@@ -257,14 +257,47 @@ async function guiRpc(port: number, command: string, args: unknown[]): Promise<u
   return body;
 }
 
-/** "ACTIVE USER UID GID GROUPS" of a unit's main process. */
-async function serviceIdentity(unit: string): Promise<string[]> {
+interface ServiceIdentity {
+  uid: number;
+  gid: number;
+  groups: string[];
+  noNewPrivs: string;
+  seccomp: string;
+  capEff: string;
+  capBnd: string;
+}
+
+/** Who a unit's main process runs as, from /proc/PID/status (real IDs; the rest of its sandbox). */
+async function serviceIdentity(unit: string): Promise<ServiceIdentity> {
   const pid = (await inside(['systemctl', 'show', '--value', '--property=MainPID', unit])).trim();
   const status = await inside(['cat', `/proc/${pid}/status`]);
   const field = (name: string): string =>
     new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? '';
-  return [field('Uid'), field('Gid'), field('Groups'), field('NoNewPrivs'), field('Seccomp')];
+  return {
+    uid: Number(field('Uid').split(/\s+/)[0]),
+    gid: Number(field('Gid').split(/\s+/)[0]),
+    groups: field('Groups').split(/\s+/),
+    noNewPrivs: field('NoNewPrivs'),
+    seccomp: field('Seccomp'),
+    capEff: field('CapEff'),
+    capBnd: field('CapBnd'),
+  };
 }
+
+/** What every unit's sandbox gives its process: no privileges, a seccomp filter. */
+const SANDBOXED = {
+  noNewPrivs: '1',
+  seccomp: '2',
+  capEff: '0000000000000000',
+  capBnd: '0000000000000000',
+};
+
+const isActive = async (unit: string): Promise<string> =>
+  (await tryInside(['systemctl', 'is-active', unit])).trim();
+
+/** How often systemd restarted a unit after a failure (Restart=on-failure hides one otherwise). */
+const restarts = async (unit: string): Promise<number> =>
+  Number((await inside(['systemctl', 'show', '--value', '--property=NRestarts', unit])).trim());
 
 beforeAll(async () => {
   if (!dockerCli) return;
@@ -304,21 +337,27 @@ afterAll(async () => {
 }, 120_000);
 
 describe.skipIf(!dockerCli)('the units under a real systemd (container, systemd as PID 1)', () => {
-  it('runs a job from copilot-jobmanager.service through copilot-agent.service', async () => {
-    expect((await inside(['cat', '/proc/1/comm'])).trim()).toBe('systemd');
-    const storagePort = await freePort();
-    await initProject(storagePort);
+  let rpcPort = 0;
+  let agentUid = 0;
 
+  it('starts copilot-jobmanager.service as user copilot with its credential', async () => {
+    expect((await inside(['cat', '/proc/1/comm'])).trim()).toBe('systemd');
+    await initProject(await freePort());
     await inside(['systemctl', 'start', 'copilot-jobmanager.service']);
     await waitInJournal('copilot-jobmanager.service', 'job manager started', 60_000);
-    expect((await inside(['systemctl', 'is-active', 'copilot-jobmanager.service'])).trim()).toBe(
-      'active',
-    );
-    const copilot = (await inside(['id', '-u', 'copilot'])).trim();
-    const [managerUid] = await serviceIdentity('copilot-jobmanager.service');
-    expect(managerUid?.split(/\s+/)[0]).toBe(copilot);
+    expect(await isActive('copilot-jobmanager.service')).toBe('active');
+    expect(await restarts('copilot-jobmanager.service')).toBe(0);
+    const copilot = Number((await inside(['id', '-u', 'copilot'])).trim());
+    expect(copilot).toBeGreaterThan(0);
+    const manager = await serviceIdentity('copilot-jobmanager.service');
+    expect(manager).toMatchObject({ uid: copilot, ...SANDBOXED });
+    // Started at all: it reads JM_PRIVATE_KEY (secure mode) from %d, the LoadCredential copy of
+    // /etc/copilot/jm-private.pem (root 0600); it stops at once when it cannot.
+    expect(await journal('copilot-jobmanager.service')).toMatch(/online jid=jobmanager@/);
+  }, 120_000);
 
-    const rpcPort = await freePort();
+  it('starts copilot-agent.service as a dynamic user in the docker group', async () => {
+    rpcPort = await freePort();
     await inside([
       'sh',
       '-c',
@@ -326,36 +365,37 @@ describe.skipIf(!dockerCli)('the units under a real systemd (container, systemd 
     ]);
     await inside(['systemctl', 'start', 'copilot-agent.service']);
     await waitInJournal('copilot-agent.service', 'GUI RPC listening', 60_000);
-    const [uid = '', gid = '', groups = '', noNewPrivs, seccomp] =
-      await serviceIdentity('copilot-agent.service');
-    const agentUid = Number(uid.split(/\s+/)[0]);
-    // DynamicUser: a UID from systemd's dynamic range 61184–65519, not root, not in passwd.
+    expect(await journal('copilot-agent.service')).toContain('Docker is available');
+    const agent = await serviceIdentity('copilot-agent.service');
+    agentUid = agent.uid;
+    // DynamicUser: a UID from systemd's dynamic range 61184–65519, its own group, not root.
     expect(agentUid).toBeGreaterThanOrEqual(61184);
     expect(agentUid).toBeLessThanOrEqual(65519);
-    expect(Number(gid.split(/\s+/)[0])).toBe(agentUid);
-    expect(groups.split(/\s+/)).toContain(String(fs.statSync(DOCKER_SOCKET).gid));
-    expect({ noNewPrivs, seccomp }).toEqual({ noNewPrivs: '1', seccomp: '2' });
+    expect(agent).toMatchObject({ gid: agentUid, ...SANDBOXED });
+    expect(agent.groups).toContain(String(fs.statSync(DOCKER_SOCKET).gid));
+  }, 120_000);
 
+  it('attaches the agent service with a link through its GUI RPC and runs a job to 4', async () => {
     const invite = await createInvite();
-    const link = (
-      await inside(
-        [
-          'copilot-attach-link',
-          '--config',
-          '/etc/copilot/copilot-jobmanager-generic.conf',
-          '--name',
-          'Systemd test',
-          '--admins',
-          `fleet-console@${DOMAIN}`,
-          '--invite',
-          invite,
-        ], // as root, as init's instructions give it: it reads the manager's key pair
-      )
-    ).trim();
+    // As root, as init's instructions give it: it reads the manager's key pair.
+    const made = await inside([
+      'copilot-attach-link',
+      '--config',
+      '/etc/copilot/copilot-jobmanager-generic.conf',
+      '--name',
+      'Systemd test',
+      '--admins',
+      `fleet-console@${DOMAIN}`,
+      '--invite',
+      invite,
+    ]);
+    const link = made.trim();
     expect(link).toMatch(/^copilot:\/\/attach\?v=1&/);
     await guiRpc(rpcPort, 'attachProject', [link]);
-    await waitInJournal('copilot-agent.service', 'online', 60_000);
-    expect(await journal('copilot-agent.service')).toMatch(/online.*@copilot\.localhost/);
+    await waitInJournal('copilot-agent.service', '[agent.xmpp] online', 60_000);
+    expect(await journal('copilot-agent.service')).toMatch(
+      /online jid=v-[a-z0-9]+@copilot\.localhost/,
+    );
 
     const submitted = await inside(
       [
@@ -372,10 +412,48 @@ describe.skipIf(!dockerCli)('the units under a real systemd (container, systemd 
     expect(submitted).toMatch(/^state done$/m);
     expect(submitted).toMatch(/^exitCode 0$/m);
     expect(submitted.trim().endsWith('4')).toBe(true);
-    expect((await inside(['systemctl', 'is-active', 'copilot-agent.service'])).trim()).toBe(
-      'active',
-    );
+    expect(await isActive('copilot-agent.service')).toBe('active');
+    expect(await restarts('copilot-agent.service')).toBe(0);
     const project = await inside(['stat', '-c', '%a %u', '/var/lib/copilot-agent/project.conf']);
     expect(project.trim()).toBe(`600 ${agentUid}`);
-  }, 400_000);
+    expect(await inside(['cat', '/var/lib/copilot-agent/project.conf'])).toMatch(
+      /AGENT_SECURE_MODE\s+1/,
+    );
+  }, 240_000);
+
+  it('keeps the project over a restart of the agent service (its state directory)', async () => {
+    await inside(['systemctl', 'restart', 'copilot-agent.service']);
+    await until(
+      'the restarted agent online again',
+      async () => {
+        const runs = (await journal('copilot-agent.service')).split('agent starting');
+        if (runs.length > 2 && runs.at(-1)?.includes('[agent.xmpp] online')) return true;
+        await sleep(500);
+        return false;
+      },
+      60_000,
+    );
+    expect(await isActive('copilot-agent.service')).toBe('active');
+  }, 120_000);
+
+  it('starts copilot-monitor.service as user copilot', async () => {
+    const port = await freePort();
+    await inside([
+      'sed',
+      '-i',
+      `s/^MON_HTTP_PORT .*/MON_HTTP_PORT ${port}/`,
+      '/etc/copilot/copilot-monitor.conf',
+    ]);
+    await inside(['systemctl', 'start', 'copilot-monitor.service']);
+    await waitInJournal('copilot-monitor.service', 'Monitor ready', 60_000);
+    expect(await isActive('copilot-monitor.service')).toBe('active');
+    expect(await restarts('copilot-monitor.service')).toBe(0);
+    const copilot = Number((await inside(['id', '-u', 'copilot'])).trim());
+    expect(await serviceIdentity('copilot-monitor.service')).toMatchObject({
+      uid: copilot,
+      ...SANDBOXED,
+    });
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(200);
+  }, 120_000);
 });
