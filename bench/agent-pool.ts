@@ -31,10 +31,16 @@ export class AgentPool {
   private loops: Array<Promise<void>> = [];
   private running = false;
 
+  /**
+   * `services`: where the agents connect, in turn (the nodes of a cluster); default the
+   * server's own service.
+   */
   constructor(
-    private readonly prosody: ProsodyServer,
+    private readonly prosody: Pick<ProsodyServer, 'service' | 'domain'>,
     private readonly accounts: readonly XmppUser[],
     private readonly managerAddress: string,
+    private readonly services: readonly string[] = [prosody.service],
+    private readonly firstResource = 0,
   ) {}
 
   get size(): number {
@@ -55,11 +61,11 @@ export class AgentPool {
       const account = this.accounts[index % this.accounts.length] as XmppUser;
       const settings = this.settings;
       const agent = new SimAgent({
-        service: this.prosody.service,
+        service: this.services[index % this.services.length] ?? this.prosody.service,
         domain: this.prosody.domain,
         username: account.username,
         password: account.password,
-        resource: `sim${index}`,
+        resource: `sim${this.firstResource + index}`,
         managerAddress: this.managerAddress,
         get replyTimeoutMs() {
           return settings.replyTimeoutMs;

@@ -28,11 +28,19 @@ export interface ManagerProcess {
 let childScript: Promise<string> | undefined;
 
 export async function startManagerProcess(options: {
-  prosody: ProsodyServer;
+  /** The XMPP server (Prosody, an ejabberd node): its c2s port and domain. */
+  prosody: Pick<ProsodyServer, 'port' | 'domain'>;
   username: string;
   password: string;
   redisUrl?: string;
   profileDir: string;
+  /**
+   * JM_STORAGE_DIR and JM_DONE_JOB_DIR shared with other managers on one Redis queue (an
+   * agent's output may reach another manager than the one that gave it the job).
+   */
+  sharedDir?: string;
+  /** The XMPP resource; default `jobmanager`. */
+  resource?: string;
 }): Promise<ManagerProcess> {
   childScript ??= bundleEntry('bench/manager-child.ts', 'manager-child');
   const script = await childScript;
@@ -46,7 +54,7 @@ export async function startManagerProcess(options: {
     JM_JABBER_DOMAIN: options.prosody.domain,
     JM_JABBER_ID: options.username,
     JM_JABBER_PASSWORD: options.password,
-    JM_JABBER_RESOURCE: 'jobmanager',
+    JM_JABBER_RESOURCE: options.resource ?? 'jobmanager',
     JM_STATE_DIR: stateDir,
     JM_STORAGE_PORT: String(storagePort),
     JM_STORAGE_BIND: '127.0.0.1',
@@ -58,6 +66,10 @@ export async function startManagerProcess(options: {
     BENCH_CPU_PROFILE: profileBase,
   };
   delete env.COPILOT_JM_CONFIG;
+  if (options.sharedDir) {
+    env.JM_STORAGE_DIR = path.join(options.sharedDir, 'storage');
+    env.JM_DONE_JOB_DIR = path.join(options.sharedDir, 'done');
+  }
   if (options.redisUrl) env.JM_REDIS_SERVER = options.redisUrl;
   else delete env.JM_REDIS_SERVER;
   const proc = await startProcess({
@@ -79,7 +91,7 @@ export async function startManagerProcess(options: {
     redisServer: options.redisUrl,
     waitingJobsList: 'waiting-jobs',
   });
-  const paths = new JobStorePaths(path.join(stateDir, 'storage'));
+  const paths = new JobStorePaths(path.join(options.sharedDir ?? stateDir, 'storage'));
   let profiles = 0;
   return {
     process: proc,

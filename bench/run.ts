@@ -2,6 +2,8 @@
  * npm run bench [-- --quick] [--only=baseline,batch,container,agent,dispatch,scale,latency,thermal]
  *                [--agents=10,100,1000] [--queues=sqlite,redis] [--no-profile]
  * npm run bench -- --report=bench/results/<file>.json   (prints an earlier run's tables)
+ * npm run bench -- --server=prosody|ejabberd|ejabberd-cluster [--sizes=1000,5000,10000]
+ *                (scale-out: relay ceiling, 1 and 2 managers, connected agents in the room)
  *
  * Measures Co-Pilot against real servers on loopback (a private Prosody and Redis from the test
  * harness, the real manager in a child process, dockerd), prints tables and writes every figure
@@ -39,6 +41,13 @@ import { BENCH_TMP } from './lib/bundle';
 import { mib, round } from './lib/stats';
 import { formatTable } from './lib/table';
 import { startManagerProcess } from './manager-process';
+import {
+  BENCH_SERVER_KINDS,
+  runScaleOut,
+  scaleOutTables,
+  type BenchServerKind,
+  type ScaleOutResult,
+} from './scale-out';
 
 const SECTIONS = [
   'baseline',
@@ -60,6 +69,10 @@ interface Options {
   /** --owners: each dispatch row is run once per owner count (jobs spread over the owners). */
   owners: number[];
   profile: boolean;
+  /** --server: the scale-out measurements (relay ceiling, 1 and 2 managers, 1k–10k agents). */
+  servers: BenchServerKind[];
+  /** --sizes: connected agents for the scale-out footprint rows. */
+  sizes: number[];
 }
 
 function parseArgs(argv: string[]): Options {
@@ -70,6 +83,8 @@ function parseArgs(argv: string[]): Options {
     queues: ['sqlite', 'redis'],
     owners: [1],
     profile: true,
+    servers: [],
+    sizes: [1000, 5000, 10_000],
   };
   for (const arg of argv) {
     const [name, value = ''] = arg.split('=', 2);
@@ -95,9 +110,20 @@ function parseArgs(argv: string[]): Options {
       if (queues.some((q) => q !== 'sqlite' && q !== 'redis'))
         throw new Error('--queues takes sqlite and/or redis');
       options.queues = queues as Array<'sqlite' | 'redis'>;
+    } else if (name === '--server') {
+      const kinds = value.split(',');
+      if (kinds.some((kind) => !(BENCH_SERVER_KINDS as readonly string[]).includes(kind)))
+        throw new Error(`--server takes ${BENCH_SERVER_KINDS.join(', ')}`);
+      options.servers = kinds as BenchServerKind[];
+      // Only the scale-out measurements, unless --only names sections too.
+      if (!argv.some((other) => other.startsWith('--only'))) options.only = new Set();
+    } else if (name === '--sizes') {
+      options.sizes = value.split(',').map(Number);
+      if (options.sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 18_000))
+        throw new Error('--sizes takes integers between 1 and 18000 (the open-file limit)');
     } else if (name === '--help' || name === '-h') {
       process.stdout.write(
-        'usage: npm run bench -- [--quick] [--only=baseline,batch,container,agent,dispatch,scale,latency,thermal] [--agents=10,100,1000] [--queues=sqlite,redis] [--owners=1,100] [--no-profile]\n',
+        'usage: npm run bench -- [--quick] [--only=baseline,batch,container,agent,dispatch,scale,latency,thermal] [--agents=10,100,1000] [--queues=sqlite,redis] [--owners=1,100] [--no-profile] [--server=prosody,ejabberd,ejabberd-cluster] [--sizes=1000,5000,10000]\n',
       );
       process.exit(0);
     } else if (arg !== '--') throw new Error(`unknown argument ${arg}`);
@@ -125,6 +151,7 @@ interface Results {
   throughput: ThroughputResult[];
   scale?: ScaleResult;
   latency?: LatencyResult;
+  scaleOut?: ScaleOutResult[];
   /** Figures that could not be measured, with the reason. */
   missing: Array<{ figure: string; reason: string }>;
   durationSeconds?: number;
@@ -496,6 +523,9 @@ function printSummary(results: Results): void {
       );
     }
   }
+  if (results.scaleOut && results.scaleOut.length > 0) {
+    for (const table of scaleOutTables(results.scaleOut, formatTable)) log(table);
+  }
   if (results.missing.length > 0) {
     log('\nNot measured:');
     for (const m of results.missing) log(`  - ${m.figure}: ${m.reason}`);
@@ -554,6 +584,27 @@ async function main(): Promise<void> {
     );
   }
   await runDispatch(options, results);
+  for (const server of options.servers) {
+    const quick = options.quick;
+    const outcome = await attempt(results, `scale-out ${server}`, () =>
+      runScaleOut(
+        {
+          server,
+          sizes: options.sizes,
+          dispatchAgents: 100,
+          jobs: quick ? 600 : 2000,
+          relaySeconds: quick ? 5 : 10,
+          window: 200,
+          pollIntervalMs: 30_000,
+          sampleSeconds: quick ? 5 : 10,
+          log,
+        },
+        writeJobFile(path.join(BENCH_TMP, 'jobs')),
+        path.join(BENCH_TMP, 'profiles'),
+      ),
+    );
+    if (outcome) (results.scaleOut ??= []).push(outcome);
+  }
   results.host.loadAverageAtEnd = os.loadavg().map((v) => round(v, 2));
   results.durationSeconds = round((performance.now() - startedAt) / 1000);
   printSummary(results);
