@@ -78,6 +78,8 @@ export function attachedSettings(
     jobManagerPublicKey: link.managerPublicKeyPem?.trim() ?? '',
     allowedImageRegistries: link.allowedImageRegistries.join(' '),
     adminAccounts: link.adminAccounts.join(' '),
+    // The project's Monitor, or none: a Monitor of a project replaced here gets no reports.
+    monitorAddress: (link.monitorAddresses ?? []).join(' '),
   };
 }
 

@@ -14,7 +14,8 @@
  * Parameters: v=1, name (project name), xmpp (host:port), domain, jm (manager JIDs, comma
  * separated), ca (the CA certificate, DER, base64url), fp (its SHA-256, 64 hex), key (the
  * manager's public key, SPKI DER, base64url; secure mode), reg (allowed image registries,
- * comma separated), admin (admin JIDs, comma separated), invite (the invite token).
+ * comma separated), admin (admin JIDs, comma separated), mon (the project's Monitor JIDs,
+ * comma separated; optional, links made before it have none), invite (the invite token).
  */
 import crypto from 'node:crypto';
 import { CopilotError } from '../base/errors';
@@ -43,6 +44,8 @@ export interface AttachLinkFields {
   allowedImageRegistries: readonly string[];
   /** Accounts whose adminOrder the agent follows. */
   adminAccounts: readonly string[];
+  /** The project's Monitor: where the agent reports its load and jobs (monitorAddress). */
+  monitorAddresses?: readonly string[];
   /** The invite token the XMPP server accepts at in-band registration. */
   inviteToken: string;
 }
@@ -52,6 +55,8 @@ export interface AttachLink extends AttachLinkFields {
   managerJids: string[];
   allowedImageRegistries: string[];
   adminAccounts: string[];
+  /** Present only when the link names a Monitor. */
+  monitorAddresses?: string[];
   caFingerprint256?: string;
 }
 
@@ -96,6 +101,7 @@ const KNOWN_PARAMS = new Set([
   'key',
   'reg',
   'admin',
+  'mon',
   'invite',
 ]);
 
@@ -237,6 +243,13 @@ export function buildAttachLink(fields: AttachLinkFields): string {
   if (registries.length > 0) params.set('reg', registries.join(','));
   const admins = checkList('admin accounts', fields.adminAccounts, JID_PATTERN, MAX_JID);
   if (admins.length > 0) params.set('admin', admins.join(','));
+  const monitors = checkList(
+    'Monitor addresses',
+    fields.monitorAddresses ?? [],
+    JID_PATTERN,
+    MAX_JID,
+  );
+  if (monitors.length > 0) params.set('mon', monitors.join(','));
   params.set('invite', checkToken(fields.inviteToken));
   const link = ATTACH_LINK_PREFIX + params.toString();
   if (link.length > MAX_ATTACH_LINK_LENGTH) fail('the link would be too long');
@@ -301,6 +314,10 @@ export function parseAttachLink(text: string): AttachLink {
   );
   if (managerJids.length === 0) fail('no manager address');
   const key = single(params, 'key');
+  const mon = single(params, 'mon');
+  if (mon === '') fail('the Monitor address is empty');
+  const monitorAddresses =
+    mon === undefined ? [] : checkList('Monitor addresses', splitList(mon), JID_PATTERN, MAX_JID);
   return {
     projectName: checkProjectName(required(params, 'name', 'the project name')),
     xmppServer: checkHostPort(required(params, 'xmpp', 'the XMPP server')),
@@ -327,6 +344,7 @@ export function parseAttachLink(text: string): AttachLink {
       JID_PATTERN,
       MAX_JID,
     ),
+    ...(monitorAddresses.length > 0 ? { monitorAddresses } : {}),
     inviteToken: checkToken(required(params, 'invite', 'the invite token')),
   };
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_SETTINGS, applySettingsPatch, publicSettings } from '@copilot/contract/settings';
 import type { AgentSettings, SetSettingsResult } from '@copilot/contract/ui-contract';
 import { silentLogger } from '@copilot/base/logger';
-import { buildAttachLink, formatAttachFile } from '@copilot/protocol/attach-link';
+import { buildAttachLink, formatAttachFile, parseAttachLink } from '@copilot/protocol/attach-link';
 import { RegistrationError, type RegistrationOptions } from '@copilot/transport/xmpp-register';
 import {
   attachCommands,
@@ -95,6 +95,18 @@ describe('attachProject', () => {
       projectName: 'Test project',
       jid: `${call?.username}@example.org`,
     });
+  });
+
+  it("sets the agent's monitorAddress from the link's Monitor, and clears it for a link without one", async () => {
+    const withMonitor = buildAttachLink({
+      ...parseAttachLink(LINK),
+      monitorAddresses: ['monitor@example.org'],
+    });
+    const h = harness(() => Promise.resolve());
+    expect((await h.commands.attachProject(withMonitor)).ok).toBe(true);
+    expect(h.settings().monitorAddress).toBe('monitor@example.org');
+    expect((await h.commands.attachProject(LINK)).ok).toBe(true);
+    expect(h.settings().monitorAddress).toBe('');
   });
 
   it('takes a .copilot file text too, and previews without registering', async () => {

@@ -126,11 +126,24 @@ describe('attach links', () => {
     expect(() => parseAttachFile(`${'#'.repeat(40_000)}\n${link}`)).toThrow(/too large/);
   });
 
+  it("carries the project's Monitor when given; a link without one (older links) still parses", () => {
+    const link = buildAttachLink(fields({ monitorAddresses: ['monitor@example.org'] }));
+    expect(new URLSearchParams(link.slice('copilot://attach?'.length)).get('mon')).toBe(
+      'monitor@example.org',
+    );
+    expect(parseAttachLink(link).monitorAddresses).toEqual(['monitor@example.org']);
+    const older = buildAttachLink(fields());
+    expect(older).not.toContain('mon=');
+    expect(parseAttachLink(older).monitorAddresses).toBeUndefined();
+    expect(buildAttachLink(fields({ monitorAddresses: [] }))).toBe(older);
+  });
+
   it('refuses fields the builder is given that the parser would refuse', () => {
     expect(() => buildAttachLink(fields({ projectName: ' ' }))).toThrow(AttachLinkError);
     expect(() => buildAttachLink(fields({ managerJids: [] }))).toThrow(/no manager/);
     expect(() => buildAttachLink(fields({ caCertificatePem: LEAF_PEM }))).toThrow(/not a CA/);
     expect(() => buildAttachLink(fields({ inviteToken: 'short' }))).toThrow(/invite/);
+    expect(() => buildAttachLink(fields({ monitorAddresses: ['monitor'] }))).toThrow(/Monitor/);
     const weak = crypto
       .generateKeyPairSync('rsa', { modulusLength: 1024 })
       .publicKey.export({ format: 'pem', type: 'spki' })
@@ -199,6 +212,11 @@ describe('hostile attach links', () => {
     ['jm', 'jm\u202Ehc.nrec@attacker.com', /manager addresses/],
     ['jm', 'jm\u0000@example.org', /manager addresses/],
     ['admin', 'admin@example.org/desk\u2067', /admin accounts/],
+    ['mon', '', /Monitor address is empty/],
+    ['mon', 'monitor', /Monitor addresses/],
+    ['mon', 'mon\u202Ehc.nrec@attacker.com', /Monitor addresses/],
+    ['mon', 'a@example.org b@example.org', /Monitor addresses/],
+    ['mon', Array.from({ length: 17 }, (_, i) => `m${i}@example.org`).join(','), /more than 16/],
     ['invite', 'abc', /invite/],
     ['invite', 'token with spaces', /invite/],
     ['invite', '<xml>injection</xml>', /invite/],
