@@ -6,6 +6,7 @@ import { LogView } from './views/log-view';
 import { SettingsView } from './views/settings-view';
 import { StatusView } from './views/status-view';
 import { FirstRunView } from './views/first-run-view';
+import { ProjectsView } from './views/projects-view';
 
 /** An attach link handed over in the address (`#attach=<encoded link>`: the copilot:// handler). */
 function linkFromAddress(): string {
@@ -18,9 +19,10 @@ function linkFromAddress(): string {
   }
 }
 
-type Tab = 'status' | 'jobs' | 'log' | 'settings';
+type Tab = 'status' | 'projects' | 'jobs' | 'log' | 'settings';
 const TABS: Array<{ id: Tab; label: string }> = [
   { id: 'status', label: 'Status' },
+  { id: 'projects', label: 'Projects' },
   { id: 'jobs', label: 'Contributed jobs' },
   { id: 'log', label: 'Event log' },
   { id: 'settings', label: 'Settings' },
@@ -44,6 +46,8 @@ export function App() {
   const [handedLink] = useState(linkFromAddress);
   const [manualSetup, setManualSetup] = useState(false);
   const [attachClosed, setAttachClosed] = useState(false);
+  // "Add a project" (the Projects tab): the attach screen over the app until joined or cancelled.
+  const [adding, setAdding] = useState(false);
   const current = TABS.find((t) => t.id === tab) ?? TABS[0];
   const statusLine = status?.statusLine;
   useEffect(() => {
@@ -51,10 +55,14 @@ export function App() {
   }, [statusLine]);
   // No project yet (or a link handed over): the first-run screen instead of the app.
   const unattached = status?.connection === 'not-configured' && !manualSetup;
-  if (status && (unattached || (handedLink !== '' && !attachClosed))) {
+  if (status && (unattached || adding || (handedLink !== '' && !attachClosed))) {
+    const back = (): void => {
+      setAttachClosed(true);
+      setAdding(false);
+    };
     return (
       <FirstRunView
-        initialLink={handedLink}
+        initialLink={adding ? '' : handedLink}
         onManualSetup={
           unattached
             ? () => {
@@ -63,8 +71,11 @@ export function App() {
               }
             : undefined
         }
-        onCancel={unattached ? undefined : () => setAttachClosed(true)}
-        onJoined={() => setAttachClosed(true)}
+        onCancel={unattached ? undefined : back}
+        onJoined={() => {
+          back();
+          if (adding) setTab('projects');
+        }}
         docker={status.docker}
       />
     );
@@ -103,6 +114,7 @@ export function App() {
         {tab === 'status' && (
           <StatusView state={statusState} onOpenSettings={() => setTab('settings')} />
         )}
+        {tab === 'projects' && <ProjectsView status={status} onAdd={() => setAdding(true)} />}
         {tab === 'jobs' && (
           <JobsView running={status?.running ?? []} receivedAt={statusState.receivedAt} />
         )}

@@ -8,10 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureDocker,
   freePort,
+  REPO_ROOT,
   startProsody,
   startRedis,
   until,
@@ -28,6 +31,9 @@ import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
 import { managerConfigFor } from './agent-manager-fixture';
 
 const PASSWORD = 'pw-projects';
+const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
+let browser: Browser;
+let staticDir: string;
 const docker = new Docker();
 let prosody: ProsodyServer;
 let redis: RedisServer;
@@ -44,6 +50,17 @@ beforeAll(async () => {
   });
   redis = await startRedis();
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'several-projects-'));
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  staticDir = path.join(root, 'renderer');
+  await build({
+    configFile: path.join(REPO_ROOT, 'src/renderer/vite.config.ts'),
+    build: { outDir: staticDir, emptyOutDir: true, sourcemap: false },
+    logLevel: 'warn',
+  });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   for (const name of ['jm1', 'jm2']) {
     const config = managerConfigFor({
       prosody,
@@ -62,6 +79,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await browser?.close();
   for (const manager of managers) await manager.stop();
   await prosody?.stop();
   await redis?.stop();
@@ -110,6 +128,7 @@ function writeConfig(workDir: string, port: number): string {
       'AGENT_CPU_LIMIT_PERCENT 50',
       'AGENT_MEMORY_LIMIT_MB 256',
       `AGENT_GUI_RPC_PORT ${port}`,
+      `AGENT_GUI_STATIC_DIR ${staticDir}`,
       '',
     ].join('\n'),
   );
@@ -121,6 +140,49 @@ function script(name: string, text: string): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, text, { mode: 0o755 });
   return file;
+}
+
+/** The UI over the GUI RPC, on its Projects tab, both projects listed. */
+async function projectsPage(running: RunningAgent): Promise<Page> {
+  const rpc = running.rpc;
+  if (!rpc) throw new Error('no GUI RPC');
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+  page.on('pageerror', (error) => process.stderr.write(`[renderer] ${error.message}\n`));
+  await page.goto(`${rpc.url}/#token=${encodeURIComponent(rpc.token)}`);
+  await page.getByRole('button', { name: 'Projects' }).click();
+  await page.getByTestId('project-main').waitFor();
+  const cards = page.locator('.project-list > li');
+  await until('two project cards', async () => ((await cards.count()) === 2 ? true : undefined));
+  const second = cards.nth(1);
+  expect(await second.locator('h2').textContent()).toBe('Second');
+  expect(await second.getByTestId('project-share').inputValue()).toBe('300');
+  expect(await page.getByTestId('project-main').getByTestId('project-cpu').textContent()).toBe(
+    'up to 13 % of this computer',
+  );
+  return page;
+}
+
+/** Pause project, in the first project's card; the card then says so. */
+async function pauseInUi(page: Page): Promise<void> {
+  const card = page.getByTestId('project-main');
+  await card.getByTestId('project-pause').click();
+  await card.getByTestId('project-resume').waitFor();
+  await until('the card to say paused', async () =>
+    /paused/i.test((await card.getByTestId('project-state').textContent()) ?? '')
+      ? true
+      : undefined,
+  );
+  await page.screenshot({ path: path.join(ARTIFACTS, 'projects-paused.png'), fullPage: true });
+}
+
+/** Add a project opens the attach screen; Cancel is back on the Projects tab. */
+async function addProjectScreen(page: Page): Promise<void> {
+  await page.getByTestId('add-project').click();
+  await page.getByTestId('first-run').waitFor();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByTestId('projects').waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'projects-list.png'), fullPage: true });
+  await page.close();
 }
 
 describe('one computer, two projects', () => {
@@ -187,17 +249,24 @@ describe('one computer, two projects', () => {
           : undefined;
       });
 
-      // The first project paused: its job frozen, the second one has all the CPU.
-      const paused = await call<AgentStatus>('setProjectPaused', ['main', true]);
-      expect(paused.projects?.[0]).toMatchObject({ paused: true });
+      // The first project paused in the UI: its job frozen, the second one has all the CPU.
+      const page = await projectsPage(running);
+      await pauseInUi(page);
       await until('the first job frozen, the second at the full limit', async () => {
         const [x, y] = [await jobContainer(first.id), await jobContainer(second.id)];
         return x?.State.Paused === true && y?.HostConfig.NanoCpus === nanoCpus(1)
           ? true
           : undefined;
       });
-      expect((await call<AgentStatus>('getStatus')).projects?.[0]?.activity).toBe('paused');
-      await call<AgentStatus>('setProjectPaused', ['main', false]);
+      expect((await call<AgentStatus>('getStatus')).projects?.[0]).toMatchObject({
+        activity: 'paused',
+        paused: true,
+      });
+      await page.getByTestId('project-main').getByTestId('project-resume').click();
+      await until('the first project resumed', async () =>
+        (await call<AgentStatus>('getStatus')).projects?.[0]?.paused === false ? true : undefined,
+      );
+      await addProjectScreen(page);
 
       for (const [manager, job] of [
         [jm1, first],
