@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createAgent } from '../core/agent';
 import { startDesktopApp } from './desktop-app';
+import { desktopProjectSet } from './desktop-projects';
 import { HIDDEN_FLAG } from './login-item';
 import { SettingsRepository } from './settings-repository';
 import { createElectronSettingsStore } from './settings-store';
@@ -21,17 +22,20 @@ const devServerUrl = process.env.COPILOT_RENDERER_URL;
 
 const warn = (message: string): void => console.warn(`[desktop] ${message}`);
 
+const settings = new SettingsRepository(
+  createElectronSettingsStore({
+    projectVersion: app.getVersion(),
+    cwd: app.getPath('userData'),
+    log: warn,
+  }),
+  // The password is kept encrypted with the OS keyring (Keychain, DPAPI, libsecret/kwallet).
+  { secrets: safeStorage, log: warn },
+);
+
 startDesktopApp({
-  createAgent,
-  settings: new SettingsRepository(
-    createElectronSettingsStore({
-      projectVersion: app.getVersion(),
-      cwd: app.getPath('userData'),
-      log: warn,
-    }),
-    // The password is kept encrypted with the OS keyring (Keychain, DPAPI, libsecret/kwallet).
-    { secrets: safeStorage, log: warn },
-  ),
+  // One agent per attached project (src/core/project-set.ts), the first one the settings'.
+  createAgent: desktopProjectSet(createAgent, { secrets: safeStorage, settings, log: warn }),
+  settings,
   paths: {
     preload: join(__dirname, '..', 'preload', 'preload.cjs'),
     renderer: devServerUrl

@@ -105,6 +105,12 @@ export class SettingsRepository {
     }
   }
 
+  /** Removes the stored password, plain or sealed (the first project was detached). */
+  forgetPassword(): void {
+    this.sealed = undefined;
+    this.backend.set({ xmppPassword: '', [ENCRYPTED_PASSWORD_KEY]: '' });
+  }
+
   /** safeStorage, if the OS offers encryption now (on Linux and Windows: once `app` is ready). */
   private availableSecrets(): SecretStorage | undefined {
     const secrets = this.secrets;
