@@ -33,6 +33,7 @@ fi
 PACKAGES=(
   prosody ejabberd redis-server docker.io chromium busybox-static bc coop-computing-tools
   graphite-carbon openssl ca-certificates procps iproute2 podman docker-registry debootstrap
+  zbar-tools
 )
 if [[ "${SETUP_SKIP_APT:-0}" != "1" ]]; then
   missing=()

@@ -1,13 +1,15 @@
 /**
  * copilot-attach-link: makes a project's attach link (src/protocol/attach-link.ts) from the job
  * manager's config, with a fresh one-use invite from the XMPP server, and prints it (and writes
- * it as a `.copilot` file with --out).
+ * it as a `.copilot` file with --out, and as a QR code with --qr / --qr-svg).
  *
  * The invite: Prosody 0.12's `prosodyctl mod_invites generate <domain>` on the server host (the
  * server's config needs modules invites, invites_register and register_ibr, and
- * registration_invite_only = true; see README). On another host, make the invite there (the
- * same prosodyctl command, or the "Create new account invite" ad-hoc command of
- * mod_invites_adhoc as a server admin) and pass its token with --invite.
+ * registration_invite_only = true; see README). Without a shell on the XMPP host, over XMPP:
+ * --invite-over-xmpp (and whenever prosodyctl fails) logs in as JM_INVITE_JABBER_ID (default
+ * the manager's account), which must be a server admin, and runs mod_invites_adhoc's "Create
+ * new account invite" ad-hoc command (src/transport/xmpp-invite.ts). Or pass a token with
+ * --invite.
  */
 import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -15,7 +17,11 @@ import fs from 'node:fs';
 import { runIfEntryPoint } from '@copilot/base/cli-runner';
 import { CopilotError, errorMessage, errorReport } from '@copilot/base/errors';
 import { buildAttachLink, formatAttachFile } from '@copilot/protocol/attach-link';
+import { qrMatrix, qrSvg, qrTerminalText, type QrMatrix } from '@copilot/protocol/attach-qr';
 import { isSwitchOn } from '@copilot/protocol/config-file';
+import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
+import { xmppServiceUrl } from '@copilot/transport/xmpp-service';
+import { createAccountInviteOverXmpp } from '@copilot/transport/xmpp-invite';
 import { loadConfigValues } from '@manager/job-manager/manager-config';
 
 export const USAGE = `usage: copilot-attach-link --name "PROJECT NAME" [options] [--config FILE] [--JM_VARIABLE=value ...]
@@ -32,10 +38,18 @@ Options:
   --ca FILE                the CA certificate (PEM) of the XMPP server (default: JM_JABBER_CA_FILE)
   --registries "R ..."     registries job images may come from (host[:port][/path])
   --admins "JID ..."       accounts whose drain/pause/resume orders agents follow
+  --monitor "JID ..."      the project's Monitor; agents report their load and jobs there
+                           (default: MON_JABBER_ADDRESS; "none": no Monitor in the link)
   --invite TOKEN           an invite made elsewhere, instead of running prosodyctl
+  --invite-over-xmpp       make the invite over XMPP, not with prosodyctl (also the fallback
+                           when prosodyctl fails): logs in as JM_INVITE_JABBER_ID with
+                           JM_INVITE_JABBER_PASSWORD (default: the manager's account), a server
+                           admin, and runs mod_invites_adhoc's "Create new account invite"
   --prosody-config FILE    Prosody's config for prosodyctl (default: prosodyctl's own)
   --prosodyctl-user USER   run prosodyctl as USER (with setpriv; when running as root)
   --out FILE               also write the link as a .copilot file
+  --qr                     also print the link as a QR code (Unicode half blocks)
+  --qr-svg FILE            also write the QR code as an SVG image
   --help                   this text
 `;
 
@@ -46,11 +60,16 @@ const OPTIONS = [
   'ca',
   'registries',
   'admins',
+  'monitor',
   'invite',
+  'invite-over-xmpp',
   'prosody-config',
   'prosodyctl-user',
   'out',
+  'qr',
+  'qr-svg',
 ];
+const FLAGS = ['invite-over-xmpp', 'qr'];
 
 class AttachLinkUsageError extends CopilotError {
   constructor(message: string) {
@@ -115,12 +134,77 @@ function managerPublicKey(variable: (name: string) => string | undefined): strin
   return crypto.createPublicKey(pem).export({ format: 'pem', type: 'spki' }).toString();
 }
 
+/** Where the invite came from, for the admin's information. */
+export type InviteSource = 'option' | 'prosodyctl' | 'xmpp';
+
+/**
+ * The invite: --invite as given; --invite-over-xmpp over XMPP; else prosodyctl, and over XMPP
+ * when prosodyctl fails (not installed, not allowed to read Prosody's data, another host), unless
+ * a prosodyctl option was given (then its failure is the answer).
+ */
+export async function obtainInvite(how: {
+  token?: string;
+  overXmpp: boolean;
+  prosodyctlOptions: boolean;
+  prosodyctl: () => Promise<string>;
+  xmpp: () => Promise<string>;
+}): Promise<{ token: string; source: InviteSource }> {
+  if (how.token !== undefined) return { token: how.token, source: 'option' };
+  if (how.overXmpp) return { token: await how.xmpp(), source: 'xmpp' };
+  try {
+    return { token: await how.prosodyctl(), source: 'prosodyctl' };
+  } catch (prosodyctlError) {
+    if (how.prosodyctlOptions) throw prosodyctlError;
+    try {
+      return { token: await how.xmpp(), source: 'xmpp' };
+    } catch (xmppError) {
+      throw new Error(
+        `no invite: ${errorMessage(prosodyctlError)}; over XMPP: ${errorMessage(xmppError)}`,
+      );
+    }
+  }
+}
+
+/** An invite over XMPP as the configured admin account (JM_INVITE_JABBER_*, else the manager's). */
+async function inviteOverXmpp(
+  values: {
+    required(name: string, what: string): string;
+    optional(name: string): string | undefined;
+  },
+  domain: string,
+): Promise<string> {
+  const inviter = values.optional('JM_INVITE_JABBER_ID');
+  const account = inviter ?? values.required('JM_JABBER_ID', 'the manager account');
+  const password =
+    inviter !== undefined
+      ? values.required('JM_INVITE_JABBER_PASSWORD', "the invite account's password")
+      : values.required('JM_JABBER_PASSWORD', "the manager account's password");
+  const [username = account, accountDomain = domain] = account.split('@');
+  const invite = await createAccountInviteOverXmpp({
+    service: xmppServiceUrl(values.required('JM_JABBER_SERVER', 'the XMPP server')),
+    domain: accountDomain,
+    username,
+    password,
+    tls: sessionTlsFromConfig(
+      values.optional('JM_JABBER_CA_FILE'),
+      values.optional('JM_REQUIRE_TLS'),
+    ),
+  });
+  return invite.token;
+}
+
 /** Builds the link from argv and the manager's config; writes the .copilot file with --out. */
 export async function makeAttachLink(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<{ link: string; projectName: string; out: string | undefined }> {
-  const loaded = loadConfigValues(argv, env);
+): Promise<{
+  link: string;
+  projectName: string;
+  out: string | undefined;
+  inviteSource: InviteSource;
+  qr: QrMatrix | undefined;
+}> {
+  const loaded = loadConfigValues(argv, env, FLAGS);
   const unknown = [...loaded.options.keys()].filter((name) => !OPTIONS.includes(name));
   if (unknown.length > 0 || loaded.positional.length > 0) {
     const names = [...unknown.map((name) => `--${name}`), ...loaded.positional];
@@ -135,12 +219,16 @@ export async function makeAttachLink(
   const server =
     option('xmpp-server') ??
     loaded.values.required('JM_JABBER_SERVER', 'the XMPP server').replace(/^xmpps?:\/\//, '');
-  const invite =
-    option('invite') ??
-    (await prosodyInvite(domain, {
-      config: option('prosody-config'),
-      user: option('prosodyctl-user'),
-    }));
+  const { token, source } = await obtainInvite({
+    token: option('invite'),
+    overXmpp: option('invite-over-xmpp') !== undefined,
+    prosodyctlOptions:
+      option('prosody-config') !== undefined || option('prosodyctl-user') !== undefined,
+    prosodyctl: () =>
+      prosodyInvite(domain, { config: option('prosody-config'), user: option('prosodyctl-user') }),
+    xmpp: () => inviteOverXmpp(loaded.values, domain),
+  });
+  const monitor = option('monitor') ?? variable('MON_JABBER_ADDRESS');
   const link = buildAttachLink({
     projectName,
     xmppServer: server,
@@ -152,12 +240,20 @@ export async function makeAttachLink(
     managerPublicKeyPem: managerPublicKey(variable),
     allowedImageRegistries: list(option('registries')),
     adminAccounts: list(option('admins')),
-    inviteToken: invite,
+    monitorAddresses: monitor === 'none' ? [] : list(monitor),
+    inviteToken: token,
   });
+  const wantsQr = option('qr') !== undefined || option('qr-svg') !== undefined;
+  const qr = wantsQr ? qrMatrix(link) : undefined;
   const out = option('out');
   if (out !== undefined)
     fs.writeFileSync(out, formatAttachFile(link, projectName), { mode: 0o600 });
-  return { link, projectName, out };
+  const svgFile = option('qr-svg');
+  if (qr !== undefined && svgFile !== undefined) {
+    // The picture carries the invite as much as the link does.
+    fs.writeFileSync(svgFile, qrSvg(qr, { title: `Attach to ${projectName}` }), { mode: 0o600 });
+  }
+  return { link, projectName, out, inviteSource: source, qr: option('qr') ? qr : undefined };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -166,8 +262,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const { link } = await makeAttachLink(argv);
+    const { link, inviteSource, qr } = await makeAttachLink(argv);
+    if (inviteSource !== 'option') {
+      const how = inviteSource === 'xmpp' ? 'over XMPP (ad-hoc command)' : 'with prosodyctl';
+      process.stderr.write(`copilot-attach-link: a one-use invite made ${how}\n`);
+    }
     process.stdout.write(`${link}\n`);
+    if (qr !== undefined) process.stdout.write(qrTerminalText(qr, { ansi: process.stdout.isTTY }));
     return 0;
   } catch (error) {
     process.stderr.write(`copilot-attach-link: ${errorReport(error)}\n`);

@@ -54,6 +54,11 @@ export interface ProsodyOptions {
    * (`admins` of the MUC component): they join as moderators and may list the occupants.
    */
   mucAdmins?: readonly string[];
+  /**
+   * Server admins (`admins`; user names of this domain or bare JIDs). With `invites`, they may
+   * run mod_invites_adhoc's "Create new account invite" ad-hoc command (XEP-0050).
+   */
+  serverAdmins?: readonly string[];
 }
 
 export type RoomPresence = 'all' | 'moderators';
@@ -179,11 +184,12 @@ function buildConfig(o: {
   invites?: boolean;
   roomPresence: RoomPresence;
   mucAdmins: string[];
+  serverAdmins: string[];
 }): string {
   const p = (name: string): string => lua(path.join(o.dir, name));
   const modules = ['roster', 'saslauth', 'disco', 'ping', 'time', 'version', 'uptime'];
   if (o.tls) modules.push('tls');
-  if (o.invites) modules.push('invites', 'invites_register', 'register_ibr');
+  if (o.invites) modules.push('invites', 'invites_register', 'register_ibr', 'invites_adhoc');
   const ssl =
     o.tls && o.certPath && o.keyPath
       ? `{ certificate = ${lua(o.certPath)}; key = ${lua(o.keyPath)}; }`
@@ -194,7 +200,7 @@ function buildConfig(o: {
     `data_path = ${p('data')}`,
     `certificates = ${p('certs')}`,
     `log = { ${o.logLevel} = ${p('prosody.log')}; { levels = { min = "error" }, to = "console" }; }`,
-    'admins = { }',
+    `admins = { ${o.serverAdmins.map(lua).join('; ')} }`,
     '',
     '-- Only a c2s listener, on loopback; no s2s, no HTTP, no direct-TLS or component ports.',
     'interfaces = { "127.0.0.1" }',
@@ -333,6 +339,7 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
       invites: options.invites,
       roomPresence: options.roomPresence ?? 'all',
       mucAdmins: adminJids(options.mucAdmins, domain),
+      serverAdmins: adminJids(options.serverAdmins, domain),
     }),
   );
   chownTree(dir, runAs);
