@@ -77,9 +77,9 @@ export function FirstRunView({
       .finally(() => setChecking(false));
   };
   const [link, setLink] = useState(initialLink);
-  const [preview, setPreview] = useState<AttachPreview | null>(null);
-  /** The link the preview shows: Accept joins this one, never an edit made after previewing. */
-  const [previewedLink, setPreviewedLink] = useState('');
+  /** The preview and its link: Accept joins that link, never an edit made after previewing. */
+  const [shown, setShown] = useState<{ link: string; preview: AttachPreview } | null>(null);
+  const preview = shown?.preview ?? null;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [joined, setJoined] = useState<string | null>(null);
@@ -87,13 +87,10 @@ export function FirstRunView({
   const show = (text: string): void => {
     setBusy(true);
     setError(null);
-    setPreview(null);
+    setShown(null);
     api
       .previewAttachLink(text.trim())
-      .then((shown) => {
-        setPreview(shown);
-        setPreviewedLink(text.trim());
-      })
+      .then((answer) => setShown({ link: text.trim(), preview: answer }))
       .catch((e: unknown) => setError(errorMessage(e)))
       .finally(() => setBusy(false));
   };
@@ -102,10 +99,7 @@ export function FirstRunView({
     // The link the copilot:// handler handed over is previewed at once.
     api
       .previewAttachLink(initialLink.trim())
-      .then((shown) => {
-        setPreview(shown);
-        setPreviewedLink(initialLink.trim());
-      })
+      .then((answer) => setShown({ link: initialLink.trim(), preview: answer }))
       .catch((e: unknown) => setError(errorMessage(e)));
   }, [api, initialLink]);
 
@@ -117,7 +111,7 @@ export function FirstRunView({
     setBusy(true);
     setError(null);
     api
-      .attachProject(previewedLink)
+      .attachProject(shown?.link ?? '')
       .then((result) => {
         if (!result.ok) {
           setError(result.error);
@@ -171,7 +165,7 @@ export function FirstRunView({
             onChange={(e) => {
               setLink(e.target.value);
               // An edited link must be previewed again before it can be accepted.
-              setPreview(null);
+              setShown(null);
             }}
           />
           <div className="form-actions">
