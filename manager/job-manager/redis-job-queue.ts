@@ -300,7 +300,14 @@ export class RedisJobQueue implements JobQueue {
 
   constructor(readonly options: RedisJobQueueOptions) {
     const target = redisTarget(options.server);
-    const common = { lazyConnect: false, maxRetriesPerRequest: 3, enableOfflineQueue: true };
+    const common = {
+      lazyConnect: false,
+      maxRetriesPerRequest: 3,
+      enableOfflineQueue: true,
+      // Commands issued in the same tick (many agents' requests at once) go out in one write;
+      // each write is a system call (ioredis's sendCommand: 10-16 % of the manager's profile).
+      enableAutoPipelining: true,
+    };
     this.redis =
       typeof target === 'string' ? new Redis(target, common) : new Redis({ ...target, ...common });
     // Errors surface on the commands; this keeps an unreachable server from crashing the process.
