@@ -20,6 +20,7 @@ import { batchProgress, staleBatchEvents } from './batch-board';
 import { JobRateHistory } from './job-rate-history';
 import { startMonitorConsole, type MonitorConsole } from './monitor-console';
 import { ReportIntake } from './report-intake';
+import { attachLinkSource } from './attach-link-view';
 import { SenderAllowList } from './sender-allow-list';
 
 /** Presence status of the Monitor in the Heartbeat room. */
@@ -156,6 +157,15 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
         snapshot,
         families: () => monitorFamilies(aggregator, history, carbon, intake.dropped),
         actions: fleetConsole?.actions,
+        ...(config.attachLink
+          ? {
+              attachLink: attachLinkSource(
+                config.attachLink,
+                fleetConsole?.actions.gate,
+                logger.child('attach-link'),
+              ),
+            }
+          : {}),
       },
       config.http,
     );

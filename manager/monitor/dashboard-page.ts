@@ -39,6 +39,10 @@ const DASHBOARD_STYLE = `
   #fleet td { max-width: 220px; overflow-wrap: anywhere; font-size: 12px; }
   .muted { color: #5b6b7c; font-size: 12px; }
   .refused { color: #d64545; }
+  .attach-view { display: flex; gap: 16px; align-items: flex-start; flex-wrap: wrap; }
+  #attach-qr { width: 560px; max-width: 100%; height: auto; background: #fff; }
+  #attach-link { font: 12px/1.3 ui-monospace, monospace; width: 100%; min-width: 280px; height: 140px; overflow-wrap: anywhere; }
+  .attach-text { flex: 1; min-width: 280px; }
 `;
 
 const DASHBOARD_BODY = `<body>
@@ -80,6 +84,23 @@ const DASHBOARD_BODY = `<body>
       <tbody id="fleet"></tbody>
     </table>
     <div class="muted" id="console-refused"></div>
+  </section>
+  <section id="attach" hidden>
+    <h2>Attach a volunteer</h2>
+    <div class="muted">The attach link carries a one-use invite to the XMPP server: it is shown only to holders of the admin token. Volunteers open it with Co-Pilot Desktop, scan the QR code, or run copilot-agent --attach.</div>
+    <div class="admin">
+      <label>Admin token <input type="password" id="attach-token" autocomplete="off" spellcheck="false"></label>
+      <button type="button" id="attach-show">Show attach link</button>
+      <span id="attach-status" class="muted"></span>
+    </div>
+    <div class="attach-view" id="attach-view" hidden>
+      <img id="attach-qr" alt="QR code of the attach link">
+      <div class="attach-text">
+        <div><strong id="attach-project"></strong> <span class="muted" id="attach-monitor"></span></div>
+        <textarea id="attach-link" readonly spellcheck="false"></textarea>
+        <div><button type="button" id="attach-copy">Copy link</button> <span id="attach-copied" class="muted"></span></div>
+      </div>
+    </div>
   </section>
   <section>
     <h2>Connected components <span id="room"></span> (<span id="agent-count">0</span>)</h2>
@@ -315,6 +336,7 @@ const DASHBOARD_SCRIPT = `
     renderBatches(data.batches);
     renderConsole(data);
     renderLoads(data);
+    document.getElementById('attach').hidden = !data.attachLink;
     document.getElementById('updated').textContent = 'updated ' + new Date(data.generatedAt).toLocaleTimeString() +
       ' · sample every ' + data.sampleSeconds + ' s';
     document.getElementById('carbon').textContent = 'Carbon: ' + (data.carbon.connected ? 'connected' : 'not connected') +
@@ -375,6 +397,56 @@ const DASHBOARD_SCRIPT = `
   var tokenInput = document.getElementById('admin-token');
   tokenInput.value = window.sessionStorage.getItem(TOKEN_KEY) || '';
   tokenInput.addEventListener('change', function () { window.sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim()); });
+
+  // The attach link: asked for with the admin token (it carries an invite), never polled.
+  var attachToken = document.getElementById('attach-token');
+  attachToken.value = window.sessionStorage.getItem(TOKEN_KEY) || '';
+  attachToken.addEventListener('change', function () { window.sessionStorage.setItem(TOKEN_KEY, attachToken.value.trim()); });
+  function showAttachLink() {
+    var status = document.getElementById('attach-status');
+    status.textContent = 'asking…';
+    fetch('api/attach-link', {
+      method: 'POST', cache: 'no-store', credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + attachToken.value.trim() },
+      body: '{}'
+    })
+      .then(function (response) {
+        return response.json().then(function (json) { return { ok: response.ok, json: json }; });
+      })
+      .then(function (result) {
+        var view = document.getElementById('attach-view');
+        if (!result.ok) {
+          view.hidden = true;
+          status.textContent = 'refused: ' + result.json.error;
+          status.setAttribute('data-outcome', 'refused');
+          return;
+        }
+        var link = result.json;
+        document.getElementById('attach-project').textContent = link.projectName;
+        document.getElementById('attach-monitor').textContent = link.monitorAddresses.length
+          ? 'agents report their load and jobs to ' + link.monitorAddresses.join(', ') : '';
+        document.getElementById('attach-link').value = link.link;
+        var qr = document.getElementById('attach-qr');
+        qr.hidden = !link.qr;
+        if (link.qr) qr.setAttribute('src', link.qr);
+        status.textContent = link.qr ? '' : 'no QR code: ' + link.qrError;
+        status.setAttribute('data-outcome', 'ok');
+        view.hidden = false;
+      })
+      .catch(function (error) { status.textContent = 'failed: ' + error.message; });
+  }
+  document.getElementById('attach-show').addEventListener('click', showAttachLink);
+  document.getElementById('attach-copy').addEventListener('click', function () {
+    var text = document.getElementById('attach-link');
+    var copied = document.getElementById('attach-copied');
+    function fallback() {
+      text.select();
+      copied.textContent = document.execCommand('copy') ? 'copied' : 'select the text and copy it';
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text.value).then(function () { copied.textContent = 'copied'; }, fallback);
+    } else fallback();
+  });
   [['swatch-done', colours.succeeded], ['swatch-failed', colours.failed], ['swatch-queued', colours.queued], ['swatch-running', colours.running]]
     .forEach(function (pair) { document.getElementById(pair[0]).style.background = pair[1]; });
   refresh();

@@ -31,6 +31,12 @@ export interface MonitorConfig {
    * the account agents list in AGENT_ADMIN_JIDS. Admin actions need MON_ADMIN_TOKEN_FILE too.
    */
   console?: ConsoleConfig;
+  /**
+   * MON_ATTACH_LINK_FILE (the `.copilot` file copilot-attach-link --out writes): the dashboard
+   * shows the link and its QR code to holders of the admin token (MON_ADMIN_TOKEN_FILE, which it
+   * needs: the link carries an invite), with or without the fleet console.
+   */
+  attachLink?: { file: string; adminTokenFile: string };
 }
 
 export interface ConsoleConfig {
@@ -44,7 +50,8 @@ function consoleConfigFrom(config: ConfigValues, hasRoom: boolean): ConsoleConfi
   const id = config.optional('MON_CONSOLE_JABBER_ID');
   const tokenFile = config.optional('MON_ADMIN_TOKEN_FILE');
   if (id === undefined) {
-    if (tokenFile !== undefined)
+    // The token guards the attach link too, which needs no console.
+    if (tokenFile !== undefined && config.optional('MON_ATTACH_LINK_FILE') === undefined)
       throw new ConfigError(
         'MON_ADMIN_TOKEN_FILE needs the fleet console: set MON_CONSOLE_JABBER_ID and MON_CONSOLE_JABBER_PASSWORD',
         'MON_ADMIN_TOKEN_FILE',
@@ -137,6 +144,16 @@ export function monitorConfigFrom(config: ConfigValues): MonitorConfig {
   if (chatServer && chatRoom) result.chat = { server: chatServer, room: chatRoom };
   const consoleConfig = consoleConfigFrom(config, result.chat !== undefined);
   if (consoleConfig) result.console = consoleConfig;
+  const attachLinkFile = config.optional('MON_ATTACH_LINK_FILE');
+  if (attachLinkFile !== undefined) {
+    const adminTokenFile = config.optional('MON_ADMIN_TOKEN_FILE');
+    if (adminTokenFile === undefined)
+      throw new ConfigError(
+        'MON_ATTACH_LINK_FILE needs MON_ADMIN_TOKEN_FILE: the link carries an invite, shown only to holders of the admin token',
+        'MON_ATTACH_LINK_FILE',
+      );
+    result.attachLink = { file: attachLinkFile, adminTokenFile };
+  }
   return result;
 }
 

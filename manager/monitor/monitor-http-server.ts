@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page';
 import type { DashboardSnapshot } from './dashboard-state';
 import type { AdminGate } from './admin-gate';
+import { AttachLinkFileError, type AttachLinkSource } from './attach-link-view';
 import {
   ActionRequestError,
   MAX_ACTION_BODY_BYTES,
@@ -21,7 +22,11 @@ export interface MonitorHttpSources {
   families: () => PrometheusFamily[];
   /** The fleet console's actions (POST), when a console is configured. */
   actions?: ConsoleActions;
+  /** The project's attach link (MON_ATTACH_LINK_FILE), for admin token holders only. */
+  attachLink?: AttachLinkSource;
 }
+
+const ATTACH_LINK_PATH = '/api/attach-link';
 
 export interface ConsoleActions {
   gate: AdminGate;
@@ -117,6 +122,36 @@ async function handleAction(
   }
 }
 
+/**
+ * POST /api/attach-link: the link carries an invite, so the AdminGate (same origin, JSON, the
+ * admin token) comes first, exactly as for the console's actions; a GET gets nothing.
+ */
+async function handleAttachLink(
+  source: AttachLinkSource | undefined,
+  request: http.IncomingMessage,
+  send: Send,
+): Promise<void> {
+  if (!source) {
+    sendJson(send, 404, { error: 'no attach link is configured (MON_ATTACH_LINK_FILE)' });
+    return;
+  }
+  const verdict = source.gate.check(request);
+  if (!verdict.ok) {
+    sendJson(send, verdict.status, { error: `refused (${verdict.reason})` });
+    return;
+  }
+  if ((await readBody(request, MAX_ACTION_BODY_BYTES)) === undefined) {
+    sendJson(send, 413, { error: 'body too large' });
+    return;
+  }
+  try {
+    sendJson(send, 200, source.read());
+  } catch (error) {
+    if (!(error instanceof AttachLinkFileError)) throw error;
+    sendJson(send, 503, { error: error.message });
+  }
+}
+
 export interface MonitorHttpServer {
   readonly port: number;
   readonly url: string;
@@ -125,7 +160,8 @@ export interface MonitorHttpServer {
 
 /**
  * `/` the dashboard, `/api/dashboard` its JSON, `/metrics` Prometheus (GET and HEAD), and the
- * console's actions at `POST /api/console/ask|order` behind the AdminGate. Nothing changes on GET.
+ * console's actions at `POST /api/console/ask|order` and the attach link at
+ * `POST /api/attach-link`, both behind the AdminGate. Nothing changes on GET.
  */
 export async function startMonitorHttpServer(
   sources: MonitorHttpSources,
@@ -149,6 +185,12 @@ export async function startMonitorHttpServer(
       return;
     }
     const path = new URL(request.url ?? '/', 'http://monitor').pathname;
+    if (path === ATTACH_LINK_PATH) {
+      handleAttachLink(sources.attachLink, request, send).catch((error: unknown) => {
+        sendJson(send, 500, { error: errorMessage(error) });
+      });
+      return;
+    }
     if (ACTION_PATHS.has(path)) {
       handleAction(sources.actions, path, request, send).catch((error: unknown) => {
         sendJson(send, 500, { error: errorMessage(error) });
@@ -163,7 +205,12 @@ export async function startMonitorHttpServer(
       if (path === '/' || path === '/index.html')
         send(200, 'text/html; charset=utf-8', DASHBOARD_HTML);
       else if (path === '/api/dashboard')
-        send(200, 'application/json', JSON.stringify(sources.snapshot()));
+        send(
+          200,
+          'application/json',
+          // Whether to offer the attach link section; the link itself only at ATTACH_LINK_PATH.
+          JSON.stringify({ ...sources.snapshot(), attachLink: sources.attachLink !== undefined }),
+        );
       else if (path === '/metrics')
         send(200, PROMETHEUS_CONTENT_TYPE, formatPrometheus(sources.families()));
       else send(404, 'text/plain; charset=utf-8', 'not found\n');
