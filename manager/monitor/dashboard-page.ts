@@ -39,7 +39,7 @@ const DASHBOARD_STYLE = `
   #fleet td { max-width: 220px; overflow-wrap: anywhere; font-size: 12px; }
   .muted { color: #5b6b7c; font-size: 12px; }
   .refused { color: #d64545; }
-  .attach-view { display: flex; gap: 16px; align-items: flex-start; flex-wrap: wrap; }
+  .attach-view:not([hidden]) { display: flex; gap: 16px; align-items: flex-start; flex-wrap: wrap; }
   #attach-qr { width: 560px; max-width: 100%; height: auto; background: #fff; }
   #attach-link { font: 12px/1.3 ui-monospace, monospace; width: 100%; min-width: 280px; height: 140px; overflow-wrap: anywhere; }
   .attach-text { flex: 1; min-width: 280px; }
