@@ -35,6 +35,7 @@ import { round, sleep } from './lib/stats';
 import { startManagerProcess, type ManagerProcess } from './manager-process';
 import { stanzaCount } from './sim-agent';
 import { installFastScram } from './lib/fast-scram';
+import { installLateDataGuard, lateData } from './lib/late-data-guard';
 
 export const BENCH_SERVER_KINDS = ['prosody', 'ejabberd', 'ejabberd-cluster'] as const;
 export type BenchServerKind = (typeof BENCH_SERVER_KINDS)[number];
@@ -123,6 +124,8 @@ export interface ScaleOutResult {
   serverRssBeforeAgentsMiB?: number;
   managerRssBeforeAgentsMiB?: number;
   pollIntervalMs: number;
+  /** Data chunks xmpp.js got after its parser was gone (see lib/late-data-guard.ts). */
+  lateDataDropped?: number;
 }
 
 export interface ScaleOutOptions {
@@ -247,7 +250,12 @@ export async function measureRelay(
     running = false;
     const server = serverCpu.stop();
     const client = clientCpu.stop();
-    await sleep(500);
+    // Let the messages in flight arrive: xmpp.js throws (uncaught, from the socket's data
+    // handler) when data comes in after stop() detached its parser.
+    for (let last = -1, waited = 0; received !== last && waited < 60; waited += 1) {
+      last = received;
+      await sleep(1_000);
+    }
     return {
       window,
       seconds: round(elapsed, 1),
@@ -479,6 +487,7 @@ export async function runScaleOut(
   profileDir: string,
 ): Promise<ScaleOutResult> {
   installFastScram();
+  await installLateDataGuard();
   const maxAgents = Math.max(...options.sizes, options.dispatchAgents);
   const accounts = benchAccounts(maxAgents + options.dispatchAgents);
   const result: ScaleOutResult = {
@@ -518,6 +527,7 @@ export async function runScaleOut(
     await redis?.stop().catch(() => undefined);
     await servers.stop().catch(() => undefined);
   }
+  result.lateDataDropped = lateData.dropped;
   return result;
 }
 
