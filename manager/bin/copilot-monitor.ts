@@ -27,7 +27,10 @@ Configuration (file ${DEFAULT_MONITOR_CONFIG_PATH}, then environment, then --NAM
   (MON_CONSOLE_JABBER_SERVER, _DOMAIN: MON_JABBER_*)  domain as the Monitor's unless given); list it
                                                       in the agents' AGENT_ADMIN_JIDS
   MON_ADMIN_TOKEN_FILE                                the dashboard's admin token (one line, 24+
-                                                      characters); unset, the console is read-only`;
+                                                      characters); unset, the console is read-only
+  MON_ATTACH_LINK_FILE                                the .copilot file of copilot-attach-link --out:
+                                                      the dashboard shows the link and its QR code
+                                                      to admin token holders (needs the token)`;
 
 /** Runs the Monitor until SIGINT/SIGTERM; resolves with the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
