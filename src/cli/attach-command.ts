@@ -97,9 +97,11 @@ export async function attachFromCommandLine(
   if (value === undefined) return true;
   const { workDir, attached } = workDirOf(argv, env);
   let where = path.join(workDir, 'project.conf');
+  let monitor = '';
   const result = await attachProject(linkText(value), {
     logger: consoleLogger('attach', 'info'),
     apply: (patch) => {
+      monitor = patch.monitorAddress ?? '';
       // A project runs already: this one is added beside it (src/core/project-set.ts).
       if (attached)
         where = `${path.join(workDir, PROJECTS_FILE)}, project ${addStoredProject(workDir, patch)}`;
@@ -117,5 +119,8 @@ export async function attachFromCommandLine(
   process.stderr.write(
     `copilot-agent: attached to ${result.projectName} as ${result.jid} (${where})\n`,
   );
+  if (monitor !== '') {
+    process.stderr.write(`copilot-agent: it reports its load and jobs to ${monitor}\n`);
+  }
   return true;
 }

@@ -56,6 +56,8 @@ export function writeProjectFile(workDir: string, settings: Partial<AgentSetting
     lines.push(line('AGENT_ALLOWED_IMAGE_REGISTRIES', settings.allowedImageRegistries));
   }
   if (settings.adminAccounts) lines.push(line('AGENT_ADMIN_JIDS', settings.adminAccounts));
+  // The project's Monitor from the link; without one, the config file's (if any) applies.
+  if (settings.monitorAddress) lines.push(line('AGENT_MONITOR_ADDRESS', settings.monitorAddress));
   if (settings.xmppCaCertificate) {
     const file = path.join(workDir, CA_FILE);
     writeFileAtomic(file, `${settings.xmppCaCertificate.trim()}\n`, 0o600);

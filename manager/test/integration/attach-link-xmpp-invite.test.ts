@@ -12,6 +12,8 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAttachLink } from '@manager/bin/copilot-attach-link';
+import { attachFromCommandLine } from '@copilot/cli/attach-command';
+import { readProjectFile } from '@copilot/cli/attached-project';
 import { parseAttachFile, parseAttachLink } from '@copilot/protocol/attach-link';
 import { qrTerminalText } from '@copilot/protocol/attach-qr';
 import { CopilotSession } from '@copilot/transport/copilot-session';
@@ -106,6 +108,18 @@ describe('copilot-attach-link --invite-over-xmpp on Prosody', () => {
       env,
     );
     expect(parseAttachLink(without.link).monitorAddresses).toBeUndefined();
+  }, 60_000);
+
+  it('copilot-agent --attach with the file: its own account, and the Monitor in project.conf', async () => {
+    const file = path.join(tmp, 'headless.copilot');
+    await makeAttachLink(['--name', 'Headless', '--invite-over-xmpp', '--out', file], env);
+    const workDir = path.join(tmp, 'agent');
+    expect(await attachFromCommandLine(['--attach', file, `--AGENT_WORK_DIR=${workDir}`], {})).toBe(
+      true,
+    );
+    const project = readProjectFile(workDir);
+    expect(project?.get('AGENT_MONITOR_ADDRESS')).toBe(`monitor@${prosody.domain}`);
+    expect(project?.get('AGENT_JABBER_ID')).toMatch(/^v-[a-z2-7]{16}$/);
   }, 60_000);
 
   it('is refused for an account that is not a server admin, with the reason', async () => {
