@@ -153,6 +153,8 @@ export function attachLinkOf(
     managerPublicKeyPem: result.publicKeyPem,
     allowedImageRegistries: registries,
     adminAccounts: [jidOf(plan, plan.accounts.console)],
+    // Agents report their load and jobs to the project's Monitor (its MON_JABBER_ADDRESS).
+    monitorAddresses: [jidOf(plan, plan.accounts.monitor)],
     inviteToken: invite,
   });
 }

@@ -62,6 +62,7 @@ describe('copilot-manager init', () => {
       xmppDomain: 'copilot.example.org',
       managerJids: ['jobmanager@copilot.example.org'],
       adminAccounts: ['fleet-console@copilot.example.org'],
+      monitorAddresses: ['monitor@copilot.example.org'],
       allowedImageRegistries: ['registry.example.org/jobs'],
       inviteToken: 'invite-token-123',
     });
