@@ -72,6 +72,31 @@ function carbonStatus(carbon: CarbonClient): DashboardSnapshot['carbon'] {
   return { connected, bufferedLines, droppedLines, sentLines };
 }
 
+/** The dashboard's HTTP server, with the fleet console's actions and the attach link when set. */
+function startDashboard(
+  config: MonitorOptions['config'],
+  logger: Logger,
+  fleetConsole: MonitorConsole | undefined,
+  sources: Pick<Parameters<typeof startMonitorHttpServer>[0], 'snapshot' | 'families'>,
+): Promise<MonitorHttpServer> {
+  return startMonitorHttpServer(
+    {
+      ...sources,
+      actions: fleetConsole?.actions,
+      ...(config.attachLink
+        ? {
+            attachLink: attachLinkSource(
+              config.attachLink,
+              fleetConsole?.actions.gate,
+              logger.child('attach-link'),
+            ),
+          }
+        : {}),
+    },
+    config.http,
+  );
+}
+
 /**
  * The Co-Pilot Monitor (2.3, 4.4): an XMPP component that receives reportEvent,
  * reportEventDuration and reportEventValue and stores them in Graphite through Carbon, serves the
@@ -152,23 +177,10 @@ export async function startMonitor(options: MonitorOptions): Promise<Monitor> {
         });
       }
     }
-    http = await startMonitorHttpServer(
-      {
-        snapshot,
-        families: () => monitorFamilies(aggregator, history, carbon, intake.dropped),
-        actions: fleetConsole?.actions,
-        ...(config.attachLink
-          ? {
-              attachLink: attachLinkSource(
-                config.attachLink,
-                fleetConsole?.actions.gate,
-                logger.child('attach-link'),
-              ),
-            }
-          : {}),
-      },
-      config.http,
-    );
+    http = await startDashboard(config, logger, fleetConsole, {
+      snapshot,
+      families: () => monitorFamilies(aggregator, history, carbon, intake.dropped),
+    });
   } catch (error) {
     await fleetConsole?.stop();
     room?.leave();

@@ -33,6 +33,7 @@ const DASHBOARD_STYLE = `
   .legend span { font-size: 11px; margin-right: 8px; }
   .swatch { display: inline-block; width: 9px; height: 9px; margin-right: 3px; }
   td svg.progress { width: 200px; height: 12px; }
+  .admin[hidden] { display: none; }
   .admin { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-bottom: 8px; }
   .admin input { font: inherit; padding: 3px 6px; width: 260px; }
   button { font: inherit; font-size: 12px; padding: 2px 8px; margin-right: 2px; cursor: pointer; }

@@ -292,6 +292,8 @@ export interface AttachPreview {
   allowedImageRegistries: string[];
   /** Accounts that may drain, pause or resume this computer. */
   adminAccounts: string[];
+  /** The project's Monitor, which this computer reports its load and jobs to; empty: none. */
+  monitorAddresses: string[];
   /** A project is configured already: accepting replaces it. */
   replacesProject: string | null;
 }

@@ -46,6 +46,7 @@ export function previewOf(link: AttachLink, current: AgentSettings | undefined):
     caFingerprint256: link.caFingerprint256 ?? null,
     allowedImageRegistries: [...link.allowedImageRegistries],
     adminAccounts: [...link.adminAccounts],
+    monitorAddresses: [...(link.monitorAddresses ?? [])],
     replacesProject: configured ? current.projectName || current.jobManagerAddress : null,
   };
 }

@@ -48,6 +48,9 @@ function PreviewCard({ preview }: { preview: AttachPreview }) {
             {preview.adminAccounts.join(', ')} may ask this computer to drain, pause or resume.
           </li>
         )}
+        {preview.monitorAddresses.length > 0 && (
+          <li>This computer reports its load and jobs to {preview.monitorAddresses.join(', ')}.</li>
+        )}
         {preview.replacesProject && (
           <li className="error">
             It replaces the project you have now: {preview.replacesProject}.

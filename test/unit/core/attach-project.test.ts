@@ -105,6 +105,10 @@ describe('attachProject', () => {
     const h = harness(() => Promise.resolve());
     expect((await h.commands.attachProject(withMonitor)).ok).toBe(true);
     expect(h.settings().monitorAddress).toBe('monitor@example.org');
+    expect((await h.commands.previewAttachLink(withMonitor)).monitorAddresses).toEqual([
+      'monitor@example.org',
+    ]);
+    expect((await h.commands.previewAttachLink(LINK)).monitorAddresses).toEqual([]);
     expect((await h.commands.attachProject(LINK)).ok).toBe(true);
     expect(h.settings().monitorAddress).toBe('');
   });
