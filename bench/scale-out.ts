@@ -126,6 +126,8 @@ export interface ScaleOutResult {
   pollIntervalMs: number;
   /** Data chunks xmpp.js got after its parser was gone (see lib/late-data-guard.ts). */
   lateDataDropped?: number;
+  /** xmpp.js errors at teardown the bench counted instead of ending (same file). */
+  teardownErrors?: number;
 }
 
 export interface ScaleOutOptions {
@@ -528,6 +530,7 @@ export async function runScaleOut(
     await servers.stop().catch(() => undefined);
   }
   result.lateDataDropped = lateData.dropped;
+  result.teardownErrors = lateData.teardownErrors;
   return result;
 }
 
