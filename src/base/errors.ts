@@ -27,6 +27,8 @@ export const ERROR_CATALOGUE = {
     template: 'XMPP login refused for %s: wrong user name or password',
     expected: true,
   },
+  /** The XMPP login did not complete: server unreachable, connection cut, no answer in time. */
+  XMPP_CONNECT_FAILED: { template: '%s', expected: true },
   /** The Docker daemon does not answer on its socket (not running, gone mid-job). */
   DOCKER_UNAVAILABLE: { template: 'Docker is not reachable: %s', expected: true },
   /** A job attribute (command, input file names, environment) breaks the job-field rules. */

@@ -24,6 +24,13 @@ import { silentLogger, type Logger } from '../base/logger';
 import { SeenIds } from '../base/seen-ids';
 import { forgetStream, streamManagementGate } from './stream-management';
 import { installStartTls, tlsSocketOf, type SessionTlsOptions } from './tls-options';
+import {
+  abortConnection,
+  ConnectionClosedError,
+  destroySocket,
+  guardClosedStream,
+  trackLoginPhase,
+} from './xmpp-guards';
 import { TypedEmitter } from '../base/typed-emitter';
 import { CopilotError, errorMessage, formatError } from '../base/errors';
 
@@ -40,6 +47,11 @@ export interface CopilotSessionOptions {
   /** Sends of one message before send() gives up. */
   maxSendAttempts?: number;
   reconnect?: BackoffOptions;
+  /**
+   * A login (start() or a reconnect) not online after this long is given up: start() rejects, a
+   * reconnect is tried again later. Default 30 s.
+   */
+  loginTimeoutMs?: number;
   maxStanzaChars?: number;
   /** Presence priority; must be >= 0 to receive messages sent to the bare JID. */
   priority?: number;
@@ -100,6 +112,20 @@ export class XmppAuthError extends CopilotError {
   }
 }
 
+/**
+ * The first login did not complete: the server is unreachable, cut the connection, or did not
+ * answer in time. The message says which and during what step (an expected condition: callers
+ * retry, or a daemon exits with this one line and its service manager starts it again).
+ */
+export class XmppConnectError extends CopilotError {
+  declare readonly code: 'XMPP_CONNECT_FAILED';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('XMPP_CONNECT_FAILED', formatError('XMPP_CONNECT_FAILED', message), options);
+    this.name = 'XmppConnectError';
+  }
+}
+
 /** Why a send() failed: nobody acknowledged, or the session was stopped first. */
 export class SendError extends Error {
   constructor(
@@ -135,6 +161,15 @@ export function mucJoinPresence(roomJid: string, nick: string, status?: string):
 
 const DEFAULT_MAX_HANDLING_PER_SENDER = 256;
 const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 500, maxMs: 30_000, jitter: 0.5 };
+const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
+
+/** The connection went away before the login completed (its phase says when). */
+class LoginInterrupted extends Error {
+  constructor(readonly reason: 'closed' | 'timeout') {
+    super(reason === 'closed' ? 'the connection was closed' : 'no answer in time');
+    this.name = 'LoginInterrupted';
+  }
+}
 
 /**
  * One XMPP connection speaking the Co-Pilot protocol: every command is acknowledged unless it
@@ -161,6 +196,8 @@ export class CopilotSession {
   private stopping = false;
   private reconnectAttempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Gives up a reconnect's login that is not online in time. */
+  private loginTimer: NodeJS.Timeout | undefined;
   private mechanism: string | undefined;
   private fullJid = '';
 
@@ -205,9 +242,54 @@ export class CopilotSession {
     };
   }
 
-  /** Connects and resolves once online. Rejects with the server's reason, e.g. bad credentials. */
+  /**
+   * Connects and resolves once online. Rejects when this first login fails: an XmppAuthError
+   * for bad credentials, else an XmppConnectError saying what happened and during which step
+   * (the server cut the connection during SASL authentication, did not answer in time...).
+   * Nothing is retried behind a rejection; once online, a lost connection comes back by itself.
+   */
   async start(): Promise<void> {
     this.stopping = false;
+    const xmpp = this.createClient();
+    this.xmpp = xmpp;
+    const phase = trackLoginPhase(xmpp);
+    const login = watchLogin(this.options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS);
+    // Every Co-Pilot exchange is a small request and a small reply: Nagle's algorithm would hold
+    // each one back for the peer's delayed ack (about 40 ms a hop), which dominates latency.
+    xmpp.on('connect', () => xmpp.socket?.setNoDelay?.(true));
+    xmpp.on('stanza', (stanza) => this.onStanza(stanza));
+    // Nothing of ours goes out before the server has answered XEP-0198's <enable/>.
+    const gate = streamManagementGate(xmpp);
+    xmpp.on('online', (address) => {
+      gate.whenSettled(() => {
+        if (this.xmpp === xmpp && xmpp.status === 'online') this.onOnline(address.toString());
+      });
+    });
+    xmpp.on('offline', () => this.onOffline());
+    xmpp.on('disconnect', () => {
+      // A resumed stream (XEP-0198) comes back without an 'online' event, so this session would
+      // stay offline; it resends unacknowledged commands itself, so every reconnect is fresh.
+      if (xmpp.streamManagement) forgetStream(xmpp.streamManagement);
+      if (login.active) login.fail(new LoginInterrupted('closed'));
+      else this.onDisconnect();
+    });
+    xmpp.on('error', (error) => this.onConnectionError(xmpp, error, login));
+    try {
+      await Promise.race([this.login(xmpp), login.lost]);
+    } catch (error) {
+      const failedDuring = phase.current();
+      login.end();
+      if (this.xmpp === xmpp) this.xmpp = undefined;
+      clearTimeout(this.reconnectTimer);
+      await abortConnection(xmpp);
+      // stop() during start(): start() resolves, as it does when stop() releases its wait.
+      if (this.stopping) return;
+      throw describeConnectError(error, this.options, failedDuring);
+    }
+    login.end();
+  }
+
+  private createClient(): Client {
     const xmpp = createClient({
       service: this.options.service,
       domain: this.options.domain,
@@ -226,47 +308,38 @@ export class CopilotSession {
     });
     // Our own reconnect below has back-off with jitter; the built-in one retries every second.
     xmpp.reconnect.stop();
+    // Late bytes and writes on a connection xmpp.js has given up must not end the process.
+    guardClosedStream(xmpp);
     if (this.options.tls) installStartTls(xmpp, this.options.domain, this.options.tls);
-    this.xmpp = xmpp;
-    // Every Co-Pilot exchange is a small request and a small reply: Nagle's algorithm would hold
-    // each one back for the peer's delayed ack (about 40 ms a hop), which dominates latency.
-    xmpp.on('connect', () => xmpp.socket?.setNoDelay?.(true));
-    xmpp.on('stanza', (stanza) => this.onStanza(stanza));
-    // Nothing of ours goes out before the server has answered XEP-0198's <enable/>.
-    const gate = streamManagementGate(xmpp);
-    xmpp.on('online', (address) => {
-      gate.whenSettled(() => {
-        if (this.xmpp === xmpp && xmpp.status === 'online') this.onOnline(address.toString());
-      });
-    });
-    xmpp.on('offline', () => this.onOffline());
-    xmpp.on('disconnect', () => {
-      // A resumed stream (XEP-0198) comes back without an 'online' event, so this session would
-      // stay offline; it resends unacknowledged commands itself, so every reconnect is fresh.
-      if (xmpp.streamManagement) forgetStream(xmpp.streamManagement);
-      this.onDisconnect();
-    });
-    xmpp.on('error', (error) => {
-      this.logger.warn('XMPP connection error', { error: error.message });
-      if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
-    });
-    try {
-      await xmpp.start();
-      // xmpp.js is online before stream management is; this session once it may send.
-      if (!this.online && !this.stopping) {
-        await new Promise<void>((resolve) => this.startWaiters.push(resolve));
-      }
-    } catch (error) {
-      this.xmpp = undefined;
-      clearTimeout(this.reconnectTimer);
-      await xmpp.stop().catch(() => undefined);
-      throw describeConnectError(error, this.options);
+    return xmpp;
+  }
+
+  /** xmpp.js online, then stream management settled (or stop() called). */
+  private async login(xmpp: Client): Promise<void> {
+    await xmpp.start();
+    if (!this.online && !this.stopping) {
+      await new Promise<void>((resolve) => this.startWaiters.push(resolve));
+    }
+  }
+
+  private onConnectionError(xmpp: Client, error: Error, login: LoginWatch): void {
+    this.logger.warn('XMPP connection error', { error: error.message || error.name });
+    if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
+    if (login.active) {
+      login.fail(error);
+      return;
+    }
+    // A reconnect's login that failed (SASL, STARTTLS, a timeout) leaves the socket open with
+    // nothing more to happen on it: drop it, and the disconnect schedules the next attempt.
+    if (this.xmpp === xmpp && !this.online && !this.stopping && LOGGING_IN.has(xmpp.status)) {
+      destroySocket(xmpp);
     }
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.loginTimer);
     this.releaseStartWaiters();
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
@@ -402,6 +475,7 @@ export class CopilotSession {
   }
 
   private onOnline(address: string): void {
+    clearTimeout(this.loginTimer);
     this.fullJid = address;
     this.online = true;
     this.reconnectAttempt = 0;
@@ -447,6 +521,15 @@ export class CopilotSession {
     const xmpp = this.xmpp;
     if (this.stopping || !xmpp || xmpp.status !== 'disconnect') return;
     const attempt = this.reconnectAttempt;
+    // A server that stops answering halfway through the login (no xmpp.js timeout covers SASL)
+    // would leave the session waiting for good: give the attempt up, the next one follows.
+    clearTimeout(this.loginTimer);
+    this.loginTimer = setTimeout(() => {
+      if (this.xmpp === xmpp && !this.online && LOGGING_IN.has(xmpp.status)) {
+        this.logger.info('login not complete in time; dropping the connection');
+        destroySocket(xmpp);
+      }
+    }, this.options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS);
     try {
       await xmpp.reconnect.reconnect();
     } catch (error) {
@@ -643,14 +726,80 @@ const RECEIVED_BUT_UNUSABLE: ReadonlySet<ProtocolErrorCode> = new Set<ProtocolEr
   'bad-base64',
 ]);
 
-function describeConnectError(error: unknown, options: CopilotSessionOptions): Error {
+/** xmpp.js statuses of a connection that is logging in (not online, not closing). */
+const LOGGING_IN: ReadonlySet<string> = new Set(['connecting', 'connect', 'opening', 'open']);
+
+/** The first login: fails once (closed, error, timeout) until it ends, online or given up. */
+interface LoginWatch {
+  /** Rejects with the first failure; never resolves. */
+  readonly lost: Promise<never>;
+  /** Until end(): the connection's events belong to start(), not to the reconnect logic. */
+  readonly active: boolean;
+  fail(error: Error): void;
+  end(): void;
+}
+
+function watchLogin(timeoutMs: number): LoginWatch {
+  let active = true;
+  let reject: (error: Error) => void = () => undefined;
+  const lost = new Promise<never>((_resolve, rejectLost) => {
+    reject = rejectLost;
+  });
+  lost.catch(() => undefined);
+  const timer = setTimeout(() => reject(new LoginInterrupted('timeout')), timeoutMs);
+  return {
+    lost,
+    get active() {
+      return active;
+    },
+    fail(error) {
+      clearTimeout(timer);
+      reject(error);
+    },
+    end() {
+      active = false;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Why a first login failed, in words, with the step it failed in. */
+function loginFailureReason(error: unknown, phase: string): string {
+  if (error instanceof LoginInterrupted && error.reason === 'timeout') {
+    return `the login did not complete in time (stuck in ${phase})`;
+  }
+  if (error instanceof LoginInterrupted || error instanceof ConnectionClosedError) {
+    return `the server closed the connection during ${phase}`;
+  }
+  // xmpp.js's TimeoutError has no message: this is where "failed: " with nothing after it came from.
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return `the server did not answer in time during ${phase}`;
+  }
+  const text = errorMessage(error);
+  if (!text) {
+    const name = error instanceof Error && error.name ? error.name : 'an unknown error';
+    return `${name} during ${phase}`;
+  }
+  return `${text} (during ${phase})`;
+}
+
+function describeConnectError(
+  error: unknown,
+  options: CopilotSessionOptions,
+  phase: string,
+): Error {
   const text = errorMessage(error);
   const condition = (error as { condition?: string } | null)?.condition;
   if (condition === 'not-authorized' || /not-authorized/.test(text)) {
     return new XmppAuthError(`${options.username}@${options.domain}`);
   }
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH/.test(text)) {
-    return new Error(`cannot reach the XMPP server at ${options.service}: ${text}`);
+    return new XmppConnectError(`cannot reach the XMPP server at ${options.service}: ${text}`, {
+      cause: error,
+    });
   }
-  return new Error(`XMPP connection to ${options.service} failed: ${text}`);
+  const reason = loginFailureReason(error, phase);
+  return new XmppConnectError(`XMPP connection to ${options.service} failed: ${reason}`, {
+    cause: error,
+  });
 }
