@@ -12,19 +12,23 @@
  * back by itself. No uncaught exception or unhandled rejection (test/setup/fail-on-uncaught.ts
  * fails the test that had one).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xml } from '@xmpp/client';
 import { CopilotSession } from '@copilot/transport';
 import { consoleLogger } from '@copilot/base/logger';
-import { startProsody, until, type ProsodyServer } from '@test/harness';
+import { freePort, REPO_ROOT, startProsody, until, type ProsodyServer } from '@test/harness';
 import {
   startLoginCutProxy,
   type CutPoint,
   type LoginCutProxy,
 } from '@test/harness/login-cut-proxy';
 
+const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const USER = { username: 'copilot-monitor', password: 'pw-monitor' };
 
 /** Prosody's modules with mod_smacks (XEP-0198) added, so the cut can hit `<enable/>` too. */
@@ -148,6 +152,26 @@ const TLS_CASES: CutCase[] = [
   ),
 ];
 
+/** Runs copilot-monitor through tsx to its exit; its exit code and what it wrote to stderr. */
+function runMonitor(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, ['manager/bin/copilot-monitor.ts', ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (data: Buffer) => {
+      stderr += data.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
 async function runCase(
   server: ProsodyServer,
   testCase: CutCase,
@@ -229,6 +253,46 @@ describe.each([
       await runCase(server, testCase, tls && ca ? { ca } : undefined);
     },
     30_000,
+  );
+
+  // A daemon whose first login fails exits (systemd's Restart=on-failure starts it again) with
+  // one line that says why, no stack, and does not hang on a half-closed connection.
+  it.skipIf(tls)(
+    'copilot-monitor exits with one line when its first login is cut',
+    async () => {
+      const proxy = await startLoginCutProxy(server.port, {
+        direction: 'to-server',
+        marker: '<auth',
+        at: 'after',
+        action: 'cut',
+      });
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'login-cut-'));
+      const config = path.join(dir, 'copilot-monitor.conf');
+      fs.writeFileSync(config, '');
+      try {
+        const started = Date.now();
+        const result = await runMonitor([
+          `--config=${config}`,
+          `--MON_JABBER_SERVER=127.0.0.1:${proxy.port}`,
+          `--MON_JABBER_DOMAIN=${server.domain}`,
+          `--MON_JABBER_ID=${USER.username}`,
+          `--MON_JABBER_PASSWORD=${USER.password}`,
+          `--CARBON_PORT=${await freePort()}`,
+          `--MON_HTTP_PORT=${await freePort()}`,
+          `--MON_ALLOWED_SENDERS=jm@${server.domain}`,
+        ]);
+        expect(result.code).toBe(1);
+        expect(result.stderr.trim().split('\n')).toEqual([
+          `copilot-monitor: XMPP connection to xmpp://127.0.0.1:${proxy.port} failed: ` +
+            'the server closed the connection during SASL authentication',
+        ]);
+        expect(Date.now() - started).toBeLessThan(20_000);
+      } finally {
+        await proxy.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
   );
 
   // xmpp.js's stop() waits 2 s for the server's </stream:stream>, drops its parser, then waits
