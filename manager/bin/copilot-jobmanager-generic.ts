@@ -10,6 +10,7 @@ import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
 import { runIfEntryPoint } from '@copilot/base/cli-runner';
 import { startJobManager } from '@manager/job-manager/job-manager';
 import { configFromValues, loadConfigValues } from '@manager/job-manager/manager-config';
+import { ConfigError, type ConfigValues } from '@copilot/protocol';
 
 const USAGE = `usage: copilot-jobmanager-generic [--config path] [--role all|job|storage] [--VARIABLE=value ...]
   Variables (config file, environment or --VARIABLE=value): JM_JABBER_SERVER, JM_JABBER_DOMAIN,
@@ -19,6 +20,19 @@ const USAGE = `usage: copilot-jobmanager-generic [--config path] [--role all|job
   JM_CHIRP_SERVER, JM_CHIRP_WORK_DIR, JM_CHIRP_ORIGINAL_AGENTS, JM_SECURE_MODE, JM_PRIVATE_KEY,
   JM_JABBER_CA_FILE, JM_REQUIRE_TLS.
 `;
+
+/** JM_LOG_BATCH_MS: how long info lines may wait to be written (0: each at once). */
+function logBatchMs(values: ConfigValues): number | undefined {
+  const text = values.optional('JM_LOG_BATCH_MS');
+  if (text === undefined) return undefined;
+  if (!/^\d{1,4}$/.test(text) || Number(text) > 1000) {
+    throw new ConfigError(
+      'JM_LOG_BATCH_MS must be a whole number of ms from 0 to 1000',
+      'JM_LOG_BATCH_MS',
+    );
+  }
+  return Number(text);
+}
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -37,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const config = configFromValues(loaded.values);
   const level = loaded.options.get('log-level') === 'debug' ? 'debug' : 'info';
-  const logger = batchedConsoleLogger('jobmanager', level);
+  const logger = batchedConsoleLogger('jobmanager', level, logBatchMs(loaded.values));
   // Secure mode (JM_SECURE_MODE, JM_PRIVATE_KEY) and TLS (JM_JABBER_CA_FILE, JM_REQUIRE_TLS).
   const variable = (name: string): string | undefined => loaded.values.optional(name);
   const session = {

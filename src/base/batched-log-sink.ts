@@ -3,7 +3,8 @@
  * leases and finishes) otherwise pays one write system call per line, which on a loaded machine
  * cost the manager about 5 % of its CPU. Lines wait at most `flushMs` (default 50 ms), or until
  * 64 KiB are waiting; a warning or an error is written at once, after the lines before it; what
- * is waiting is written when the process exits.
+ * is waiting is written when the process exits. A SIGKILL loses what is waiting: `flushMs` 0
+ * writes every line at once (JM_LOG_BATCH_MS=0 for the job manager).
  */
 import { atLeast } from './log-level';
 import { createLogger, formatLogRecord, type Logger, type LogLevel, type LogSink } from './logger';
@@ -37,15 +38,22 @@ export function batchedLogSink(
     const line = formatLogRecord(record) + '\n';
     waiting.push(line);
     chars += line.length;
-    if (atLeast(record.level, 'warn') || chars >= MAX_WAITING_CHARS) flush();
+    if (flushMs <= 0 || atLeast(record.level, 'warn') || chars >= MAX_WAITING_CHARS) flush();
     else timer ??= setTimeout(flush, flushMs).unref();
   };
   return { sink, flush };
 }
 
 /** consoleLogger (stderr, the same format) with its lines written in batches. */
-export function batchedConsoleLogger(component: string, minimum: LogLevel = 'info'): Logger {
-  const batched = batchedLogSink((text) => process.stderr.write(text));
+export function batchedConsoleLogger(
+  component: string,
+  minimum: LogLevel = 'info',
+  flushMs?: number,
+): Logger {
+  const batched = batchedLogSink(
+    (text) => process.stderr.write(text),
+    flushMs === undefined ? {} : { flushMs },
+  );
   process.once('exit', batched.flush);
   return createLogger(component, batched.sink, minimum);
 }

@@ -67,6 +67,9 @@ describe.each(BACKENDS)(
           ...localManagerValues(prosody, stateDir, {
             JM_STORAGE_PORT: String(storagePort),
             JM_LEASE_SECONDS: '3',
+            // The logs are this test's evidence of "exactly once": no line may wait in a batch
+            // when the manager is killed.
+            JM_LOG_BATCH_MS: '0',
             ...(redis ? { JM_REDIS_SERVER: redis.url } : {}),
           }),
         },

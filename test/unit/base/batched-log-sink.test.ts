@@ -39,6 +39,15 @@ describe('batched log lines', () => {
     expect(writes).toHaveLength(2);
   });
 
+  it('writes each line at once with flushMs 0 (nothing waits for a SIGKILL to lose)', () => {
+    vi.useFakeTimers();
+    const { writes, logger } = batchedLogger(0);
+    logger.info('job finished', { job: 'a' });
+    expect(writes).toHaveLength(1);
+    logger.info('job finished', { job: 'b' });
+    expect(writes).toHaveLength(2);
+  });
+
   it('writes a warning or an error at once, after the lines waiting before it', () => {
     vi.useFakeTimers();
     const { writes, logger } = batchedLogger();
