@@ -12,71 +12,18 @@
 #        COPILOT_DEBOOTSTRAP_CACHE keeps the downloaded .debs between builds
 #        (default /var/cache/copilot/debootstrap).
 #
-# The image carries the label copilot.job-image.recipe=<sha256 of this script>: a second run
-# with the same script does nothing.
+# The image carries the label copilot.job-image.recipe=<sha256 of this script and
+# assets/lib/debootstrap-image.sh>: a second run with the same scripts does nothing.
 set -euo pipefail
 
 IMAGE="${1:-copilot-job-cernvm:latest}"
-SCRIPT_PATH="$(readlink -f "${BASH_SOURCE[0]}")"
-RECIPE="$(sha256sum "$SCRIPT_PATH" | cut -d' ' -f1)"
 SUITE=bookworm
 INCLUDE=python3,bc,ca-certificates,procps,less,file,xz-utils,bzip2
 
-die() {
-  echo "build-cernvm-image: $*" >&2
-  exit 1
-}
-
-command -v docker >/dev/null 2>&1 || die "docker CLI not found (install docker.io: bash scripts/setup.sh)"
-docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
-  die "the docker daemon does not answer (start dockerd first: bash scripts/setup.sh)"
-
-if [[ "${FORCE:-0}" != "1" ]]; then
-  existing="$(docker image inspect --format '{{ index .Config.Labels "copilot.job-image.recipe" }}' "$IMAGE" 2>/dev/null || true)"
-  if [[ "$existing" == "$RECIPE" ]]; then
-    echo "build-cernvm-image: $IMAGE is up to date (recipe $RECIPE)"
-    exit 0
-  fi
-fi
-
-command -v debootstrap >/dev/null 2>&1 || die "debootstrap not found: apt-get install debootstrap"
-[[ "$(id -u)" == "0" ]] || die "debootstrap needs root (run with sudo)"
-
-# The mirror apt already uses on this machine (deb822 .sources first, then one-line lists).
-apt_mirror() {
-  local file line
-  for file in /etc/apt/sources.list.d/*.sources; do
-    [[ -f "$file" ]] || continue
-    line="$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$file")"
-    if [[ -n "$line" ]]; then
-      echo "$line"
-      return
-    fi
-  done
-  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [[ -f "$file" ]] || continue
-    line="$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }' "$file")"
-    if [[ -n "$line" ]]; then
-      echo "$line"
-      return
-    fi
-  done
-  echo "http://deb.debian.org/debian"
-}
-MIRROR="${COPILOT_DEBIAN_MIRROR:-$(apt_mirror)}"
-CACHE="${COPILOT_DEBOOTSTRAP_CACHE:-/var/cache/copilot/debootstrap}"
-mkdir -p "$CACHE"
-
-WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/copilot-cernvm-image.XXXXXX")"
-trap 'rm -rf "$WORKDIR"' EXIT
-ROOT="$WORKDIR/rootfs"
-
-echo "build-cernvm-image: debootstrap $SUITE from $MIRROR (with $INCLUDE)"
-debootstrap --variant=minbase --include="$INCLUDE" --cache-dir="$CACHE" \
-  "$SUITE" "$ROOT" "$MIRROR" >"$WORKDIR/debootstrap.log" 2>&1 || {
-  tail -n 30 "$WORKDIR/debootstrap.log" >&2
-  die "debootstrap failed (log above)"
-}
+# shellcheck source=../lib/debootstrap-image.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../lib/debootstrap-image.sh"
+image_build_start build-cernvm-image "$IMAGE" copilot.job-image.recipe
+debootstrap_rootfs "$SUITE" "$INCLUDE"
 
 # Smaller: no package caches, lists, docs, manuals or translations.
 rm -rf "$ROOT"/var/cache/apt/* "$ROOT"/var/lib/apt/lists/* "$ROOT"/var/log/* \
@@ -107,20 +54,11 @@ out="$(chroot "$ROOT" /bin/bash -c 'python3 -c "print(6*7)"; echo "2+2" | bc')" 
   die "bash/python3/bc do not run inside the rootfs"
 [[ "$out" == $'42\n4' ]] || die "smoke test printed '$out', expected 42 and 4"
 
-old_id="$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
-tar --numeric-owner -C "$ROOT" -c . |
-  docker import \
-    --change 'USER 1000:1000' \
-    --change 'WORKDIR /work' \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'ENV HOME=/home/copilot' \
-    --change 'ENV LANG=C.UTF-8' \
-    --change "LABEL copilot.job-image.recipe=$RECIPE" \
-    --change 'CMD ["/bin/bash"]' \
-    - "$IMAGE" >/dev/null
-new_id="$(docker image inspect --format '{{.Id}}' "$IMAGE")"
-if [[ -n "$old_id" && "$old_id" != "$new_id" ]]; then
-  docker image rm "$old_id" >/dev/null 2>&1 || true
-fi
-
-echo "build-cernvm-image: built $IMAGE ($(docker image inspect --format '{{.Size}}' "$IMAGE") bytes, recipe $RECIPE)"
+import_rootfs "$IMAGE" \
+  --change 'USER 1000:1000' \
+  --change 'WORKDIR /work' \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV HOME=/home/copilot' \
+  --change 'ENV LANG=C.UTF-8' \
+  --change "LABEL copilot.job-image.recipe=$RECIPE" \
+  --change 'CMD ["/bin/bash"]'
