@@ -1,58 +1,25 @@
 /**
  * Reading QR codes back in tests, with a real decoder: Debian's zbar-tools (`zbarimg`, from
- * scripts/setup.sh). A module matrix is drawn as a grey-scale PNG here (node:zlib, no image
- * library); a screenshot is a PNG already.
+ * scripts/setup.sh). A module matrix is drawn as a PNG with the icon script's encoder
+ * (scripts/make-icons.ts encodePng, no image library); a screenshot is a PNG already.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
+import { encodePng } from '../../scripts/make-icons';
 import { runCommand } from './processes';
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(data: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of data) crc = (CRC_TABLE[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A PNG of the modules (true = dark), `scale` pixels each, with a light quiet zone of `margin`. */
 export function matrixPng(matrix: readonly (readonly boolean[])[], scale = 4, margin = 4): Buffer {
   const side = (matrix.length + 2 * margin) * scale;
-  const rows: Buffer[] = [];
+  const rgba = new Uint8Array(side * side * 4);
   for (let y = 0; y < side; y += 1) {
-    const row = Buffer.alloc(side + 1); // filter byte 0, then grey pixels
     for (let x = 0; x < side; x += 1) {
       const dark = matrix[Math.floor(y / scale) - margin]?.[Math.floor(x / scale) - margin];
-      row[x + 1] = dark === true ? 0 : 255;
+      rgba.fill(dark === true ? 0 : 255, (y * side + x) * 4, (y * side + x) * 4 + 3);
+      rgba[(y * side + x) * 4 + 3] = 255;
     }
-    rows.push(row);
   }
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(side, 0);
-  header.writeUInt32BE(side, 4);
-  header[8] = 8; // bit depth
-  header[9] = 0; // grey scale
-  return Buffer.concat([
-    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk('IHDR', header),
-    chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return encodePng(side, side, rgba);
 }
 
 /**
