@@ -57,6 +57,7 @@ import { archiveJobOutputs, type ArchivedJob } from './job-archive';
 import {
   ACTIVE_STATES,
   FINAL_STATES,
+  LEASE_RELEASED,
   formatJmJobData,
   leaseIdFromJmJobData,
   newLeaseId,
@@ -103,6 +104,9 @@ function isSuccess(command: CommandOf<'jobDone'>): boolean {
 /** Queued jobs looked at first for a want_getJob or getJob (see matchingJobs). */
 const HEAD_SCAN = 16;
 
+/** The agent's jobDone state for a job whose inputs it could not fetch (it never ran). */
+const UNRUN_STATE = 'download-failed';
+
 /** What the Generic Job Manager reports to the Monitor (2.3.2). */
 export type JobManagerEvent =
   | 'job.succeeded'
@@ -144,6 +148,8 @@ export interface JobCycleOptions {
   banned?: BannedAccounts;
   /** JM_MAX_LEASES_PER_AGENT: active leases one account may hold; 0 or unset = no cap. */
   maxLeasesPerAgent?: number;
+  /** JM_MAX_ATTEMPTS: leases of one job before a job that never ran is failed, not requeued. */
+  maxAttempts?: number;
 }
 
 /** An agent's JDL and its own Requirements (listing 2.4), read once per request. */
@@ -559,6 +565,7 @@ export class JobCycleHandler {
       this.refuse(message, job.id, 'lease-lost', `the job is ${job.state}`);
       return;
     }
+    if (await this.requeuedUnrun(message, job, command)) return;
     const archived = await this.archive(job);
     const succeeded = isSuccess(command);
     const now = Date.now();
@@ -594,6 +601,45 @@ export class JobCycleHandler {
       exitCode: command.exitCode,
       archive: archived.archive,
     });
+  }
+
+  /**
+   * The agent could not fetch the job's inputs, so the job never ran: the storage that leased it
+   * may be down (a manager killed after the lease) while the queue's other managers serve it.
+   * The job goes back to the queue like an expired lease, and fails after JM_MAX_ATTEMPTS leases.
+   */
+  private async requeuedUnrun(
+    message: CommandMessage,
+    job: JobRecord,
+    command: CommandOf<'jobDone'>,
+  ): Promise<boolean> {
+    const { queue, logger } = this.options;
+    if (command.state !== UNRUN_STATE || job.attempts >= (this.options.maxAttempts ?? Infinity)) {
+      return false;
+    }
+    const now = Date.now();
+    const result = await queue.transition(
+      job.id,
+      { from: ACTIVE_STATES, leaseId: job.leaseId },
+      {
+        ...LEASE_RELEASED,
+        state: 'queued',
+        agentState: command.state,
+        updatedAt: now,
+        note: `${job.agent ?? 'the agent'} could not download the inputs; back in the queue`,
+      },
+    );
+    if (!result.ok) {
+      this.refuse(message, job.id, 'lease-lost', `the job is ${result.job?.state ?? job.state}`);
+      return true;
+    }
+    await this.options.chirp?.release(job);
+    logger.info('inputs not downloaded; job back in the queue', {
+      job: job.id,
+      agent: message.from,
+      attempts: job.attempts,
+    });
+    return true;
   }
 
   /** The holder still runs the job: its lease goes on (any role: the lease is queue state). */

@@ -161,6 +161,7 @@ export async function startJobManager(
           ? undefined
           : new BannedAccounts({ file: config.bannedFile, logger: logger.child('bans') }),
       maxLeasesPerAgent: config.maxLeasesPerAgent,
+      maxAttempts: config.maxAttempts,
       reply: (to, command) => session.send(to, command),
       notify: (to, command) => {
         session.send(to, command, { noack: true }).catch(() => undefined);

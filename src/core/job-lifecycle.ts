@@ -91,6 +91,9 @@ function permanentRefusal(error: unknown): boolean {
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
+/** Tries of one input file while its storage is unreachable, before download-failed. */
+const INPUT_DOWNLOAD_ATTEMPTS = 4;
+
 /** How often pull progress reaches the UI (onPhase) at most. */
 const PULL_PROGRESS_MS = 500;
 
@@ -457,15 +460,7 @@ export class JobLifecycle {
     try {
       let budget = deps.limits().diskBytes;
       for (const name of inputFileNames(job)) {
-        this.throwIfStopped();
-        const bytes = await deps.storage.download(
-          job.chirpUrl,
-          job.inputDir,
-          name,
-          path.join(paths.input, name),
-          budget,
-        );
-        budget -= bytes;
+        budget -= await this.downloadInput(name, path.join(paths.input, name), budget);
       }
       deps.monitor?.duration('job.download', Date.now() - downloadStarted);
       return undefined;
@@ -478,6 +473,31 @@ export class JobLifecycle {
         };
       }
       return { state: 'download-failed', error: `input download failed: ${errorMessage(error)}` };
+    }
+  }
+
+  /**
+   * One input file, tried again while the storage is unreachable or busy (a manager restarting):
+   * a job that never ran because of a blip would otherwise go back to the queue.
+   */
+  private async downloadInput(name: string, destination: string, budget: number): Promise<number> {
+    const { deps } = this;
+    const { job } = this.inHand;
+    for (let attempt = 1; ; attempt += 1) {
+      this.throwIfStopped();
+      try {
+        return await deps.storage.download(job.chirpUrl, job.inputDir, name, destination, budget);
+      } catch (error) {
+        const transient = error instanceof TransferError && error.transient;
+        if (!transient || attempt >= INPUT_DOWNLOAD_ATTEMPTS) throw error;
+        deps.logger.info('input download failed; retrying', {
+          jobId: this.jobId,
+          file: name,
+          attempt,
+          error: errorMessage(error),
+        });
+        await this.pause(attempt - 1);
+      }
     }
   }
 

@@ -12,10 +12,13 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { chirpFilePath, httpFileUrl, parseStorageAddress } from '../protocol/storage-url';
 import type { StorageAddress } from '../protocol/storage-url';
-import { ChirpError, DEFAULT_CHIRP_AUTH, openChirp } from '../storage';
+import { ChirpError, DEFAULT_CHIRP_AUTH, openChirp, type ChirpErrorCode } from '../storage';
 import type { ChirpAuthMethod, ChirpClient } from '../storage';
 
 export class TransferError extends Error {
+  /** The storage could not be reached or did not answer in time: it may be back soon. */
+  unreachable = false;
+
   constructor(
     message: string,
     /** HTTP status when the server answered; retrying a 404 is pointless. */
@@ -25,6 +28,19 @@ export class TransferError extends Error {
   ) {
     super(message, options);
     this.name = 'TransferError';
+  }
+
+  static unreachable(message: string, cause?: unknown): TransferError {
+    const error = new TransferError(message, undefined, { cause });
+    error.unreachable = true;
+    return error;
+  }
+
+  /** Worth trying again later: no answer, or the server said it is busy or failing. */
+  get transient(): boolean {
+    const status = this.status;
+    if (status === undefined) return this.unreachable;
+    return status >= 500 || status === 408 || status === 429;
   }
 }
 
@@ -66,13 +82,16 @@ export function httpStorageClient(timeoutMs = 60_000): StorageClient {
       const url = fileUrl(baseUrl, directory, file);
       return new Promise<number>((resolve, reject) => {
         const req = request(url, { method: 'GET', timeout: timeoutMs });
-        req.on('timeout', () => req.destroy(new TransferError(`download of ${file} timed out`)));
+        req.on('timeout', () =>
+          req.destroy(TransferError.unreachable(`download of ${file} timed out`)),
+        );
         req.on('error', (error) =>
           reject(
             error instanceof TransferError
               ? error
-              : new TransferError(
+              : TransferError.unreachable(
                   `download of ${file} from ${describe(url)} failed: ${error.message}`,
+                  error,
                 ),
           ),
         );
@@ -133,12 +152,17 @@ export function httpStorageClient(timeoutMs = 60_000): StorageClient {
           timeout: timeoutMs,
           headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' },
         });
-        req.on('timeout', () => req.destroy(new TransferError(`upload of ${file} timed out`)));
+        req.on('timeout', () =>
+          req.destroy(TransferError.unreachable(`upload of ${file} timed out`)),
+        );
         req.on('error', (error) =>
           reject(
             error instanceof TransferError
               ? error
-              : new TransferError(`upload of ${file} to ${describe(url)} failed: ${error.message}`),
+              : TransferError.unreachable(
+                  `upload of ${file} to ${describe(url)} failed: ${error.message}`,
+                  error,
+                ),
           ),
         );
         req.on('response', (response) => {
@@ -176,6 +200,16 @@ function chirpAddress(baseUrl: string, directory: string): StorageAddress & { ki
   return address;
 }
 
+/** Chirp failures of the connection or a busy server, not of the request. */
+const CHIRP_UNREACHABLE: ReadonlySet<ChirpErrorCode> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'EBUSY',
+  'EAGAIN',
+]);
+
 async function withChirp<T>(
   address: StorageAddress & { kind: 'chirp' },
   options: ChirpStorageOptions,
@@ -191,11 +225,9 @@ async function withChirp<T>(
     return await use(client);
   } catch (error) {
     if (!(error instanceof ChirpError)) throw error;
-    throw new TransferError(
-      `${action} on Chirp ${address.host}:${address.port} failed: ${error.message}`,
-      undefined,
-      { cause: error },
-    );
+    const message = `${action} on Chirp ${address.host}:${address.port} failed: ${error.message}`;
+    if (CHIRP_UNREACHABLE.has(error.code)) throw TransferError.unreachable(message, error);
+    throw new TransferError(message, undefined, { cause: error });
   } finally {
     client?.close();
   }

@@ -221,6 +221,9 @@ export class FakeStorage implements StorageClient {
   readonly inputs = new Map<string, string>([['calculator.sh', '#!/bin/bash\necho "2+2" | bc\n']]);
   readonly uploads = new Map<string, string>();
   failUploads = 0;
+  /** Downloads that fail as if the storage were down (connection refused) before one works. */
+  unreachableDownloads = 0;
+  downloadCalls = 0;
   /** Answer every download / upload with this HTTP status, e.g. 403 for a lease that is gone. */
   refuseDownloads: number | undefined;
   refuseUploads: number | undefined;
@@ -232,6 +235,11 @@ export class FakeStorage implements StorageClient {
     destination: string,
     maxBytes: number,
   ): Promise<number> {
+    this.downloadCalls += 1;
+    if (this.unreachableDownloads > 0) {
+      this.unreachableDownloads -= 1;
+      return Promise.reject(TransferError.unreachable(`download of ${file} failed: ECONNREFUSED`));
+    }
     if (this.refuseDownloads !== undefined) {
       const status = this.refuseDownloads;
       return Promise.reject(

@@ -333,6 +333,35 @@ describe('job lifecycle', () => {
     });
   });
 
+  it('tries an unreachable storage again and runs the job once it answers', async () => {
+    const channel = new FakeChannel(scriptedManager([]));
+    const runner = new FakeRunner();
+    const storage = new FakeStorage();
+    storage.unreachableDownloads = 2;
+    const record = await new JobLifecycle(deps(channel, runner, storage), inHand()).run();
+    expect(record.state).toBe('done');
+    expect(storage.downloadCalls).toBe(3);
+    expect(runner.specs).toHaveLength(1);
+  });
+
+  it('gives up on a storage that stays unreachable: download-failed after 4 tries, a 404 at once', async () => {
+    const down = new FakeStorage();
+    down.unreachableDownloads = 100;
+    const unreachable = await new JobLifecycle(
+      deps(new FakeChannel(scriptedManager([])), new FakeRunner(), down),
+      inHand(),
+    ).run();
+    expect(unreachable).toMatchObject({ state: 'download-failed' });
+    expect(down.downloadCalls).toBe(4);
+    const missing = new FakeStorage();
+    missing.inputs.clear();
+    await new JobLifecycle(
+      deps(new FakeChannel(scriptedManager([])), new FakeRunner(), missing),
+      inHand(),
+    ).run();
+    expect(missing.downloadCalls).toBe(1);
+  });
+
   it('drops a job whose input token the storage refuses (lease gone): no run, no jobDone', async () => {
     const channel = new FakeChannel(scriptedManager([]));
     const runner = new FakeRunner();

@@ -19,6 +19,15 @@ describe('chirpFilePath', () => {
   });
 });
 
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 describe('storageClient() dispatch', () => {
   let server: http.Server;
   let baseUrl: string;
@@ -67,14 +76,24 @@ describe('storageClient() dispatch', () => {
       .catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(TransferError);
     expect((missing as TransferError).status).toBe(404);
+    expect((missing as TransferError).transient).toBe(false);
+  });
+
+  it('calls a storage that refuses connections unreachable, and so worth another try', async () => {
+    const port = await closedPort();
+    for (const base of [`http://127.0.0.1:${port}`, `127.0.0.1:${port}`]) {
+      const error = await storageClient({ timeoutMs: 5_000 })
+        .download(base, '/storage/input/j/t', 'input', path.join(work, 'unreached'), 100)
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TransferError);
+      expect((error as TransferError).transient).toBe(true);
+    }
+    expect(new TransferError('busy', 503).transient).toBe(true);
+    expect(new TransferError('over the disk cap').transient).toBe(false);
   });
 
   it('speaks Chirp to host:port, failing as a TransferError with the ChirpError as cause', async () => {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as net.AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-
+    const port = await closedPort();
     const storage = storageClient({ timeoutMs: 5_000 });
     const error = await storage
       .download(`127.0.0.1:${port}`, '/job-1', 'input', path.join(work, 'input'), 100)

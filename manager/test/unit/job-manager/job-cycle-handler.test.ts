@@ -26,7 +26,7 @@ let calculator: string;
 function handler(
   role: ManagerRole = 'all',
   storageManagerAddress?: string,
-  limits: Pick<JobCycleOptions, 'cooldown' | 'banned' | 'maxLeasesPerAgent'> = {},
+  limits: Pick<JobCycleOptions, 'cooldown' | 'banned' | 'maxLeasesPerAgent' | 'maxAttempts'> = {},
 ): JobCycleHandler {
   const monitor = new MonitorReporter(
     noackChannel(
@@ -382,6 +382,33 @@ describe('jobDone is recorded before it is acknowledged', () => {
     const { ids, jobId } = await leasedToAgent(jm);
     await jm.handle(message({ command: 'jobDone', ...ids, exitCode: 0, state: 'ready' }));
     expect(await queue.get(jobId)).toMatchObject({ state: 'done', agentState: 'ready' });
+  });
+});
+
+describe('a job whose inputs the agent could not download', () => {
+  it('goes back to the queue and runs on the next lease, until JM_MAX_ATTEMPTS leases', async () => {
+    const jm = handler('all', undefined, { maxAttempts: 2 });
+    const first = await leasedToAgent(jm);
+    const unrun = { exitCode: -1, state: 'download-failed' };
+    await jm.handle(message({ command: 'jobDone', ...first.ids, ...unrun }));
+    expect(await queue.get(first.jobId)).toMatchObject({ state: 'queued', attempts: 1 });
+    expect((await queue.get(first.jobId))?.agent).toBeUndefined();
+    expect(eventNames().filter((name) => name.startsWith('job.'))).toEqual([]);
+    // The old lease is gone: its resent jobDone changes nothing.
+    await jm.handle(message({ command: 'jobDone', ...first.ids, ...unrun }));
+    expect((await queue.get(first.jobId))?.state).toBe('queued');
+
+    await jm.handle(message({ command: 'getJob', agentHost: 'h', jdl: JDL }));
+    const again = sent.at(-1)?.command;
+    if (again?.command !== 'runJob') throw new Error('expected runJob');
+    expect(again.job.id).toBe(first.jobId);
+    const ids = { agentHost: 'h', jobID: again.job.id, jmJobData: again.jmJobData };
+    await jm.handle(message({ command: 'jobDone', ...ids, ...unrun }));
+    expect(await queue.get(first.jobId)).toMatchObject({
+      state: 'failed',
+      attempts: 2,
+      agentState: 'download-failed',
+    });
   });
 });
 
