@@ -1,5 +1,24 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { pathAliases } from './scripts/path-aliases';
+
+const INTEGRATION_DIRS = ['test/integration', 'manager/test/integration'];
+
+/**
+ * The integration files that take their XMPP server from startTestXmppServer: the suite runs them
+ * once on Prosody and once more on ejabberd (issue #14). Files that need Prosody's own features
+ * call startProsody and run once.
+ */
+function filesOnEitherServer(): string[] {
+  return INTEGRATION_DIRS.flatMap((dir) =>
+    fs
+      .readdirSync(dir)
+      .filter((name) => name.endsWith('.test.ts'))
+      .map((name) => path.join(dir, name))
+      .filter((file) => fs.readFileSync(file, 'utf8').includes('startTestXmppServer(')),
+  );
+}
 
 /**
  * Vitest 4 reports an uncaught exception or unhandled rejection as an "Unhandled Error" and exits
@@ -14,6 +33,8 @@ export default defineConfig({
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
     projects: [
+      // Integration files run one at a time (fileParallelism: false) against real servers; the
+      // ejabberd pass waits for both other projects (groupOrder 1).
       {
         resolve,
         test: {
@@ -31,11 +52,27 @@ export default defineConfig({
         resolve,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 0 },
           include: ['test/integration/**/*.test.ts', 'manager/test/integration/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          globalSetup: ['./test/harness/global-setup.ts'],
+          setupFiles,
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'integration-ejabberd',
+          include: filesOnEitherServer(),
+          env: { COPILOT_TEST_XMPP: 'ejabberd' },
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
           globalSetup: ['./test/harness/global-setup.ts'],
           setupFiles,
         },

@@ -77,8 +77,12 @@ export interface EjabberdOptions {
    * room still lists everyone in disco#items and to a moderator's muc#admin query).
    */
   roomPresence?: RoomPresence;
+  /** true: rooms are non-anonymous (`anonymous: false`): occupants see each other's real JIDs. */
+  roomJidsPublic?: boolean;
   /** Accounts (user names or bare JIDs) that own every room (mod_muc `access_admin`). */
   mucAdmins?: readonly string[];
+  /** false: Erlang's default scheduler stacks, without DEEP_XML_GUARD (to show why it is there). */
+  deepXmlGuard?: boolean;
 }
 
 /** The Prosody harness's interface, so tests can take either server. */
@@ -146,6 +150,7 @@ function buildConfig(o: {
   maxAckQueue: number;
   extraConfig?: string;
   roomPresence: RoomPresence;
+  roomJidsPublic: boolean;
   mucAdmins: string[];
 }): string {
   const lines = [
@@ -221,6 +226,7 @@ function buildConfig(o: {
     '      public: true',
     '      mam: false',
     `      max_users: ${Math.trunc(o.maxRoomOccupants)}`,
+    ...(o.roomJidsPublic ? ['      anonymous: false'] : []),
     ...(o.roomPresence === 'moderators'
       ? ['      presence_broadcast:', '        - moderator']
       : []),
@@ -229,6 +235,15 @@ function buildConfig(o: {
   lines.push('');
   return lines.join('\n');
 }
+
+/**
+ * Scheduler thread stacks of 32 MiB (4096 kilowords; the default is 1 MiB): fast_xml 1.1.49's
+ * C code serialises an element recursively, and an element about 4,000 levels deep (28 KB, sent
+ * by any account to anyone online) overflowed the default stack and killed the whole node with
+ * SIGSEGV. With these, the deepest element max_stanza_size lets through (about 37,000 levels in
+ * 256 KiB) is serialised safely. docs/scaling.md tells deployments to do the same.
+ */
+export const DEEP_XML_GUARD = ['+sss', '4096', '+sssdcpu', '4096', '+sssdio', '4096'];
 
 let uniqueCounter = 0;
 
@@ -281,6 +296,7 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
       maxAckQueue: options.maxAckQueue ?? 100_000,
       extraConfig: options.extraConfig,
       roomPresence: options.roomPresence ?? 'all',
+      roomJidsPublic: options.roomJidsPublic ?? false,
       mucAdmins: adminJids(options.mucAdmins, domain),
     }),
   );
@@ -372,6 +388,7 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
       'true',
       '+P',
       '1000000',
+      ...(options.deepXmlGuard === false ? [] : DEEP_XML_GUARD),
       ...distArgs,
       '-kernel',
       'inet_dist_use_interface',

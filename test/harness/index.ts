@@ -18,7 +18,13 @@ export { startEjabberdCluster } from './ejabberd-cluster';
 export type { EjabberdCluster, EjabberdClusterOptions, XmppFront } from './ejabberd-cluster';
 export { startTcpBalancer } from './tcp-balancer';
 export type { TcpBalancer, TcpBackend } from './tcp-balancer';
-export { XMPP_SERVER_KINDS, startXmppServer } from './xmpp-server';
+export {
+  TEST_XMPP_VARIABLE,
+  XMPP_SERVER_KINDS,
+  startTestXmppServer,
+  startXmppServer,
+  testXmppServerKind,
+} from './xmpp-server';
 export type { XmppServer, XmppServerKind, XmppServerOptions } from './xmpp-server';
 export { startRedis, redisPing } from './redis';
 export type { RedisOptions, RedisServer } from './redis';

@@ -50,6 +50,11 @@ export interface ProsodyOptions {
    */
   roomPresence?: RoomPresence;
   /**
+   * true: rooms made here are non-anonymous (`muc_room_default_public_jids`), every occupant
+   * sees the others' real JIDs; default false, XEP-0045's semi-anonymous room.
+   */
+  roomJidsPublic?: boolean;
+  /**
    * Accounts (user names of this domain or bare JIDs) that own every room of the MUC service
    * (`admins` of the MUC component): they join as moderators and may list the occupants.
    */
@@ -183,6 +188,7 @@ function buildConfig(o: {
   extraGlobalConfig?: string;
   invites?: boolean;
   roomPresence: RoomPresence;
+  roomJidsPublic: boolean;
   mucAdmins: string[];
   serverAdmins: string[];
 }): string {
@@ -250,6 +256,7 @@ function buildConfig(o: {
     '  muc_room_locking = false -- joinable at once, without owner configuration',
     '  muc_tombstones = false',
   );
+  if (o.roomJidsPublic) lines.push('  muc_room_default_public_jids = true');
   if (o.roomPresence === 'moderators') {
     lines.push(
       "  -- occupants' joins go to nobody: a room of thousands costs O(N), not O(N²), presences",
@@ -338,6 +345,7 @@ export async function startProsody(options: ProsodyOptions = {}): Promise<Prosod
       extraGlobalConfig: options.extraGlobalConfig,
       invites: options.invites,
       roomPresence: options.roomPresence ?? 'all',
+      roomJidsPublic: options.roomJidsPublic ?? false,
       mucAdmins: adminJids(options.mucAdmins, domain),
       serverAdmins: adminJids(options.serverAdmins, domain),
     }),

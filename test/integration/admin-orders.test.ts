@@ -24,7 +24,7 @@ import { createAgent, type Agent } from '@copilot/core/agent';
 import { bareJid, type Command, type CommandMessage } from '@copilot/protocol';
 import { CopilotSession } from '@copilot/transport';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
-import { ensureDocker, startProsody, type ProsodyServer, until } from '@test/harness';
+import { ensureDocker, startTestXmppServer, type XmppServer, until } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const PASSWORD = 'admin-orders-pw';
@@ -33,7 +33,7 @@ const AGENT_NICK = 'volunteer-1';
 const LONG_JOB = '#!/bin/bash\nsleep 6\necho "2+2" | bc\n';
 const QUICK_JOB = '#!/bin/bash\necho "3+4" | bc\n';
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let docker: Docker;
 let root: string;
 let manager: RunningJobManager;
@@ -63,7 +63,7 @@ async function session(username: string, resource: string): Promise<CopilotSessi
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: [
       { username: 'jm', password: MANAGER_PASSWORD },
       ...['agent1', 'admin', 'mallory'].map((username) => ({ username, password: PASSWORD })),

@@ -9,9 +9,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
 import {
   ensureDocker,
-  startProsody,
+  startTestXmppServer,
   startRedis,
-  type ProsodyServer,
+  type XmppServer,
   type RedisServer,
   until,
 } from '@test/harness';
@@ -25,7 +25,7 @@ import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'secret-pw';
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 // The queue is the manager's Redis backend (JM_REDIS_SERVER), a real redis-server.
 let redis: RedisServer;
 let docker: Docker;
@@ -35,7 +35,7 @@ const managers: RunningJobManager[] = [];
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'agent1', 'agent2', 'agent3', 'agent4', 'agent5', 'agent6', 'agent7'].map(
       (username) => ({
         username,
@@ -125,7 +125,7 @@ function nextJobEvent(agent: Agent, jobId: string): Promise<JobHistoryRecord> {
   });
 }
 
-describe('agent ↔ generic job manager over Prosody', () => {
+describe('agent ↔ generic job manager over a real XMPP server', () => {
   it('runs calculator.sh end to end: the done dir holds stdout 4, history records the job', async () => {
     const manager = await startManager(managerConfig('calc'));
     const jobsDir = path.join(root, 'calc-src');

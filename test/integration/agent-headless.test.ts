@@ -10,9 +10,9 @@ import {
   ensureDocker,
   freePort,
   REPO_ROOT,
-  startProsody,
+  startTestXmppServer,
   startRedis,
-  type ProsodyServer,
+  type XmppServer,
   type RedisServer,
 } from '@test/harness';
 import type { AgentStatus, JobsView } from '@copilot/contract/ui-contract';
@@ -24,14 +24,14 @@ import { managerConfigFor } from './agent-manager-fixture';
 const PASSWORD = 'pw-headless';
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = path.join(REPO_ROOT, 'src', 'cli', 'copilot-agent.ts');
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let redis: RedisServer;
 let manager: RunningJobManager;
 let root: string;
 
 beforeAll(async () => {
   await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'agent'].map((username) => ({ username, password: PASSWORD })),
   });
   redis = await startRedis();

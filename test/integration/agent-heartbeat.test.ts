@@ -4,21 +4,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDocker, startProsody, type ProsodyServer } from '@test/harness';
+import { ensureDocker, startTestXmppServer, type XmppServer } from '@test/harness';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import type { Command } from '@copilot/protocol/commands';
 import { CopilotSession } from '@copilot/transport/copilot-session';
 import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'pw-heartbeat';
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let root: string;
 let agent: Agent | undefined;
 let probe: CopilotSession | undefined;
 
 beforeAll(async () => {
   await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'agent', 'hb'].map((username) => ({ username, password: PASSWORD })),
   });
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-heartbeat-'));

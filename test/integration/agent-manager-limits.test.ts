@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Docker from 'dockerode';
-import { ensureDocker, startProsody, type ProsodyServer } from '@test/harness';
+import { ensureDocker, startTestXmppServer, type XmppServer } from '@test/harness';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import { accountOf } from '@copilot/protocol';
 import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
@@ -17,14 +17,14 @@ import { localAgentSettings } from './local-settings';
 
 const COOLDOWN_SECONDS = 8;
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let docker: Docker;
 let root: string;
 const stops: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'agent1'].map((username) => ({ username, password: PASSWORD })),
   });
   root = tempDir('agent-limits-');

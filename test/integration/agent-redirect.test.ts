@@ -6,9 +6,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureDocker,
-  startProsody,
+  startTestXmppServer,
   startRedis,
-  type ProsodyServer,
+  type XmppServer,
   type RedisServer,
 } from '@test/harness';
 import { createAgent, type Agent } from '@copilot/core/agent';
@@ -19,7 +19,7 @@ import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'pw-redirect';
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 // The queue is the manager's Redis backend (JM_REDIS_SERVER), a real redis-server.
 let redis: RedisServer;
 let root: string;
@@ -27,7 +27,7 @@ const running: Array<{ stop(): Promise<void> }> = [];
 
 beforeAll(async () => {
   await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'storage', 'agent'].map((username) => ({ username, password: PASSWORD })),
   });
   redis = await startRedis();

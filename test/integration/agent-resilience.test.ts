@@ -10,9 +10,9 @@ import Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   ensureDocker,
-  startProsody,
+  startTestXmppServer,
   startRedis,
-  type ProsodyServer,
+  type XmppServer,
   type RedisServer,
   until,
 } from '@test/harness';
@@ -24,7 +24,7 @@ import { managerConfigFor } from './agent-manager-fixture';
 import { localAgentSettings } from './local-settings';
 
 const PASSWORD = 'pw-resilience';
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let redis: RedisServer;
 let docker: Docker;
 let root: string;
@@ -32,7 +32,7 @@ const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'agent1', 'agent2', 'agent3'].map((username) => ({
       username,
       password: PASSWORD,

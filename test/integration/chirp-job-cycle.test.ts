@@ -11,10 +11,10 @@ import type Docker from 'dockerode';
 import {
   ensureDocker,
   startChirp,
-  startProsody,
+  startTestXmppServer,
   startSession,
   type ChirpServer,
-  type ProsodyServer,
+  type XmppServer,
   until,
 } from '@test/harness';
 import { createAgent, type Agent } from '@copilot/core/agent';
@@ -26,7 +26,7 @@ import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
 import { MANAGER_PASSWORD, localAgentSettings, localManagerValues } from './local-settings';
 
 const PASSWORD = 'agent-secret';
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let chirp: ChirpServer;
 let docker: Docker;
 let root: string;
@@ -36,7 +36,7 @@ const sessions: CopilotSession[] = [];
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: [
       { username: 'jm', password: MANAGER_PASSWORD },
       { username: 'agent1', password: PASSWORD },

@@ -20,12 +20,12 @@ import { createAgent, type Agent } from '@copilot/core/agent';
 import { JOB_LABEL } from '@copilot/core/docker-runner';
 import type { SensorSource } from '@copilot/core/host-sensors';
 import { silentLogger } from '@copilot/base/logger';
-import { ensureDocker, startProsody, type ProsodyServer } from '@test/harness';
+import { ensureDocker, startTestXmppServer, type XmppServer } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const PASSWORD = 'volunteer-pw';
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let docker: Docker;
 let root: string;
 let manager: RunningJobManager | undefined;
@@ -33,7 +33,7 @@ let agent: Agent | undefined;
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: [
       { username: 'jm', password: MANAGER_PASSWORD },
       { username: 'agent1', password: PASSWORD },

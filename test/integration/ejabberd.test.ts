@@ -19,7 +19,14 @@ import { createAgent, type Agent } from '@copilot/core/agent';
 import { CopilotSession } from '@copilot/transport';
 import { managerSecureLayers } from '@copilot/transport/secure-layer';
 import { sessionTlsFromConfig } from '@copilot/transport/tls-options';
-import { ensureDocker, startEjabberd, type EjabberdServer, until } from '@test/harness';
+import {
+  connectXmpp,
+  ensureDocker,
+  startEjabberd,
+  type EjabberdServer,
+  type XmppSession,
+  until,
+} from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const AGENT_PASSWORD = 'agent-secret';
@@ -234,4 +241,44 @@ describe('secure mode over ejabberd with STARTTLS required', () => {
     const result = path.join(manager.config.doneJobDir, submitted.id, 'stdout');
     expect(fs.readFileSync(result, 'utf8')).toBe('secret result\n');
   }, 90_000);
+});
+
+/**
+ * fast_xml 1.1.49 (Debian's ejabberd 23.01) serialises elements recursively in C: one message
+ * with an element about 4,000 levels deep (28 KB), from any account to anyone online, ended the
+ * whole node with SIGSEGV. Larger scheduler stacks (DEEP_XML_GUARD, which docs/scaling.md asks
+ * deployments to set) make the deepest element max_stanza_size lets through harmless.
+ */
+describe('a deeply nested element from any account', () => {
+  async function survives(deepXmlGuard: boolean, depth: number): Promise<boolean> {
+    const target = { username: 'target', password: 'pw' };
+    const sender = { username: 'sender', password: 'pw' };
+    const server = await startEjabberd({ users: [target, sender], deepXmlGuard });
+    const sessions: XmppSession[] = [];
+    try {
+      sessions.push(await connectXmpp(server, target, { resource: 'online' }));
+      const attacker = await connectXmpp(server, sender);
+      sessions.push(attacker);
+      const nested = `${'<x>'.repeat(depth)}${'</x>'.repeat(depth)}`;
+      await attacker.client.write(
+        `<message to='${server.jid('target')}/online' id='deep'><q xmlns='urn:example:deep'>${nested}</q></message>`,
+      );
+      await sleep(1_500);
+      const probe = await connectXmpp(server, sender).catch(() => undefined);
+      if (probe) sessions.push(probe);
+      return probe !== undefined;
+    } finally {
+      await Promise.all(sessions.map((session) => session.stop().catch(() => undefined)));
+      await server.stop().catch(() => undefined);
+    }
+  }
+
+  it('does not kill the server: 37,000 levels, as deep as 256 KiB allows', async () => {
+    expect(await survives(true, 37_000)).toBe(true);
+  }, 60_000);
+
+  // If this starts failing, fast_xml no longer overflows its stack and the guard may go.
+  it('without the guard, 4,000 levels kill it (the upstream bug)', async () => {
+    expect(await survives(false, 4_000)).toBe(false);
+  }, 60_000);
 });

@@ -13,18 +13,23 @@ import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
 import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
 import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
 import { createAgent, type Agent } from '@copilot/core/agent';
+import { COPILOT_NS } from '@copilot/protocol';
 import { CopilotSession } from '@copilot/transport';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
 import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
-import { hostileStanzas } from '@test/fixtures/hostile/stanzas/hostile-stanzas';
+import { hostileStanzas, type CorpusForm } from '@test/fixtures/hostile/stanzas/hostile-stanzas';
 import {
   connectXmpp,
   ensureDocker,
-  startProsody,
-  type ProsodyServer,
+  startTestXmppServer,
+  testXmppServerKind,
+  type XmppServer,
   type XmppSession,
 } from '@test/harness';
 import { localManagerValues, localAgentSettings } from './local-settings';
+
+/** The form in which commands reach a peer through the server in use (ejabberd empties <body>). */
+const FORM: CorpusForm = testXmppServerKind() === 'prosody' ? 'report' : 'namespaced';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -59,7 +64,7 @@ function listTree(dir: string): string[] {
 }
 
 describe('hostile input against the real components', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
   let root: string;
   let manager: RunningJobManager;
   const managerLog: LogRecord[] = [];
@@ -75,7 +80,7 @@ describe('hostile input against the real components', () => {
 
   beforeAll(async () => {
     for (const marker of ESCAPE_MARKERS) fs.rmSync(marker, { force: true, recursive: true });
-    prosody = await startProsody({ users: USERS });
+    prosody = await startTestXmppServer({ users: USERS });
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-hostile-'));
     const config = loadJobManagerConfig(
       [],
@@ -100,7 +105,7 @@ describe('hostile input against the real components', () => {
   });
 
   it('manager: every hostile stanza is refused; the next legitimate job still runs', async () => {
-    const corpus = hostileStanzas(`jm@${prosody.domain}`).filter(
+    const corpus = hostileStanzas(`jm@${prosody.domain}`, FORM).filter(
       (stanza) => stanza.target === 'manager' && stanza.file !== 'oversize.xml',
     );
     expect(corpus.length).toBeGreaterThanOrEqual(14);
@@ -109,11 +114,15 @@ describe('hostile input against the real components', () => {
     // and the RangeError ended the manager from xmpp.js's stanza event.
     const nested = `${'<x>'.repeat(20_000)}${'</x>'.repeat(20_000)}`;
     // Written as text: ltx's own serializer would overflow mallory's stack first.
+    const [open, close] =
+      FORM === 'report' ? ['<body>', '</body>'] : [`<info xmlns='${COPILOT_NS}'>`, '</info>'];
     await mallory.client.write(
-      `<message to='jm@${prosody.domain}' id='deep-1'><body>${nested}</body></message>`,
+      `<message to='jm@${prosody.domain}' id='deep-1'>${open}${nested}${close}</message>`,
     );
     // The oversize stanza last: Prosody may close mallory's stream for it.
-    const oversize = hostileStanzas(`jm@${prosody.domain}`).find((s) => s.file === 'oversize.xml');
+    const oversize = hostileStanzas(`jm@${prosody.domain}`, FORM).find(
+      (s) => s.file === 'oversize.xml',
+    );
     await sendRaw(oversize?.xml ?? '').catch(() => undefined);
     await sleep(1_500);
 
@@ -211,7 +220,7 @@ describe('hostile input against the real components', () => {
 
     it('a runJob for a job it never asked for, and forged job fields, are ignored', async () => {
       const target = `volunteer@${prosody.domain}/volunteer-agent`;
-      const corpus = hostileStanzas(target).filter((stanza) => stanza.target === 'agent');
+      const corpus = hostileStanzas(target, FORM).filter((stanza) => stanza.target === 'agent');
       expect(corpus.length).toBeGreaterThanOrEqual(3);
       const before = listTree(volunteer.dataDir);
       for (const stanza of corpus) await sendRaw(stanza.xml);

@@ -6,7 +6,7 @@ import {
 } from '@copilot/heartbeat/heartbeat-responder';
 import { HeartbeatRoom } from '@copilot/heartbeat/heartbeat-room';
 import type { CopilotSession } from '@copilot/transport';
-import { startProsody, startSession, type ProsodyServer } from '@test/harness';
+import { startTestXmppServer, startSession, type XmppServer } from '@test/harness';
 
 const ROOM = 'pilots-lounge';
 const users = [
@@ -21,8 +21,8 @@ interface Captured {
   stderr: string;
 }
 
-describe('Heartbeat room with real Prosody', () => {
-  let prosody: ProsodyServer;
+describe('Heartbeat room on a real XMPP server', () => {
+  let prosody: XmppServer;
   const sessions: CopilotSession[] = [];
   let manager: HeartbeatResponder;
   let agent: HeartbeatResponder;
@@ -61,7 +61,7 @@ describe('Heartbeat room with real Prosody', () => {
   };
 
   beforeAll(async () => {
-    prosody = await startProsody({ users });
+    prosody = await startTestXmppServer({ users });
     const jm = await connect('jmgeneric', 'jm-secret', 'alpha');
     const ag = await connect('agent', 'agent-secret', 'c0a8a6f2-59b1-4c1e-9d7e-2f1e5b1e9a11');
     manager = attachHeartbeatResponder(jm, { chatServer: prosody.mucDomain, chatRoom: ROOM });
@@ -157,7 +157,7 @@ describe('Heartbeat room with real Prosody', () => {
     expect(parsed.replies[0]?.status).toMatch(/^all=\d+ running=\d+/);
   });
 
-  it('room private messages: chat and normal are both relayed by Prosody 0.12; acks come back', async () => {
+  it('room private messages: chat and normal are both relayed; acks come back', async () => {
     const asker = await connect('heartbeat', 'hb-secret', 'probe');
     const room = new HeartbeatRoom(asker, {
       roomJid: `${ROOM}@${prosody.mucDomain}`,

@@ -17,12 +17,12 @@ import {
   pushImage,
   removeLocalImage,
   runCommand,
-  startProsody,
+  startTestXmppServer,
   startRedis,
   startPodman,
   startRegistry,
   type PodmanServer,
-  type ProsodyServer,
+  type XmppServer,
   type RedisServer,
   type RegistryServer,
 } from '@test/harness';
@@ -41,7 +41,7 @@ const PASSWORD = 'secret-pw';
 const BASE_IMAGE = 'copilot-job-cernvm:latest';
 const BUILD_SCRIPT = path.join(REPO_ROOT, 'assets', 'job-image', 'build-cernvm-image.sh');
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let redis: RedisServer;
 let registry: RegistryServer;
 let docker: Docker;
@@ -105,7 +105,7 @@ beforeAll(async () => {
   docker = await ensureDocker();
   // Cached by its recipe label: instant when setup.sh built it already.
   await runCommand('bash', [BUILD_SCRIPT, BASE_IMAGE], { timeoutMs: 600_000 });
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'agent1', 'agent2'].map((username) => ({ username, password: PASSWORD })),
   });
   redis = await startRedis();

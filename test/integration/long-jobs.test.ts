@@ -14,13 +14,13 @@ import { cancelJob, submitJob, waitForJob } from '@manager/job-manager/job-submi
 import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
-import { ensureDocker, startProsody, type ProsodyServer } from '@test/harness';
+import { ensureDocker, startTestXmppServer, type XmppServer } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const PASSWORD = 'volunteer-pw';
 const LEASE_SECONDS = 2;
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let docker: Docker;
 let root: string;
 const agents: Agent[] = [];
@@ -28,7 +28,7 @@ const managers: RunningJobManager[] = [];
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: [
       { username: 'jm', password: MANAGER_PASSWORD },
       { username: 'agent1', password: PASSWORD },

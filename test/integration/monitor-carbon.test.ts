@@ -4,12 +4,12 @@ import { CopilotSession } from '@copilot/transport';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
 import type { Command } from '@copilot/protocol';
 import { startCarbon, type CarbonServer } from '@test/harness/carbon';
-import { freePort, startProsody, type ProsodyServer } from '@test/harness';
+import { freePort, startTestXmppServer, type XmppServer } from '@test/harness';
 
 const COMPONENT = 'jobmanager.generic.alpha';
 
-describe('Monitor with real Prosody and carbon-cache', () => {
-  let prosody: ProsodyServer;
+describe('Monitor with a real XMPP server and carbon-cache', () => {
+  let prosody: XmppServer;
   let carbon: CarbonServer;
   let monitor: Monitor;
   let reporter: CopilotSession;
@@ -17,7 +17,7 @@ describe('Monitor with real Prosody and carbon-cache', () => {
 
   beforeAll(async () => {
     [prosody, carbon] = await Promise.all([
-      startProsody({
+      startTestXmppServer({
         users: [
           { username: 'monitor', password: 'mon-secret' },
           { username: 'jmgeneric', password: 'jm-secret' },

@@ -13,9 +13,9 @@ import {
   freePort,
   runCommand,
   startProcess,
-  startProsody,
+  startTestXmppServer,
   waitForPort,
-  type ProsodyServer,
+  type XmppServer,
   type ServiceProcess,
 } from '@test/harness';
 
@@ -36,7 +36,7 @@ function configFrom(example: string, values: Record<string, string>): string {
 }
 
 describe('copilot-monitor and copilot-heartbeat as commands (tsx), with the example configs', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
   let carbon: CarbonServer;
   let monitor: ServiceProcess;
   let httpPort: number;
@@ -45,7 +45,7 @@ describe('copilot-monitor and copilot-heartbeat as commands (tsx), with the exam
 
   beforeAll(async () => {
     [prosody, carbon] = await Promise.all([
-      startProsody({
+      startTestXmppServer({
         users: [
           { username: 'monitor', password: 'mon-secret' },
           { username: 'heartbeat', password: 'hb-secret' },

@@ -27,10 +27,10 @@ import {
   REPO_ROOT,
   ensureDocker,
   freePort,
-  startProsody,
+  startTestXmppServer,
   startSession,
   until,
-  type ProsodyServer,
+  type XmppServer,
 } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
@@ -41,7 +41,7 @@ const ARTIFACTS = process.env.COPILOT_TEST_ARTIFACTS ?? path.join(REPO_ROOT, 'te
 /** Peer-supplied markup: it must show as text, never run. */
 const HOSTILE_STATUS = '<img src=x onerror="window.__xss=1">';
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let root: string;
 let monitor: Monitor;
 let manager: RunningJobManager;
@@ -99,13 +99,13 @@ function post(
 
 beforeAll(async () => {
   await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['monitor', 'console', 'jm', 'agent1', 'agent2', 'probe', 'mallory'].map((username) => ({
       username,
       password: username === 'jm' ? MANAGER_PASSWORD : PASSWORD,
     })),
     // The console sends orders to the members' real JIDs: the room shows them.
-    extraGlobalConfig: 'muc_room_default_public_jids = true',
+    roomJidsPublic: true,
   });
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'monitor-console-'));
   const tokenFile = path.join(root, 'admin-token');
@@ -212,7 +212,7 @@ afterAll(async () => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
-describe('the fleet console on real Prosody with real agents', () => {
+describe('the fleet console on a real XMPP server with real agents', () => {
   it('lists the agents (idle, with their real JIDs), the manager, the test account and the Monitor', async () => {
     const members = await until(
       'every member with its state',

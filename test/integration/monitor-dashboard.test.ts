@@ -12,7 +12,7 @@ import type { StatusProbes } from '@copilot/heartbeat/status-probes';
 import type { CopilotSession } from '@copilot/transport';
 import type { Command } from '@copilot/protocol';
 import { startCarbon, type CarbonServer } from '@test/harness/carbon';
-import { REPO_ROOT, startProsody, startSession, type ProsodyServer } from '@test/harness';
+import { REPO_ROOT, startTestXmppServer, startSession, type XmppServer } from '@test/harness';
 
 const ROOM = 'pilots-lounge';
 const COMPONENT = 'jobmanager.generic.alpha';
@@ -32,7 +32,7 @@ function fixedProbes(load: string): StatusProbes {
 }
 
 describe('Monitor dashboard in headless Chromium', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
   let carbon: CarbonServer;
   let monitor: Monitor;
   let browser: Browser;
@@ -44,7 +44,7 @@ describe('Monitor dashboard in headless Chromium', () => {
 
   beforeAll(async () => {
     [prosody, carbon] = await Promise.all([
-      startProsody({
+      startTestXmppServer({
         users: [
           { username: 'monitor', password: 'mon-secret' },
           { username: 'jmgeneric', password: 'jm-secret' },

@@ -5,7 +5,7 @@ import { createLogger, type LogRecord } from '@copilot/base/logger';
 import type { CopilotSession } from '@copilot/transport';
 import type { Command } from '@copilot/protocol';
 import { startCarbon, type CarbonServer } from '@test/harness/carbon';
-import { startProsody, startSession, type ProsodyServer } from '@test/harness';
+import { startTestXmppServer, startSession, type XmppServer } from '@test/harness';
 
 const COMPONENT = 'jobmanager.generic.alpha';
 const OUTSIDER_COMPONENT = 'jobmanager.generic.evil';
@@ -20,8 +20,8 @@ interface DashboardJson {
  * Issue #11, trust item 6: an ordinary account on the same XMPP server reports a negative queue
  * length and thousands of invented paths. The Monitor keeps only the allowed manager's reports.
  */
-describe('Monitor accepts reports only from allowed senders, with real Prosody and carbon-cache', () => {
-  let prosody: ProsodyServer;
+describe('Monitor accepts reports only from allowed senders, with a real XMPP server and carbon-cache', () => {
+  let prosody: XmppServer;
   let carbon: CarbonServer;
   let monitor: Monitor;
   let manager: CopilotSession;
@@ -44,7 +44,7 @@ describe('Monitor accepts reports only from allowed senders, with real Prosody a
 
   beforeAll(async () => {
     [prosody, carbon] = await Promise.all([
-      startProsody({
+      startTestXmppServer({
         users: [
           { username: 'monitor', password: 'mon' },
           { username: 'monitor2', password: 'mon' },

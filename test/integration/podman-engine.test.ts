@@ -8,9 +8,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   startPodman,
-  startProsody,
+  startTestXmppServer,
   type PodmanServer,
-  type ProsodyServer,
+  type XmppServer,
   until,
 } from '@test/harness';
 import { createAgent, type Agent } from '@copilot/core/agent';
@@ -23,7 +23,7 @@ import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const PASSWORD = 'agent-pw';
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let podman: PodmanServer;
 let root: string;
 const agents: Agent[] = [];
@@ -32,7 +32,7 @@ const managers: RunningJobManager[] = [];
 beforeAll(async () => {
   podman = await startPodman();
   await podman.loadFromDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: [
       { username: 'jm', password: MANAGER_PASSWORD },
       { username: 'agent1', password: PASSWORD },

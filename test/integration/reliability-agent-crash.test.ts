@@ -15,8 +15,8 @@ import {
   REPO_ROOT,
   ensureDocker,
   startProcess,
-  startProsody,
-  type ProsodyServer,
+  startTestXmppServer,
+  type XmppServer,
   type ServiceProcess,
 } from '@test/harness';
 import { localManagerValues } from './local-settings';
@@ -26,7 +26,7 @@ async function sleep(ms: number): Promise<void> {
 }
 
 describe('kill -9 of the agent mid-job', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
   let root: string;
   let manager: RunningJobManager;
   const log: LogRecord[] = [];
@@ -60,7 +60,7 @@ describe('kill -9 of the agent mid-job', () => {
   };
 
   beforeAll(async () => {
-    prosody = await startProsody({
+    prosody = await startTestXmppServer({
       users: [
         { username: 'jm', password: 'jm-secret' },
         { username: 'agent', password: 'agent-secret' },

@@ -19,9 +19,9 @@ import {
   REPO_ROOT,
   freePort,
   startProcess,
-  startProsody,
+  startTestXmppServer,
   startRedis,
-  type ProsodyServer,
+  type XmppServer,
   type RedisServer,
   type ServiceProcess,
 } from '@test/harness';
@@ -41,7 +41,7 @@ async function sleep(ms: number): Promise<void> {
 describe.each(BACKENDS)(
   'kill -9 of the job manager ($backend queue)',
   ({ backend, iterations }) => {
-    let prosody: ProsodyServer;
+    let prosody: XmppServer;
     let redis: RedisServer | undefined;
     let root: string;
     let stateDir: string;
@@ -85,7 +85,7 @@ describe.each(BACKENDS)(
     };
 
     beforeAll(async () => {
-      prosody = await startProsody({
+      prosody = await startTestXmppServer({
         users: [
           { username: 'jm', password: 'jm-secret' },
           { username: 'agent', password: 'agent-secret' },

@@ -13,7 +13,7 @@ import { submitJob, waitForJob } from '@manager/job-manager/job-submission';
 import { CopilotSession } from '@copilot/transport';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
 import { ScriptedAgent } from '@test/fixtures/hostile/scripted-agent';
-import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '@test/harness';
+import { startTestXmppServer, startRedis, type XmppServer, type RedisServer } from '@test/harness';
 import { localManagerValues } from './local-settings';
 
 const USERS = [
@@ -35,7 +35,7 @@ async function until(what: string, predicate: () => boolean, timeoutMs = 30_000)
 }
 
 describe('server outages', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
   let redis: RedisServer;
   let root: string;
   let manager: RunningJobManager;
@@ -46,7 +46,7 @@ describe('server outages', () => {
 
   beforeAll(async () => {
     [prosody, redis] = await Promise.all([
-      startProsody({ users: USERS }),
+      startTestXmppServer({ users: USERS }),
       startRedis({ persistent: true }),
     ]);
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-outages-'));

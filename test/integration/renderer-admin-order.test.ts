@@ -14,14 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import { startGuiRpcServer, type GuiRpcServer } from '@copilot/rpc/gui-rpc-server';
 import { CopilotSession } from '@copilot/transport';
-import { REPO_ROOT, startProsody, type ProsodyServer, until } from '@test/harness';
+import { REPO_ROOT, startTestXmppServer, type XmppServer, until } from '@test/harness';
 import { localAgentSettings } from './local-settings';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const PASSWORD = 'renderer-admin-pw';
 
 let tmp: string;
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let agent: Agent;
 let agentJid: string;
 let rpc: GuiRpcServer;
@@ -37,7 +37,7 @@ beforeAll(async () => {
     build: { outDir: staticDir, emptyOutDir: true, sourcemap: false },
     logLevel: 'warn',
   });
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['volunteer', 'admin'].map((username) => ({ username, password: PASSWORD })),
   });
   const workDir = path.join(tmp, 'agent');

@@ -20,7 +20,7 @@ import {
 } from '@copilot/cli/agent-config';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import { startGuiRpcServer, type GuiRpcServer } from '@copilot/rpc/gui-rpc-server';
-import { JOB_IMAGE, REPO_ROOT, startProsody, type ProsodyServer } from '@test/harness';
+import { JOB_IMAGE, REPO_ROOT, startTestXmppServer, type XmppServer } from '@test/harness';
 import { localAgentSettings } from './local-settings';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
@@ -28,7 +28,7 @@ const JM = { username: 'jm', password: 'jm-secret' };
 const AGENT = { username: 'volunteer', password: 'agent-secret' };
 
 let tmp: string;
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let manager: RunningJobManager;
 let agent: Agent;
 let rpc: GuiRpcServer;
@@ -52,7 +52,7 @@ beforeAll(async () => {
     logLevel: 'warn',
   });
 
-  prosody = await startProsody({ users: [JM, AGENT] });
+  prosody = await startTestXmppServer({ users: [JM, AGENT] });
   // The manager's own config loader, so its defaults apply (same variables as its config file).
   const jmConfig = loadJobManagerConfig(
     [

@@ -22,8 +22,8 @@ import { JobStorePaths } from '@manager/job-manager/job-store-paths';
 import {
   REPO_ROOT,
   startProcess,
-  startProsody,
-  type ProsodyServer,
+  startTestXmppServer,
+  type XmppServer,
   type ServiceProcess,
 } from '@test/harness';
 import { localManagerValues, localAgentSettings } from './local-settings';
@@ -35,7 +35,7 @@ const USERS = [
 ];
 
 describe('secure mode with the real manager and agent, over TLS', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
   let root: string;
   let manager: RunningJobManager;
   let agent: Agent;
@@ -43,7 +43,7 @@ describe('secure mode with the real manager and agent, over TLS', () => {
   const sessions: CopilotSession[] = [];
 
   beforeAll(async () => {
-    prosody = await startProsody({ tls: true, users: USERS });
+    prosody = await startTestXmppServer({ tls: true, users: USERS });
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-secure-cycle-'));
     const keys = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     const privatePath = path.join(root, 'jm-private.pem');
@@ -141,7 +141,7 @@ describe('secure mode with the real manager and agent, over TLS', () => {
 });
 
 describe('secure mode through the entry points and their config variables', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
   let root: string;
   const processes: ServiceProcess[] = [];
 
@@ -164,7 +164,7 @@ describe('secure mode through the entry points and their config variables', () =
     });
 
   beforeAll(async () => {
-    prosody = await startProsody({ tls: true, users: USERS });
+    prosody = await startTestXmppServer({ tls: true, users: USERS });
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'copilot-secure-cli-'));
   });
 

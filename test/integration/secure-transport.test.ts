@@ -5,7 +5,7 @@ import type { ProtocolError } from '@copilot/protocol';
 import { type Command, type CommandMessage } from '@copilot/protocol';
 import { CopilotSession, type CopilotSessionOptions, type MessageLayer } from '@copilot/transport';
 import { AgentSecureLayer, ManagerSecureLayer } from '@copilot/transport/secure-layer';
-import { startProsody, type ProsodyServer } from '@test/harness';
+import { startTestXmppServer, type XmppServer } from '@test/harness';
 
 const USERS = [
   { username: 'jm', password: 'jm-secret' },
@@ -38,8 +38,8 @@ async function until(predicate: () => boolean, timeoutMs = 15_000): Promise<void
   }
 }
 
-describe('XMPP over TLS with a private CA (real Prosody, tls: true)', () => {
-  let prosody: ProsodyServer;
+describe('XMPP over TLS with a private CA (a real server, tls: true)', () => {
+  let prosody: XmppServer;
   const sessions: CopilotSession[] = [];
 
   const session = (
@@ -64,7 +64,7 @@ describe('XMPP over TLS with a private CA (real Prosody, tls: true)', () => {
   const ca = (): string => fs.readFileSync(prosody.caCertPath ?? '', 'utf8');
 
   beforeAll(async () => {
-    prosody = await startProsody({ tls: true, users: USERS });
+    prosody = await startTestXmppServer({ tls: true, users: USERS });
   });
 
   afterAll(async () => {
@@ -208,10 +208,10 @@ describe('XMPP over TLS with a private CA (real Prosody, tls: true)', () => {
 });
 
 describe('requireTls against a server without TLS', () => {
-  let prosody: ProsodyServer;
+  let prosody: XmppServer;
 
   beforeAll(async () => {
-    prosody = await startProsody({
+    prosody = await startTestXmppServer({
       tls: false,
       users: [USERS[1] ?? { username: 'agent', password: 'agent-secret' }],
     });

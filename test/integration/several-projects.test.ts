@@ -15,10 +15,10 @@ import {
   ensureDocker,
   freePort,
   REPO_ROOT,
-  startProsody,
+  startTestXmppServer,
   startRedis,
   until,
-  type ProsodyServer,
+  type XmppServer,
   type RedisServer,
 } from '@test/harness';
 import type { AgentStatus, JobsView } from '@copilot/contract/ui-contract';
@@ -35,14 +35,14 @@ const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 let browser: Browser;
 let staticDir: string;
 const docker = new Docker();
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let redis: RedisServer;
 const managers: RunningJobManager[] = [];
 let root: string;
 
 beforeAll(async () => {
   await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm1', 'jm2', 'agent1', 'agent2'].map((username) => ({
       username,
       password: PASSWORD,

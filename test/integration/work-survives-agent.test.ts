@@ -18,12 +18,12 @@ import { loadJobManagerConfig } from '@manager/job-manager/manager-config';
 import { createAgent, type Agent } from '@copilot/core/agent';
 import { JOB_LABEL } from '@copilot/core/docker-runner';
 import { createLogger, type LogRecord } from '@copilot/base/logger';
-import { ensureDocker, startProsody, type ProsodyServer, until } from '@test/harness';
+import { ensureDocker, startTestXmppServer, type XmppServer, until } from '@test/harness';
 import { localAgentSettings, localManagerValues, MANAGER_PASSWORD } from './local-settings';
 
 const PASSWORD = 'volunteer-pw';
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let docker: Docker;
 let root: string;
 const agents: Agent[] = [];
@@ -32,7 +32,7 @@ const jobIds: string[] = [];
 
 beforeAll(async () => {
   docker = await ensureDocker();
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: [
       { username: 'jm', password: MANAGER_PASSWORD },
       { username: 'agent1', password: PASSWORD },

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '@test/harness';
+import { startTestXmppServer, type XmppServer } from '@test/harness';
 import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
 import { JobStorePaths } from '@manager/job-manager/job-store-paths';
 import { submitJob } from '@manager/job-manager/job-submission';
@@ -26,7 +26,7 @@ import { TestAgent } from './test-agent';
 const USERS = ['jm', 'mon', 'agent1', 'agent2'];
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let monitor: MonitorListener;
 const running: Array<{ stop(): Promise<void> }> = [];
 
@@ -59,7 +59,7 @@ async function manager(
 }
 
 beforeAll(async () => {
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: USERS.map((username) => ({ username, password: PASSWORD })),
   });
   monitor = new MonitorListener(prosody, 'mon');

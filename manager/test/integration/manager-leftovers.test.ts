@@ -5,15 +5,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, type ProsodyServer } from '@test/harness';
+import { startTestXmppServer, type XmppServer } from '@test/harness';
 import { startJobManager } from '@manager/job-manager/job-manager';
 import { newJobId } from '@manager/job-manager/job-record';
 import { managerConfig, PASSWORD, tempDir } from './manager-fixture';
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 
 beforeAll(async () => {
-  prosody = await startProsody({ users: [{ username: 'jm', password: PASSWORD }] });
+  prosody = await startTestXmppServer({ users: [{ username: 'jm', password: PASSWORD }] });
 });
 
 afterAll(async () => {

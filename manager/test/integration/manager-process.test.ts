@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   REPO_ROOT,
   startProcess,
-  startProsody,
-  type ProsodyServer,
+  startTestXmppServer,
+  type XmppServer,
   type ServiceProcess,
 } from '@test/harness';
 import { JobStorePaths } from '@manager/job-manager/job-store-paths';
@@ -24,10 +24,10 @@ import {
 } from './manager-fixture';
 import { TestAgent } from './test-agent';
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 
 beforeAll(async () => {
-  prosody = await startProsody({
+  prosody = await startTestXmppServer({
     users: ['jm', 'agent1'].map((username) => ({ username, password: PASSWORD })),
   });
 });

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main as submitMain } from '@manager/bin/copilot-job-submit';
-import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '@test/harness';
+import { startTestXmppServer, startRedis, type XmppServer, type RedisServer } from '@test/harness';
 import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
 import { newJobId, type JobSpec } from '@manager/job-manager/job-record';
 import { SqliteJobQueue } from '@manager/job-manager/sqlite-job-queue';
@@ -23,7 +23,7 @@ const SPEC: JobSpec = {
 };
 const AGENTS = ['w1', 'w2', 'w3', 'w4'];
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let redis: RedisServer;
 const running: Array<{ stop(): Promise<void> }> = [];
 
@@ -34,7 +34,7 @@ function track<T extends { stop(): Promise<void> }>(thing: T): T {
 
 beforeAll(async () => {
   [prosody, redis] = await Promise.all([
-    startProsody({
+    startTestXmppServer({
       users: ['jm', 'jm2', ...AGENTS].map((username) => ({ username, password: PASSWORD })),
     }),
     startRedis(),
@@ -65,7 +65,7 @@ function jobsOf(owner: string, count: number) {
   return Array.from({ length: count }, () => ({ id: newJobId(), spec: { ...SPEC, owner } }));
 }
 
-describe('fair share between owners (real Prosody, Redis, two managers)', () => {
+describe('fair share between owners (a real XMPP server, Redis, two managers)', () => {
   it('gives two owners with shares 3:1 work 3:1 within 10 %', async () => {
     const stateDir = tempDir('jm-fair-');
     const ns = `fair${process.pid}:`;
@@ -125,7 +125,7 @@ describe('fair share between owners (real Prosody, Redis, two managers)', () => 
   }, 120_000);
 });
 
-describe('quotas (real Prosody, SQLite)', () => {
+describe('quotas (a real XMPP server, SQLite)', () => {
   it("stops an owner's extra jobs at JM_OWNER_MAX_RUNNING while another owner's run", async () => {
     const jm = track(
       await startJobManager(

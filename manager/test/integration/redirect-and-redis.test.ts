@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '@test/harness';
+import { startTestXmppServer, startRedis, type XmppServer, type RedisServer } from '@test/harness';
 import type { JobQueue } from '@manager/job-manager/job-queue';
 import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
 import { JobStorePaths } from '@manager/job-manager/job-store-paths';
@@ -23,7 +23,7 @@ import {
 } from './manager-fixture';
 import { TestAgent } from './test-agent';
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let redis: RedisServer;
 const running: Array<{ stop(): Promise<void> }> = [];
 
@@ -34,7 +34,7 @@ function track<T extends { stop(): Promise<void> }>(thing: T): T {
 
 beforeAll(async () => {
   [prosody, redis] = await Promise.all([
-    startProsody({
+    startTestXmppServer({
       users: ['jm', 'storage', 'jm2', 'agent1', 'agent2'].map((username) => ({
         username,
         password: PASSWORD,

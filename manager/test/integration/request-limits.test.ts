@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startProsody, startRedis, type ProsodyServer, type RedisServer } from '@test/harness';
+import { startTestXmppServer, startRedis, type XmppServer, type RedisServer } from '@test/harness';
 import { startCarbon, type CarbonServer } from '@test/harness/carbon';
 import { silentLogger } from '@copilot/base/logger';
 import { startJobManager, type RunningJobManager } from '@manager/job-manager/job-manager';
@@ -27,7 +27,7 @@ import { TestAgent } from './test-agent';
 
 const USERS = ['jm', 'mon', 'monitor', 'chatty', 'shunned', 'greedy', 'other'];
 
-let prosody: ProsodyServer;
+let prosody: XmppServer;
 let redis: RedisServer;
 let listener: MonitorListener;
 const running: Array<{ stop(): Promise<void> }> = [];
@@ -86,7 +86,7 @@ function want(worker: TestAgent, to: string): Promise<string> {
 
 beforeAll(async () => {
   [prosody, redis] = await Promise.all([
-    startProsody({ users: USERS.map((username) => ({ username, password: PASSWORD })) }),
+    startTestXmppServer({ users: USERS.map((username) => ({ username, password: PASSWORD })) }),
     startRedis(),
   ]);
   listener = new MonitorListener(prosody, 'mon');
