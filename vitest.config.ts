@@ -34,7 +34,7 @@ export default defineConfig({
     reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       // Integration files run one at a time (fileParallelism: false) against real servers; the
-      // ejabberd pass waits for both other projects (groupOrder 1).
+      // two integration projects are in different groups (groupOrder), so never at once.
       {
         resolve,
         test: {

@@ -379,6 +379,25 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
   };
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
 
+  /** The first account until its table exists, then the others. */
+  const registerOnceReady = async (
+    [first, ...others]: XmppUser[],
+    signal: AbortSignal,
+  ): Promise<void> => {
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      try {
+        if (first) await registerUser(first.username, first.password);
+        break;
+      } catch (error) {
+        const early = /no_exists/.test(String(error));
+        if (!early || Date.now() > deadline || signal.aborted) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    await registerUsers(others);
+  };
+
   const launch = (firstStart: boolean): Promise<ServiceProcess> => {
     const erlArgs = [
       '-name',
@@ -414,8 +433,9 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Ejab
       readyTimeoutMs,
       ready: async (_proc, signal) => {
         await waitForPort(port, '127.0.0.1', readyTimeoutMs, { signal });
-        // Accounts live in Mnesia: they can only be added once the node runs.
-        if (firstStart) await registerUsers([probe, ...(options.users ?? [])]);
+        // Accounts live in Mnesia: they can only be added once the node runs, and the port may
+        // answer before the modules have made their tables ({no_exists,passwd,…}): retried.
+        if (firstStart) await registerOnceReady([probe, ...(options.users ?? [])], signal);
         // While Mnesia loads its tables after a restart, ejabberd may refuse a good password
         // (not-authorized) for a moment: retry until the deadline.
         const deadline = Date.now() + readyTimeoutMs;
